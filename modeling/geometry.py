@@ -1,0 +1,115 @@
+"""The one home of ImageNet3D's pose convention.
+
+Everything that turns (azimuth, elevation, theta, distance, px, py) into rotations, pixels or
+bins calls this module, so the convention is written exactly once. The formulas follow the
+official code (``wufeim/imagenet3d`` ``render_utils.proj2d`` and ``wufeim/imagenet3d_exp``
+``pose_utils``); see ``shared/imagenet3d_spec.md`` sections 2.1 and 4.
+
+Conventions:
+
+* angles are radians; azimuth, elevation and theta are all treated as periodic on [0, 2π);
+* R(a, e, θ) = R_z(θ) · R_x(e − π/2) · R_z(−a) maps object coordinates to camera coordinates
+  (the camera looks along −Z, y up);
+* pixel coordinates have their origin top-left, x right, y down; ``(px, py)`` is where the CAD
+  origin projects; ``viewport`` is the focal length in pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TWO_PI = 2.0 * np.pi
+NUM_BINS = 40
+"""Bins per angle in every official baseline (periodic, on [0, 2π))."""
+DEFAULT_VIEWPORT = 2000
+"""Focal length in pixels used by the official projection when none is given."""
+CROP_TARGET_DISTANCE = 4.0
+"""The official object-centric crop rescales every image so that the object sits at this distance."""
+ANGLE_NAMES = ("azimuth", "elevation", "theta")
+
+
+def wrap_angle(angle: np.ndarray | float) -> np.ndarray:
+    """Wrap angles (radians) to [0, 2π). NaN and inf stay non-finite."""
+    wrapped = np.mod(np.asarray(angle, dtype=np.float64), TWO_PI)
+    # np.mod can return exactly 2π for tiny negative inputs (float rounding): fold it back to 0.
+    return np.where(wrapped >= TWO_PI, 0.0, wrapped)
+
+
+def _rot_z(phi: np.ndarray) -> np.ndarray:
+    c, s = np.cos(phi), np.sin(phi)
+    zero, one = np.zeros_like(phi), np.ones_like(phi)
+    return np.stack([c, -s, zero, s, c, zero, zero, zero, one], axis=-1).reshape(phi.shape + (3, 3))
+
+
+def _rot_x(psi: np.ndarray) -> np.ndarray:
+    c, s = np.cos(psi), np.sin(psi)
+    zero, one = np.zeros_like(psi), np.ones_like(psi)
+    return np.stack([one, zero, zero, zero, c, -s, zero, s, c], axis=-1).reshape(psi.shape + (3, 3))
+
+
+def rotation_matrix(azimuth: np.ndarray | float, elevation: np.ndarray | float,
+                    theta: np.ndarray | float) -> np.ndarray:
+    """The official viewpoint matrix R = R_z(θ) · R_x(e − π/2) · R_z(−a), shape (..., 3, 3).
+
+    Inputs broadcast against each other like numpy arrays.
+    """
+    a, e, t = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (azimuth, elevation, theta)))
+    return _rot_z(t) @ _rot_x(e - np.pi / 2) @ _rot_z(-a)
+
+
+def camera_center(azimuth: float, elevation: float, distance: float) -> np.ndarray:
+    """Camera centre in object coordinates: d · (cos e · sin a, −cos e · cos a, sin e)."""
+    return distance * np.array([np.cos(elevation) * np.sin(azimuth),
+                                -np.cos(elevation) * np.cos(azimuth),
+                                np.sin(elevation)])
+
+
+def camera_coordinates(points: np.ndarray, azimuth: float, elevation: float,
+                       distance: float) -> np.ndarray:
+    """CAD points (N, 3) in camera coordinates before the in-plane rotation, (N, 3).
+
+    The camera looks along −Z, so the depth of a point in front of the camera is ``-result[:, 2]``.
+    """
+    r_ae = _rot_x(np.float64(elevation - np.pi / 2)) @ _rot_z(np.float64(-azimuth))
+    return (np.asarray(points, dtype=np.float64) - camera_center(azimuth, elevation, distance)) @ r_ae.T
+
+
+def project_points(points: np.ndarray, azimuth: float, elevation: float, theta: float,
+                   distance: float, px: float, py: float,
+                   viewport: float = DEFAULT_VIEWPORT) -> tuple[np.ndarray, np.ndarray]:
+    """The official projection of CAD points (N, 3) to pixels.
+
+    Returns ``(uv, depth)``: pixel coordinates (N, 2) with origin top-left and y down, and the
+    depth of each point along the viewing direction (N,), positive in front of the camera.
+    """
+    cam = camera_coordinates(points, azimuth, elevation, distance)
+    depth = -cam[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = viewport * cam[:, 0] / depth
+        v = viewport * cam[:, 1] / depth
+    c, s = np.cos(theta), np.sin(theta)
+    u_rot, v_rot = c * u - s * v, s * u + c * v
+    return np.stack([px + u_rot, py - v_rot], axis=-1), depth
+
+
+def angle_to_bin(angle: np.ndarray | float, num_bins: int = NUM_BINS) -> np.ndarray:
+    """Periodic bin index of angles (radians): floor(((v / 2π) mod 1) · num_bins) mod num_bins."""
+    fraction = np.mod(np.asarray(angle, dtype=np.float64) / TWO_PI, 1.0)
+    return (np.floor(fraction * num_bins).astype(np.int64)) % num_bins
+
+
+def bin_to_angle(index: np.ndarray | int, num_bins: int = NUM_BINS) -> np.ndarray:
+    """Centre of a periodic bin, (index + 0.5) / num_bins · 2π."""
+    return (np.asarray(index, dtype=np.float64) + 0.5) / num_bins * TWO_PI
+
+
+def flip_pose(azimuth: np.ndarray | float, elevation: np.ndarray | float,
+              theta: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pose of the horizontally mirrored image: a' = 2π − a, e' = e, θ' = −θ (wrapped to [0, 2π))."""
+    return (wrap_angle(TWO_PI - np.asarray(azimuth, dtype=np.float64)),
+            wrap_angle(elevation), wrap_angle(-np.asarray(theta, dtype=np.float64)))
+
+
+def flip_point_x(px: np.ndarray | float, width: int) -> np.ndarray:
+    """x coordinate of a point after mirroring an image of ``width`` pixels."""
+    return width - np.asarray(px, dtype=np.float64)

@@ -1,0 +1,148 @@
+"""Score any predictions file with the official metric: ``imagenet3d score``.
+
+Files are JSON Lines. References: ``id``, ``category``, ``azimuth``, ``elevation``, ``theta``.
+Predictions: ``id``, ``azimuth``, ``elevation``, ``theta`` (radians) and, for the joint task,
+``category``. A reference without a prediction counts as error π and is reported; an unknown or
+duplicate id, a malformed line or a non-numeric angle is an error naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASS_OF, META_CLASSES
+
+from .errors import ImageNet3DError, located
+from .geometry import ANGLE_NAMES
+from .metrics import TASKS, pose_error, score_errors
+
+
+def read_jsonl(path: str | Path, required: tuple[str, ...], numeric: tuple[str, ...] = ANGLE_NAMES) -> list[dict]:
+    """Records of a JSONL file, each with its 1-based line number under ``"_line"``.
+
+    Blank lines are skipped. Every record must be an object with the ``required`` keys, a string
+    or integer ``id`` unique in the file, and numbers (NaN and inf allowed) in the ``numeric`` keys.
+    """
+    path = Path(path)
+    records: list[dict] = []
+    first_line: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise located(path, f"malformed JSON ({err.msg})", line_number) from None
+            if not isinstance(record, dict):
+                raise located(path, "each line must be a JSON object", line_number)
+            missing = [key for key in required if key not in record]
+            if missing:
+                raise located(path, f"missing field(s) {', '.join(map(repr, missing))}", line_number)
+            for key in numeric:
+                value = record[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise located(path, f"field {key!r} must be a number in radians, got {value!r}", line_number)
+            if isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
+                raise located(path, f"field 'id' must be a string or an integer, got {record['id']!r}", line_number)
+            key = str(record["id"])
+            if key in first_line:
+                raise located(path, f"duplicate id {key!r} (first on line {first_line[key]})", line_number)
+            first_line[key] = line_number
+            records.append({**record, "_line": line_number})
+    return records
+
+
+def score_records(predictions: list[dict], references: list[dict], task: str = "pose",
+                  predictions_path: str | Path = "predictions") -> dict:
+    """The scorer's JSON for in-memory records (as :func:`read_jsonl` returns or as a model writes)."""
+    by_id = {str(p["id"]): p for p in predictions}
+    reference_ids = {str(r["id"]) for r in references}
+    for p in predictions:
+        if str(p["id"]) not in reference_ids:
+            raise located(predictions_path, f"id {p['id']!r} is not in the references", p.get("_line"))
+    pred = np.full((len(references), 3), np.nan)
+    gt = np.array([[r[a] for a in ANGLE_NAMES] for r in references], dtype=np.float64).reshape(-1, 3)
+    class_correct = np.zeros(len(references), dtype=bool)
+    missing = []
+    for i, ref in enumerate(references):
+        p = by_id.get(str(ref["id"]))
+        if p is None:
+            missing.append(str(ref["id"]))
+            continue
+        pred[i] = [p[a] for a in ANGLE_NAMES]
+        class_correct[i] = p.get("category") == ref["category"]
+    # A missing prediction is a NaN pose, which the metric scores as error π.
+    result = score_errors(pose_error(pred, gt), [r["category"] for r in references], task,
+                          class_correct if task == "joint" else None)
+    result["missing_predictions"] = len(missing)
+    if missing:
+        result["missing_ids"] = missing[:20]
+    return result
+
+
+def score_files(predictions_path: str | Path, references_path: str | Path, task: str = "pose") -> dict:
+    """Read, validate and score two JSONL files."""
+    if task not in TASKS:
+        raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    references = read_jsonl(references_path, ("id", "category", *ANGLE_NAMES))
+    for ref in references:
+        if ref["category"] not in META_CLASS_OF:
+            raise located(references_path, f"unknown category {ref['category']!r}", ref["_line"])
+    predictions = read_jsonl(predictions_path, ("id", *ANGLE_NAMES) + (("category",) if task == "joint" else ()))
+    return score_records(predictions, references, task, predictions_path)
+
+
+def _cell(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _rows(label: str, block: dict) -> list[str]:
+    blocks = [block["overall"], *(block["meta_classes"][name] for name in META_CLASSES)]
+    rows = []
+    for metric, title, digits in (("acc_pi6", "Acc@π/6", 1), ("acc_pi18", "Acc@π/18", 1),
+                                  ("median_error_deg", "MedErr (°)", 1), ("count", "objects", 0)):
+        rows.append(f"| {label}{title} | " + " | ".join(_cell(b[metric], digits) for b in blocks) + " |")
+    return rows
+
+
+def format_table(result: dict, title: str = "") -> str:
+    """A Markdown table in the paper's layout: Avg then the 7 meta-classes, percentages with one decimal."""
+    columns = ["Avg", *(META_CLASS_ABBREVIATIONS[name] for name in META_CLASSES)]
+    header = f"| {title or 'metric'} | " + " | ".join(columns) + " |"
+    lines = [header, "|" + "---|" * (len(META_CLASSES) + 2)]
+    lines += _rows("", result)
+    for split in ("known", "novel"):
+        if split in result:
+            block = {"overall": result[split], "meta_classes": result[split]["meta_classes"]}
+            lines += _rows(f"{split} ", block)
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--predictions", required=True, type=Path, metavar="P.jsonl",
+                        help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
+    parser.add_argument("--references", required=True, type=Path, metavar="R.jsonl",
+                        help="ground truth: id, category, azimuth, elevation, theta (radians)")
+    parser.add_argument("--task", choices=TASKS, default="pose",
+                        help="pose: pose error; open_vocab: also known/novel blocks; joint: 3D-aware error "
+                             "(wrong class adds π). Default: pose")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = score_files(args.predictions, args.references, args.task)
+    if result["missing_predictions"]:
+        print(f"warning: {result['missing_predictions']} reference id(s) have no prediction in {args.predictions}"
+              f" and count as error π (first: {', '.join(result['missing_ids'][:5])})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_table(result, title=f"{args.task} (n={result['overall']['count']})"))
+    return 0

@@ -1,0 +1,93 @@
+"""The pose convention against independent computations (spec §2.1 and §4)."""
+
+import numpy as np
+import pytest
+
+from modeling import geometry
+
+
+def _rz(p):
+    return np.array([[np.cos(p), -np.sin(p), 0], [np.sin(p), np.cos(p), 0], [0, 0, 1]])
+
+
+def _rx(p):
+    return np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+
+
+def test_rotation_matrix_matches_the_official_composition_and_broadcasts():
+    rng = np.random.default_rng(0)
+    a, e, t = rng.uniform(-7, 7, (3, 4, 5))
+    r = geometry.rotation_matrix(a, e, t)
+    assert r.shape == (4, 5, 3, 3)
+    for idx in np.ndindex(4, 5):
+        expected = _rz(t[idx]) @ _rx(e[idx] - np.pi / 2) @ _rz(-a[idx])
+        np.testing.assert_allclose(r[idx], expected, atol=1e-12)
+    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), np.broadcast_to(np.eye(3), r.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-12)
+    assert geometry.rotation_matrix(0.1, np.zeros(7), 0.2).shape == (7, 3, 3)
+    assert geometry.rotation_matrix(0.1, 0.2, 0.3).shape == (3, 3)
+
+
+def test_projection_equals_rotation_plus_translation_pinhole():
+    rng = np.random.default_rng(1)
+    points = rng.uniform(-0.5, 0.5, (50, 3))
+    for _ in range(20):
+        a, e, t = rng.uniform(0, 2 * np.pi), rng.uniform(-0.6, 0.9), rng.uniform(-0.4, 0.4)
+        d, px, py, f = rng.uniform(3, 12), rng.uniform(0, 500), rng.uniform(0, 400), rng.uniform(500, 3000)
+        uv, depth = geometry.project_points(points, a, e, t, d, px, py, f)
+        # Independent form: X_cam = R(a, e, θ) X + (0, 0, -d), camera looks along -Z, image y flipped.
+        cam = points @ geometry.rotation_matrix(a, e, t).T + np.array([0, 0, -d])
+        np.testing.assert_allclose(depth, -cam[:, 2], atol=1e-9)
+        np.testing.assert_allclose(uv[:, 0], px + f * cam[:, 0] / -cam[:, 2], atol=1e-7)
+        np.testing.assert_allclose(uv[:, 1], py - f * cam[:, 1] / -cam[:, 2], atol=1e-7)
+        origin_uv, origin_depth = geometry.project_points(np.zeros((1, 3)), a, e, t, d, px, py, f)
+        np.testing.assert_allclose(origin_uv[0], [px, py], atol=1e-9)
+        np.testing.assert_allclose(origin_depth, [d], atol=1e-9)
+
+
+def test_azimuth_zero_looks_at_the_front_with_z_up():
+    # Camera at -y looking at +y: +x is image right, +z is image up, +y is farther away.
+    uv, depth = geometry.project_points(np.eye(3) * 0.5, 0.0, 0.0, 0.0, 5.0, 100.0, 100.0)
+    np.testing.assert_allclose(geometry.camera_center(0.0, 0.0, 5.0), [0, -5, 0], atol=1e-12)
+    assert uv[0, 0] > 100 and abs(uv[0, 1] - 100) < 1e-9
+    assert depth[1] > 5.0
+    assert uv[2, 1] < 100 and abs(uv[2, 0] - 100) < 1e-9
+
+
+def test_wrap_angle():
+    np.testing.assert_allclose(geometry.wrap_angle([-np.pi / 2, 7.0, 2 * np.pi, 0.0]),
+                               [1.5 * np.pi, 7.0 - 2 * np.pi, 0.0, 0.0])
+    tiny = geometry.wrap_angle(-1e-20)
+    assert 0.0 <= tiny < 2 * np.pi
+    assert np.isnan(geometry.wrap_angle(np.nan))
+
+
+def test_bins_are_periodic_with_centre_decoding():
+    assert geometry.NUM_BINS == 40
+    width = 2 * np.pi / 40
+    np.testing.assert_array_equal(geometry.angle_to_bin([0.0, width - 1e-9, width, 2 * np.pi - 1e-9, 2 * np.pi,
+                                                         -1e-9, -width / 2, 4 * np.pi + 0.5 * width]),
+                                  [0, 0, 1, 39, 0, 39, 39, 0])
+    np.testing.assert_allclose(geometry.bin_to_angle(np.arange(40)), (np.arange(40) + 0.5) * width)
+    rng = np.random.default_rng(2)
+    v = rng.uniform(-20, 20, 1000)
+    decoded = geometry.bin_to_angle(geometry.angle_to_bin(v))
+    gap = np.abs(np.angle(np.exp(1j * (decoded - v))))
+    assert gap.max() <= width / 2 + 1e-9
+    assert geometry.angle_to_bin(v, num_bins=12).max() == 11
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_flip_pose_renders_the_mirror_image(seed):
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(-0.5, 0.5, (30, 3))
+    a, e, t = rng.uniform(0, 2 * np.pi), rng.uniform(-0.5, 0.8), rng.uniform(-0.3, 0.3)
+    width = 400
+    uv, _ = geometry.project_points(points, a, e, t, 6.0, 150.0, 120.0)
+    fa, fe, ft = geometry.flip_pose(a, e, t)
+    assert 0 <= fa < 2 * np.pi and 0 <= ft < 2 * np.pi and np.isclose(fe, geometry.wrap_angle(e))
+    # Mirroring the image equals mirroring the object (x -> -x) seen with the flipped pose.
+    mirrored = points * np.array([-1.0, 1.0, 1.0])
+    uv_flip, _ = geometry.project_points(mirrored, fa, fe, ft, 6.0, geometry.flip_point_x(150.0, width), 120.0)
+    np.testing.assert_allclose(uv_flip[:, 0], width - uv[:, 0], atol=1e-7)
+    np.testing.assert_allclose(uv_flip[:, 1], uv[:, 1], atol=1e-7)
