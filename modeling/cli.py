@@ -17,6 +17,7 @@ from .errors import ImageNet3DError
 # name -> (module, one-line help). The order is the order of `imagenet3d --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "synthesize": ("modeling.synthetic", "write a synthetic release in the official ImageNet3D v1 layout"),
+    "build": ("modeling.build", "build the Hugging Face dataset (Parquet + card) from the official release"),
     "score": ("modeling.scoring", "score a predictions file against references with the official metric"),
     "demo": ("modeling.demo", "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
