@@ -10,8 +10,9 @@ For an object at distance d whose CAD origin projects to (px, py), the official 
    bbox into the window.
 
 Here the rescaled image is never materialised: only the part of it that lands in the window is
-resampled (``PIL.Image.resize`` with a source ``box``), which gives the same pixels as rescaling the
-whole image and then cropping, at a fraction of the cost for far objects (s up to ~10).
+resampled (``PIL.Image.resize`` with a source ``box``), which gives the pixels of rescaling the
+whole image and then cropping (up to an occasional rounding flip of 1–2 levels) at a fraction of
+the cost for far objects (s up to ~10).
 
 Two deliberate differences from the official code, both documented in the dataset card:
 
@@ -56,8 +57,13 @@ class CropGeometry:
 
     @property
     def cropping(self) -> tuple[int, int, int, int]:
+        # The official script measures bottom/right on the padded image from the unpadded centre; only
+        # top/left are used to cut, but the saved parameters are these.
         (rw, rh), (w, h) = self.resized_size, self.crop_size
-        return (max(self.top, 0), max(rh - self.top - h, 0), max(self.left, 0), max(rw - self.left - w, 0))
+        top, bottom, left, right = self.padding
+        center_x, center_y = self.left + w // 2, self.top + h // 2
+        return (max(self.top, 0), max(rh + top + bottom - center_y - h // 2, 0),
+                max(self.left, 0), max(rw + left + right - center_x - w // 2, 0))
 
     @property
     def principal(self) -> tuple[float, float]:
@@ -105,7 +111,7 @@ def object_centric_crop(image: Image.Image, geometry: CropGeometry) -> Image.Ima
         return canvas
     # Rescaling maps rescaled pixel u to source u · w / rw (per axis, as OpenCV and Pillow do for a
     # whole-image resize), so the overlap comes from this source box; Pillow uses the source pixels
-    # around the box too, so the result equals resize-then-crop.
+    # around the box too, so the result equals resize-then-crop up to rounding.
     sx, sy = image.width / rw, image.height / rh
     part = image.resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy))
     canvas.paste(part, (x0 - geometry.left, y0 - geometry.top))
