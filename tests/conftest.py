@@ -1,0 +1,28 @@
+"""Shared fixtures: a small synthetic release, generated once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Nothing downloads in tests: a mistyped local path must fail at once, not fall back to the Hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from modeling.synthetic import DEFAULT_CATEGORIES, generate_release
+
+SYNTHETIC_IMAGES_PER_CATEGORY = 5
+SYNTHETIC_SEED = 0
+
+
+@pytest.fixture(scope="session")
+def synthetic_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic release in the official v1 layout (all default categories, 5 images each, with the zip).
+
+    Its generation arguments are recorded in ``synthetic.json`` at the root. Treat it as read-only:
+    it is shared by every test of the session.
+    """
+    root = tmp_path_factory.mktemp("synthetic") / "release"
+    return generate_release(root, DEFAULT_CATEGORIES, images_per_category=SYNTHETIC_IMAGES_PER_CATEGORY,
+                            seed=SYNTHETIC_SEED, make_zip=True, progress=False)
