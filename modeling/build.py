@@ -3,9 +3,10 @@
 OUT (default ``./imagenet3d``) then loads with ``load_dataset("imagenet3d", "pose")`` from the
 folder the build ran in, or ``load_dataset(OUT, config)`` from anywhere, offline.
 
-* **Shards.** ``data/pose/<split>/<known|novel>/<category>.parquet`` (crops and every field),
-  ``data/image/<split>/<known|novel>/<category>.parquet`` (full images, objects, captions) and
-  ``data/cad/cad.parquet``; every config is a column selection over one kind (``imagenet3d.py``).
+* **Shards.** ``data/pose/<split>/<category>-<known|novel>.parquet`` (crops and every field),
+  ``data/image/<split>/<category>-<known|novel>.parquet`` (full images, objects, captions) and
+  ``data/cad/cad.parquet``; every config is a column selection over one kind (``imagenet3d.py``),
+  ``open_vocab`` selects categories by the ``-known``/``-novel`` suffix. Files sort in category order.
 * **Deterministic.** Work is split into (category, split) units whose rows come in list order and
   whose files are written with fixed Parquet settings; reports are sorted and hold no time or
   absolute path. Same input, same bytes, whatever ``--num-proc`` (and a folder and its zip agree).
@@ -65,7 +66,7 @@ def _group(category: str) -> str:
 
 def shard_path(kind: str, split: str, category: str) -> str:
     """Release-independent path of a category's shard, relative to OUT."""
-    return f"data/{kind}/{split}/{_group(category)}/{category}.parquet"
+    return f"data/{kind}/{split}/{category}-{_group(category)}.parquet"
 
 
 def _release(source: str) -> Release:
@@ -161,17 +162,19 @@ def _config_files(config: str) -> dict[str, str]:
     if kind == "cad":
         return {"train": "data/cad/cad.parquet"}
     if config == "open_vocab":
-        return {"train": "data/pose/train/known/*.parquet", "validation_known": "data/pose/validation/known/*.parquet",
-                "validation_novel": "data/pose/validation/novel/*.parquet"}
-    return {split: f"data/{kind}/{split}/*/*.parquet" for split in ("train", "validation")}
+        return {"train": "data/pose/train/*-known.parquet", "validation_known": "data/pose/validation/*-known.parquet",
+                "validation_novel": "data/pose/validation/*-novel.parquet"}
+    return {split: f"data/{kind}/{split}/*.parquet" for split in ("train", "validation")}
 
 
 def _matches(pattern: str, path: str) -> bool:
-    # The globs above are exact: '*' never spans '/', each stands for one path component.
-    pattern_parts, path_parts = pattern.split("/"), path.split("/")
-    return len(pattern_parts) == len(path_parts) and all(
-        p == q or (p == "*" and q) or (p == "*.parquet" and q.endswith(".parquet"))
-        for p, q in zip(pattern_parts, path_parts))
+    # The globs above hold one '*', within the last path component (as fsspec's glob, it never spans '/').
+    folder, _, name = pattern.rpartition("/")
+    prefix, _, suffix = name.partition("*")
+    path_folder, _, path_name = path.rpartition("/")
+    if "*" not in name:
+        return pattern == path
+    return folder == path_folder and path_name.startswith(prefix) and path_name.endswith(suffix)
 
 
 def describe_configs(configs: list[str], files: dict[str, dict]) -> tuple[list[dict], list[dict], dict]:

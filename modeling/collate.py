@@ -8,9 +8,9 @@ Works on rows as ``datasets`` returns them (PIL images) or in torch format (CHW 
   tensors; ``objects`` and ``pose6d`` stay lists (one list of dicts per image);
 * ``cad``: ``vertices`` and ``faces`` are lists of ``(N, 3)`` float32 and ``(M, 3)`` int64 tensors.
 
-Numbers become tensors (``B``), fixed-length number lists such as ``bbox`` become ``(B, 4)``
-tensors, strings and None-bearing columns stay lists. Only this module of the dataset side imports
-torch.
+Numbers become tensors (``B``; floats in torch's default dtype, float32), fixed-length number lists
+such as ``bbox`` become ``(B, 4)`` tensors, strings and None-bearing columns stay lists. Only this
+module of the dataset side imports torch.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def image_to_tensor(image: Image.Image | np.ndarray | torch.Tensor) -> torch.Ten
     if isinstance(image, torch.Tensor):
         return image if image.ndim == 3 and image.shape[0] == 3 else image.permute(2, 0, 1)
     if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
+        image = np.array(image.convert("RGB"))  # a writable copy: torch refuses to share read-only buffers
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
 
 
