@@ -405,6 +405,8 @@ def download_release(token: str | None = None) -> Path:
     except HfHubHTTPError as err:
         raise ImageNet3DError(f"cannot download {HUB_REPO}/{HUB_FILE} (gated: accept the terms at "
                               f"https://huggingface.co/datasets/{HUB_REPO} and log in): {err}") from None
+    except Exception as err:  # network errors of the HTTP client (not all are OSError): one line, no traceback
+        raise ImageNet3DError(f"cannot download {HUB_REPO}/{HUB_FILE}: {type(err).__name__}: {err}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
