@@ -41,6 +41,7 @@ from dataset_card import CATEGORIES
 
 from .errors import ImageNet3DError
 from .geometry import DEFAULT_VIEWPORT, TWO_PI, wrap_angle
+from .release import load_annotations
 from .synthetic_meshes import MESH_CATEGORIES, SYMMETRIC_CATEGORIES, build_mesh, num_cad_models, off_text
 from .synthetic_render import SceneObject, camera_effects, object_palette, random_background, render_scene
 
@@ -355,31 +356,6 @@ def _write_lists(root: Path, categories: list[str], count: int, results: list[tu
 # ---- reading back: summary ----------------------------------------------------------------------------------
 
 
-def _load_annotations(path: Path) -> list[dict]:
-    """The object dicts of an annotation npz, unpickled with only numpy and builtin types allowed."""
-    import pickle
-
-    allowed = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar"), ("builtins", "float"), ("builtins", "int"), ("builtins", "str")}
-
-    class _Restricted(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> object:
-            if (module, name) not in allowed:
-                raise ImageNet3DError(f"{path}: refusing to unpickle {module}.{name}")
-            return super().find_class(module, name)
-
-    with zipfile.ZipFile(path) as archive, archive.open("annotations.npy") as member:
-        version = np.lib.format.read_magic(member)
-        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in readers:
-            raise ImageNet3DError(f"{path}: unsupported .npy format version {version}")
-        _, _, dtype = readers[version](member)
-        if not dtype.hasobject:
-            raise ImageNet3DError(f"{path}: 'annotations' is not an object array")
-        return list(_Restricted(member).load())
-
-
 def _angles_outside(annotation: dict) -> bool:
     return any(name in annotation and not 0.0 <= float(annotation[name]) < TWO_PI
                for name in ("azimuth", "elevation", "theta"))
@@ -400,7 +376,7 @@ def summarize_release(root: str | Path) -> dict:
         category = category_dir.name
         counts = {"images": 0, "objects": 0}
         for path in sorted(category_dir.glob("*.npz")):
-            objects = _load_annotations(path)
+            objects = load_annotations(path.read_bytes(), str(path))
             counts["images"] += 1
             counts["objects"] += len(objects)
             for obj in objects:
