@@ -33,6 +33,7 @@ Configs (splits ``train`` and ``validation`` unless noted):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import datasets
@@ -211,7 +212,7 @@ class ImageNet3D(datasets.GeneratorBasedBuilder):
         return [datasets.SplitGenerator(name=split, gen_kwargs={"units": units})
                 for split, units in config_splits(self.config.name, categories).items()]
 
-    def _generate_examples(self, units: list[tuple[str, str]]):  # noqa: ANN202 (a generator of (key, example))
+    def _generate_examples(self, units: list[tuple[str, str]]) -> Iterator[tuple[str, dict]]:
         name, config = self.config.name, self.config
         shard = CONFIG_SHARDS[name]
         columns = CONFIG_COLUMNS[name]

@@ -325,6 +325,8 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
     if crop_size < 16 or not 1 <= jpeg_quality <= 95 or num_proc < 1:
         raise ImageNet3DError("need crop_size >= 16, 1 <= jpeg_quality <= 95 and num_proc >= 1")
     kinds = {imagenet3d.CONFIG_SHARDS[c] for c in configs}
+    if captions_file and "captions" not in configs:
+        raise ImageNet3DError("--captions imports captions for the captions config, which --configs leaves out")
     captions = read_captions_file(captions_file) if captions_file and "image" in kinds else None
     options = BuildOptions(crop_size=crop_size, jpeg_quality=jpeg_quality, strict=strict, pose="pose" in kinds,
                            image="image" in kinds,

@@ -255,7 +255,7 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
         objects = load_annotations(annotation, annotation_path)
     except UnsafePickleError as err:
         # Never a counted skip: a pickle naming code to run means the release was tampered with.
-        raise located(release.where(annotation_path), str(err).split(": ", 1)[-1]) from None
+        raise UnsafePickleError(f"{release.where(annotation_path)}: {str(err).split(': ', 1)[-1]}") from None
     except ImageNet3DError as err:
         report.skip("corrupt annotation file", annotation_path, "annotations", str(err).split(": ", 1)[-1])
         return None
