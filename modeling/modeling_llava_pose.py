@@ -351,6 +351,8 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         if isinstance(model_or_path, str):
             from_pretrained_kwargs.setdefault("key_mapping", LEGACY_LLAVA_KEY_MAPPING)
             model = cls.from_pretrained(model_or_path, config=config, **from_pretrained_kwargs)
+            # save_pretrained reverts the renames used at load time; the converted model saves in today's layout.
+            model._weight_conversions = None
         else:
             model = cls(config)
             missing, unexpected = model.load_state_dict(model_or_path.state_dict(), strict=False)

@@ -71,3 +71,18 @@ def training_batch(processor, prompts, answers, images, poses):
     pose_labels, pose_regression_labels, pose_mask = pose_targets(poses, sizes)
     return {**batch, "labels": labels, "pose_labels": pose_labels, "pose_regression_labels": pose_regression_labels,
             "pose_mask": pose_mask}
+
+
+def train(model, batch, steps: int, lr: float) -> list[float]:
+    """A few AdamW steps on one batch (the model is left in eval mode); returns the losses."""
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    model.eval()
+    return losses

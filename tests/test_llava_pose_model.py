@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from llava_pose_helpers import load_tiny, random_image, training_batch
+from llava_pose_helpers import load_tiny, random_image, train, training_batch
 
 from modeling.geometry import angle_to_bin
 
@@ -29,20 +29,6 @@ def caption_batch(processor):
     prompts = [processor.describe_prompt(), processor.joint_prompt((20, 10, 60, 40), (64, 64))]
     answers = [CAPTION, processor.joint_answer("bicycle")]
     return images, prompts, training_batch(processor, prompts, answers, images, [POSES["caption"], POSES["joint"]])
-
-
-def train(model, batch, steps: int, lr: float) -> list[float]:
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    model.eval()
-    return losses
 
 
 def test_forward_backward_with_pose_targets_and_the_loss_falls(tiny):
@@ -97,7 +83,7 @@ def test_generate_returns_the_poses_of_generated_tokens_batched(tiny):
     assert [o["category"] for o in objects[0]] == ["bicycle", "hand_barrow"]
     assert [o["tag"] for o in objects[1]] == ["BICYCLE1"]
     for found, poses, image in zip(objects, (POSES["caption"], POSES["joint"]), images):
-        for obj, (azimuth, elevation, theta, distance, px, py) in zip(found, poses):
+        for obj, (azimuth, elevation, theta, distance, px, _) in zip(found, poses):
             predicted = [angle_to_bin(obj[name]) for name in ("azimuth", "elevation", "theta")]
             assert predicted == list(angle_to_bin([azimuth, elevation, theta]))
             assert all(0 <= obj[name] < 2 * math.pi for name in ("azimuth", "elevation", "theta"))
