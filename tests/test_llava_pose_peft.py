@@ -56,12 +56,21 @@ def test_lora_adapter_save_reload_merge(tmp_path):
                                          tmp_path / "adapter").eval()
     for got, want in zip(outputs(reloaded, inputs), expected):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
+    # generate(return_poses=True) goes through the PEFT wrapper to the adapted model.
+    prompt = processor(images=images[:1], text=[processor.describe_prompt() + " a car CAR1 with"], return_tensors="pt")
+    with torch.no_grad():
+        wrapped = reloaded.generate(**prompt, max_new_tokens=3, min_new_tokens=3, do_sample=False, return_poses=True)
+    assert wrapped.sequences.shape[1] == prompt["input_ids"].shape[1] + 3
     merged = reloaded.merge_and_unload()
     assert type(merged) is LlavaPoseForConditionalGeneration
     assert not any("lora" in name for name, _ in merged.named_parameters())
     for got, want in zip(outputs(merged, inputs), expected):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     # The merged model saves and loads as an ordinary LLaVA-pose.
+    with torch.no_grad():
+        unwrapped = merged.generate(**prompt, max_new_tokens=3, min_new_tokens=3, do_sample=False, return_poses=True)
+    assert torch.equal(unwrapped.sequences, wrapped.sequences)
+    torch.testing.assert_close(unwrapped.pose_logits, wrapped.pose_logits, rtol=1e-4, atol=1e-5)
     merged.save_pretrained(tmp_path / "merged")
     again = LlavaPoseForConditionalGeneration.from_pretrained(tmp_path / "merged").eval()
     for got, want in zip(outputs(again, inputs), expected):
