@@ -1,38 +1,32 @@
 """ImageNet3D modeling: the pose convention, the official metric, the synthetic release and LLaVA-pose.
 
-Importing this package registers LLaVA-pose with transformers' auto classes in-process (AutoConfig, AutoModel,
-AutoModelForImageTextToText, AutoProcessor), and marks the classes for ``save_pretrained`` to write ``auto_map``
-and copy the custom code, so that a saved folder loads elsewhere with ``trust_remote_code=True``.
+``import modeling`` is light (no torch, no transformers), so that the dataset side and the scorer stay fast.
+The LLaVA-pose classes load on first use, and loading them registers them with transformers' auto classes
+(see ``modeling/llava_pose.py``)::
+
+    from modeling import LlavaPoseForConditionalGeneration   # registers AutoConfig/AutoModel/... in-process
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES, META_CLASSES
 
-from .configuration_llava_pose import LlavaPoseConfig
-from .modeling_llava_pose import (
-    LlavaPoseCausalLMOutputWithPast,
-    LlavaPoseForConditionalGeneration,
-    LlavaPoseGenerateOutput,
-)
-from .processing_llava_pose import LlavaPoseProcessor
-
-AutoConfig.register(LlavaPoseConfig.model_type, LlavaPoseConfig, exist_ok=True)
-AutoModel.register(LlavaPoseConfig, LlavaPoseForConditionalGeneration, exist_ok=True)
-AutoModelForImageTextToText.register(LlavaPoseConfig, LlavaPoseForConditionalGeneration, exist_ok=True)
-AutoProcessor.register(LlavaPoseConfig, LlavaPoseProcessor, exist_ok=True)
-LlavaPoseConfig.register_for_auto_class()
-LlavaPoseForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
-LlavaPoseProcessor.register_for_auto_class()
-
-__all__ = [
-    "CATEGORIES",
-    "KNOWN_CATEGORIES",
-    "META_CLASSES",
+_LLAVA_POSE_NAMES = (
     "LlavaPoseCausalLMOutputWithPast",
     "LlavaPoseConfig",
     "LlavaPoseForConditionalGeneration",
     "LlavaPoseGenerateOutput",
     "LlavaPoseProcessor",
-]
+)
+
+__all__ = ["CATEGORIES", "KNOWN_CATEGORIES", "META_CLASSES", *_LLAVA_POSE_NAMES]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LLAVA_POSE_NAMES:
+        return getattr(importlib.import_module(".llava_pose", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

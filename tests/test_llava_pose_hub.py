@@ -14,6 +14,7 @@ from llava_pose_helpers import load_tiny, random_image, tiny_model_dir
 from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
 
 import modeling
+import modeling.llava_pose  # noqa: F401  (registers the auto classes in-process)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ FRESH = textwrap.dedent("""
     import sys, torch
     from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
     folder, inputs_file, out_file = sys.argv[1:]
-    inputs = torch.load(inputs_file)
+    inputs = torch.load(inputs_file, weights_only=True)
     processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
     assert type(processor).__module__.startswith("transformers_modules"), type(processor).__module__
     results = {"pose_token_id": processor.pose_token_id}
@@ -79,7 +80,7 @@ def test_fresh_process_loads_offline_with_trust_remote_code_and_gives_identical_
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     subprocess.run([sys.executable, str(script), str(tiny_model_dir()), str(tmp_path / "inputs.pt"),
                     str(tmp_path / "out.pt")], check=True, cwd=tmp_path, env=env, timeout=120)
-    results = torch.load(tmp_path / "out.pt")
+    results = torch.load(tmp_path / "out.pt", weights_only=True)
     assert results["pose_token_id"] == processor.pose_token_id
     with torch.no_grad():
         out = model(**inputs)
