@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synthesize": ("modeling.synthetic", "write a synthetic release in the official ImageNet3D v1 layout"),
     "build": ("modeling.build", "build the Hugging Face dataset (Parquet + card) from the official release"),
     "score": ("modeling.scoring", "score a predictions file against references with the official metric"),
+    "init-model": ("modeling.init_model", "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
+    "predict": ("modeling.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
     "demo": ("modeling.demo", "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
 

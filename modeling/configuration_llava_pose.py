@@ -1,0 +1,70 @@
+"""LLaVA-pose configuration.
+
+Hub custom code: this file is copied next to the weights by ``save_pretrained`` and may import only
+torch, transformers and its sibling files (relative imports).
+"""
+
+from __future__ import annotations
+
+from transformers import LlavaConfig
+
+
+class LlavaPoseConfig(LlavaConfig):
+    r"""
+    Configuration of [`LlavaPoseForConditionalGeneration`]: a [`LlavaConfig`] (vision tower, projector, language
+    model) plus the pose token and the pose head that reads its last hidden state.
+
+    Every field of [`LlavaConfig`] keeps its meaning. The pose fields are:
+
+    Args:
+        pose_token_index (`int`, *optional*, defaults to -1):
+            Id of the `<pose6D>` token in the tokenizer's vocabulary (alias `pose_token_id`). The model writes this
+            token where a pose belongs; the pose head reads the last-layer hidden state at every position whose input
+            token is `<pose6D>`. -1 means "not set yet": [`LlavaPoseForConditionalGeneration.from_llava`] and the
+            tiny-model builder set it after adding the token to the tokenizer.
+        num_bins (`int`, *optional*, defaults to 40):
+            Number of periodic bins on [0, 2π) per angle (azimuth, elevation, theta), as in every official ImageNet3D
+            baseline. Bin `k` covers [k, k + 1) · 2π / num_bins and decodes to its centre.
+        pose_head_hidden_size (`int`, *optional*):
+            Width of the pose head's hidden layer. Defaults to the language model's hidden size.
+        pose_head_dropout (`float`, *optional*, defaults to 0.0):
+            Dropout before the pose head's output layer (training only).
+        pose_bin_loss_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the pose classification loss: the cross-entropy of the three angle bins, summed over the three
+            angles and averaged over the `<pose6D>` positions that have a target.
+        pose_regression_loss_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the regression loss: smooth-L1 on (px / W, py / H, log distance), where px, py is the object
+            centre in pixels and W, H the size of the original image; summed over the three values and averaged over
+            the positions that have a target.
+        pose_loss_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the whole pose loss against the language-model loss:
+            loss = lm_loss + pose_loss_weight · pose_loss.
+
+    Example:
+
+    ```python
+    >>> from transformers import CLIPVisionConfig, LlamaConfig
+    >>> config = LlavaPoseConfig(vision_config=CLIPVisionConfig(), text_config=LlamaConfig(), pose_token_index=32001)
+    >>> model = LlavaPoseForConditionalGeneration(config)
+    ```"""
+
+    model_type = "llava_pose"
+    attribute_map = {"image_token_id": "image_token_index", "pose_token_id": "pose_token_index"}
+
+    pose_token_index: int = -1
+    num_bins: int = 40
+    pose_head_hidden_size: int | None = None
+    pose_head_dropout: float = 0.0
+    pose_bin_loss_weight: float = 1.0
+    pose_regression_loss_weight: float = 1.0
+    pose_loss_weight: float = 1.0
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.num_bins < 2:
+            raise ValueError(f"num_bins must be at least 2, got {self.num_bins}")
+        if self.pose_head_hidden_size is None:
+            self.pose_head_hidden_size = self.text_config.hidden_size
+
+
+__all__ = ["LlavaPoseConfig"]
