@@ -126,3 +126,13 @@ def test_read_captions_file_errors_name_file_and_line(tmp_path, lines, message):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ImageNet3DError, match=re.escape(f"c.jsonl{message}")):
         read_captions_file(path)
+
+
+def test_dataset_and_model_agree_on_token_prompt_and_tags():
+    # The model's Hub code is self-contained (its own copies); this is the guard that they stay the same.
+    from modeling.processing_llava_pose import DESCRIBE_QUESTION, make_tag
+    from modeling.processing_llava_pose import POSE_TOKEN as MODEL_POSE_TOKEN
+
+    assert (MODEL_POSE_TOKEN, DESCRIBE_QUESTION) == (POSE_TOKEN, PROMPT)
+    for category in ("bicycle", "hand_barrow", "salt_or_pepper_shaker"):
+        assert make_tag(category, 3) == tag_of(category, 3)
