@@ -21,7 +21,6 @@ same caption.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 import re
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ImageNet3DError, located
+from .jsonl import iter_json_objects
 
 POSE_TOKEN = "<pose6D>"
 """The special token that stands for one object's 6D pose (the dataset side's one definition)."""
@@ -247,26 +247,16 @@ def read_captions_file(path: str | Path) -> dict[str, str]:
 
     Errors name the file and the line: malformed JSON, missing or non-string fields, duplicate ids.
     """
-    path = Path(path)
     captions: dict[str, str] = {}
     first: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise located(path, f"malformed JSON ({err.msg})", number) from None
-            if not isinstance(record, dict):
-                raise located(path, "each line must be a JSON object", number)
-            image_id, caption = record.get("image_id"), record.get("caption", record.get("text"))
-            if not isinstance(image_id, str) or not image_id:
-                raise located(path, "field 'image_id' must be a non-empty string", number)
-            if not isinstance(caption, str):
-                raise located(path, "field 'caption' must be a string", number)
-            if image_id in first:
-                raise located(path, f"duplicate image_id {image_id!r} (first on line {first[image_id]})", number)
-            first[image_id] = number
-            captions[image_id] = caption
+    for number, record in iter_json_objects(path):
+        image_id, caption = record.get("image_id"), record.get("caption", record.get("text"))
+        if not isinstance(image_id, str) or not image_id:
+            raise located(path, "field 'image_id' must be a non-empty string", number)
+        if not isinstance(caption, str):
+            raise located(path, "field 'caption' must be a string", number)
+        if image_id in first:
+            raise located(path, f"duplicate image_id {image_id!r} (first on line {first[image_id]})", number)
+        first[image_id] = number
+        captions[image_id] = caption
     return captions

@@ -20,6 +20,7 @@ from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASS_OF, META_CLASSES
 
 from .errors import ImageNet3DError, located
 from .geometry import ANGLE_NAMES
+from .jsonl import iter_json_objects
 from .metrics import TASKS, pose_error, score_errors
 
 
@@ -29,33 +30,23 @@ def read_jsonl(path: str | Path, required: tuple[str, ...], numeric: tuple[str, 
     Blank lines are skipped. Every record must be an object with the ``required`` keys, a string
     or integer ``id`` unique in the file, and numbers (NaN and inf allowed) in the ``numeric`` keys.
     """
-    path = Path(path)
     records: list[dict] = []
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise located(path, f"malformed JSON ({err.msg})", line_number) from None
-            if not isinstance(record, dict):
-                raise located(path, "each line must be a JSON object", line_number)
-            missing = [key for key in required if key not in record]
-            if missing:
-                raise located(path, f"missing field(s) {', '.join(map(repr, missing))}", line_number)
-            for key in numeric:
-                value = record[key]
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise located(path, f"field {key!r} must be a number in radians, got {value!r}", line_number)
-            if isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
-                raise located(path, f"field 'id' must be a string or an integer, got {record['id']!r}", line_number)
-            key = str(record["id"])
-            if key in first_line:
-                raise located(path, f"duplicate id {key!r} (first on line {first_line[key]})", line_number)
-            first_line[key] = line_number
-            records.append({**record, "_line": line_number})
+    for line_number, record in iter_json_objects(path):
+        missing = [key for key in required if key not in record]
+        if missing:
+            raise located(path, f"missing field(s) {', '.join(map(repr, missing))}", line_number)
+        for key in numeric:
+            value = record[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise located(path, f"field {key!r} must be a number in radians, got {value!r}", line_number)
+        if isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
+            raise located(path, f"field 'id' must be a string or an integer, got {record['id']!r}", line_number)
+        key = str(record["id"])
+        if key in first_line:
+            raise located(path, f"duplicate id {key!r} (first on line {first_line[key]})", line_number)
+        first_line[key] = line_number
+        records.append({**record, "_line": line_number})
     return records
 
 
