@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("modeling.build", "build the Hugging Face dataset (Parquet + card) from the official release"),
     "score": ("modeling.scoring", "score a predictions file against references with the official metric"),
     "init-model": ("modeling.init_model", "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
+    "train": ("modeling.training", "fine-tune LLaVA-pose on a built dataset: stage 1 (full, tiny base) or 2 (LoRA)"),
     "predict": ("modeling.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
     "demo": ("modeling.demo", "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
