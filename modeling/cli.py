@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("modeling.scoring", "score a predictions file against references with the official metric"),
     "init-model": ("modeling.init_model", "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
     "predict": ("modeling.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
+    "train-baseline": ("modeling.baseline_training",
+                       "train the classification baseline (backbone + category head + 3x40 pose bins)"),
+    "evaluate": ("modeling.evaluation", "evaluate a LLaVA-pose or baseline folder on a built dataset "
+                                        "(predictions, metrics, table, plots)"),
     "demo": ("modeling.demo", "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
 
