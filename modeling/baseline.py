@@ -244,7 +244,10 @@ def create_baseline(backbone: str | Path | None = None, size: str = "small", ima
         side = image_size or spec["image_size"]
         return PoseClassifier(config), ViTImageProcessorPil(size={"height": side, "width": side})
     backbone = str(backbone)
-    pretrained = AutoModel.from_pretrained(backbone)
+    try:
+        pretrained = AutoModel.from_pretrained(backbone)
+    except (OSError, ValueError) as err:  # not found offline, not a model folder, an unknown architecture
+        raise ImageNet3DError(f"{backbone}: cannot load the backbone: {str(err).splitlines()[0]}") from None
     config = PoseClassifierConfig(backbone_config=pretrained.config, backbone=backbone, pooling=pooling,
                                   **config_kwargs)
     model = PoseClassifier(config)

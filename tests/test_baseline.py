@@ -185,5 +185,7 @@ def test_cli_help_and_bad_input(data_dir, tmp_path, capsys):
     (tmp_path / "notamodel").mkdir()
     with pytest.raises(ImageNet3DError, match="no config.json"):
         train_baseline(tmp_path / "notamodel", data_dir, tmp_path / "o", max_steps=1)
+    with pytest.raises(ImageNet3DError, match="cannot load the backbone"):
+        create_baseline(str(tmp_path / "no_such_backbone"))
     with pytest.raises(ImageNet3DError, match="unknown baseline size"):
         create_baseline(size="huge")
