@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init-model": ("modeling.init_model", "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
     "train": ("modeling.training", "fine-tune LLaVA-pose on a built dataset: stage 1 (full, tiny base) or 2 (LoRA)"),
     "predict": ("modeling.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
+    "train-baseline": ("modeling.baseline_training",
+                       "train the classification baseline (backbone + category head + 3x40 pose bins)"),
+    "evaluate": ("modeling.evaluation", "evaluate a LLaVA-pose or baseline folder on a built dataset "
+                                        "(predictions, metrics, table, plots)"),
     "demo": ("modeling.demo", "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
 

@@ -116,6 +116,28 @@ def format_table(result: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
+COMPARISON_METRICS = {"acc_pi6": ("Acc@π/6", 1), "acc_pi18": ("Acc@π/18", 1), "median_error_deg": ("MedErr (°)", 1)}
+
+
+def format_comparison(results: dict[str, dict], metric: str = "acc_pi6", title: str = "") -> str:
+    """Several scorer results side by side: one row per result (and per known/novel block), Avg + meta-classes.
+
+    ``results`` maps a row label (e.g. "LLaVA-pose", "baseline") to a :func:`score_records` result; results of
+    the open_vocab task get a "known" and a "novel" row each. ``metric`` is acc_pi6, acc_pi18 or median_error_deg.
+    """
+    if metric not in COMPARISON_METRICS:
+        raise ImageNet3DError(f"metric: expected one of {', '.join(COMPARISON_METRICS)}, got {metric!r}")
+    name, digits = COMPARISON_METRICS[metric]
+    columns = ["Avg", *(META_CLASS_ABBREVIATIONS[meta] for meta in META_CLASSES)]
+    lines = [f"| {title or name} | " + " | ".join(columns) + " | objects |", "|" + "---|" * (len(columns) + 2)]
+    for label, result in results.items():
+        blocks = [(f"{label} {split}", result[split]) for split in ("known", "novel") if split in result]
+        for row_label, block in blocks or [(label, {**result["overall"], "meta_classes": result["meta_classes"]})]:
+            cells = [block[metric], *(block["meta_classes"][meta][metric] for meta in META_CLASSES)]
+            lines.append(f"| {row_label} | " + " | ".join(_cell(v, digits) for v in cells) + f" | {block['count']} |")
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, type=Path, metavar="P.jsonl",
                         help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
