@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("modeling.scoring", "score a predictions file against references with the official metric"),
     "init-model": ("modeling.init_model", "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
     "predict": ("modeling.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
+    "probe": ("modeling.probing", "Task 1: linear probing of a frozen Hugging Face vision backbone (official grid)"),
     "demo": ("modeling.demo", "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
 
