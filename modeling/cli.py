@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                        "train the classification baseline (backbone + category head + 3x40 pose bins)"),
     "evaluate": ("modeling.evaluation", "evaluate a LLaVA-pose or baseline folder on a built dataset "
                                         "(predictions, metrics, table, plots)"),
+    "probe": ("modeling.probing", "Task 1: linear probing of a frozen Hugging Face vision backbone (official grid)"),
     "demo": ("modeling.demo", "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
 
