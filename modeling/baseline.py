@@ -38,6 +38,7 @@ from dataset_card import CATEGORIES
 
 from .errors import ImageNet3DError, located
 from .geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, bin_to_angle
+from .model_folder import model_type_of
 
 MODEL_TYPE = "imagenet3d_pose_classifier"
 POOLINGS = ("mean", "cls", "pooler")
@@ -297,16 +298,8 @@ def load_baseline(model_dir: str | Path) -> tuple[PoseClassifier, Any]:
 
     A folder that is not a baseline (no config.json, or another model_type) raises ImageNet3DError naming it.
     """
-    model_dir = Path(model_dir)
-    config_file = model_dir / "config.json"
-    if not config_file.is_file():
-        raise located(model_dir, "not a model folder: no config.json (create one with `imagenet3d train-baseline`)")
-    try:
-        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
-        raise located(config_file, f"not a valid JSON config: {err}") from None
-    if model_type != MODEL_TYPE:
-        raise located(config_file, f"model_type is {model_type!r}, not the baseline's {MODEL_TYPE!r}")
+    model_type_of(model_dir, (MODEL_TYPE,), "the classification baseline",
+                  "create one with `imagenet3d train-baseline`")
     model = PoseClassifier.from_pretrained(model_dir)
     model.eval()
     try:

@@ -31,6 +31,7 @@ import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
 
+from . import model_folder
 from .errors import ImageNet3DError, located
 from .geometry import ANGLE_NAMES
 from .metrics import TASKS, pose_error
@@ -45,21 +46,9 @@ OUTPUT_FILES = ("predictions.jsonl", "references.jsonl", "metrics.json", "table.
 
 
 def model_type_of(model_dir: str | Path) -> str:
-    """The `model_type` of a model folder's config.json; a folder that is no model of ours raises ImageNet3DError."""
-    model_dir = Path(model_dir)
-    config_file = model_dir / "config.json"
-    if not model_dir.is_dir():
-        raise located(model_dir, "model folder not found")
-    if not config_file.is_file():
-        raise located(model_dir, "not a model folder: no config.json")
-    try:
-        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
-        raise located(config_file, f"not a valid JSON config: {err}") from None
-    if model_type not in (LLAVA_POSE, BASELINE):
-        raise located(config_file, f"model_type is {model_type!r}: evaluate takes a LLaVA-pose ({LLAVA_POSE!r}) "
-                                   f"or a baseline ({BASELINE!r}) folder")
-    return model_type
+    """The `model_type` of a model folder: a LLaVA-pose or a baseline; anything else raises ImageNet3DError."""
+    return model_folder.model_type_of(model_dir, (LLAVA_POSE, BASELINE), "a LLaVA-pose or baseline model",
+                                      "evaluate takes a LLaVA-pose or a classification-baseline folder")
 
 
 OPEN_VOCAB_SPLITS = ("validation_known", "validation_novel")

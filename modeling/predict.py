@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ImageNet3DError, located
+from .model_folder import model_type_of
 
 TASKS = ("describe", "joint")
 DEFAULT_MAX_NEW_TOKENS = 96
@@ -29,19 +30,9 @@ def load_model(model_dir: str | Path):
     from . import LlavaPoseConfig, LlavaPoseForConditionalGeneration, LlavaPoseProcessor
 
     model_dir = Path(model_dir)
-    config_file = model_dir / "config.json"
-    if not model_dir.is_dir():
-        raise located(model_dir, "model folder not found")
-    if not config_file.is_file():
-        raise located(model_dir, "not a model folder: no config.json (create one with `imagenet3d init-model`)")
-    try:
-        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
-        raise located(config_file, f"not a valid JSON config: {err}") from None
-    if model_type != LlavaPoseConfig.model_type:
-        raise located(config_file, f"model_type is {model_type!r}: not a LLaVA-pose model "
-                                   f"({LlavaPoseConfig.model_type!r}); convert a stock LLaVA with "
-                                   "`imagenet3d init-model OUT --base PATH`")
+    model_type_of(model_dir, (LlavaPoseConfig.model_type,), "a LLaVA-pose model",
+                  "create one with `imagenet3d init-model`, or convert a stock LLaVA with "
+                  "`imagenet3d init-model OUT --base PATH`")
     if not (model_dir / "processor_config.json").is_file():
         raise located(model_dir, "no processor_config.json: save the processor next to the model")
     model = LlavaPoseForConditionalGeneration.from_pretrained(model_dir)

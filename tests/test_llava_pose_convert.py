@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 
 import pytest
 import torch
 from llava_pose_helpers import random_image
+from network import hub_reachable
 from safetensors.torch import load_file, save_file
 from transformers import (
     AutoModel,
@@ -120,20 +119,10 @@ def test_init_model_cli_with_base(stock_dir, tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
-        return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=3).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 @pytest.mark.network
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU for a 7B checkpoint")
-@pytest.mark.skipif(not _hub_reachable(), reason="needs the Hugging Face Hub (HF_HUB_OFFLINE is set or no network)")
+@pytest.mark.skipif(not hub_reachable(), reason="needs the Hugging Face Hub (HF_HUB_OFFLINE is set or no network)")
 def test_convert_real_llava_checkpoint(tmp_path):
     """The documented real path: a llava-hf checkpoint in bfloat16 with device_map="auto"."""
     model, processor = LlavaPoseForConditionalGeneration.from_llava(

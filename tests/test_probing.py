@@ -3,13 +3,12 @@ built dataset; features per layer set, the batched grid against plain per-head S
 the outputs against the scorer, errors, and a probe that must learn an easy problem."""
 
 import json
-import os
-import socket
 
 import datasets
 import numpy as np
 import pytest
 import torch
+from network import hub_reachable
 from transformers import (
     CLIPConfig,
     CLIPModel,
@@ -287,19 +286,9 @@ def test_cli_help_lists_probe(capsys):
     assert "probe" in cli.COMMANDS
 
 
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
-        return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=3).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 @pytest.mark.network
-@pytest.mark.skipif(not _hub_reachable(), reason="needs the Hugging Face Hub (HF_HUB_OFFLINE is set or no network)")
+@pytest.mark.skipif(not hub_reachable(), reason="needs the Hugging Face Hub (HF_HUB_OFFLINE is set or no network)")
 @pytest.mark.parametrize("hub_id", ["facebook/dinov2-small", "openai/clip-vit-base-patch16"])
 def test_real_checkpoint_probe(hub_id, dataset_dir, tmp_path):
     """The documented real path, one flag away: --backbone with a Hub id (small subsets to stay quick)."""
