@@ -39,8 +39,8 @@ class DemoPlan:
 
 
 PLANS = {
-    "full": DemoPlan(images_per_category=60, crop_size=128, model_size="small", baseline_epochs=30,
-                     stage1_steps=300, stage2_steps=100, batch_size=16, max_eval_objects=None),
+    "full": DemoPlan(images_per_category=60, crop_size=64, model_size="small", baseline_epochs=30,
+                     stage1_steps=1200, stage2_steps=200, batch_size=32, max_eval_objects=None),
     "small": DemoPlan(images_per_category=3, crop_size=32, model_size="tiny", baseline_epochs=1,
                       stage1_steps=4, stage2_steps=3, batch_size=4, max_eval_objects=16),
 }
