@@ -16,6 +16,14 @@ SYNTHETIC_IMAGES_PER_CATEGORY = 5
 SYNTHETIC_SEED = 0
 
 
+@pytest.fixture(autouse=True)
+def _datasets_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_dataset caches Arrow files: keep them in the session's tmp folder, out of the user's cache."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf_cache"))
+
+
 @pytest.fixture(scope="session")
 def synthetic_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic release in the official v1 layout (all default categories, 5 images each, with the zip).

@@ -31,11 +31,6 @@ from modeling.errors import ImageNet3DError
 from modeling.geometry import angle_to_bin, bin_to_angle, flip_pose
 
 
-@pytest.fixture(autouse=True)
-def _datasets_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf_cache"))
-
-
 @pytest.fixture(scope="module")
 def data_dir(synthetic_release, tmp_path_factory):
     return build_small(synthetic_release, tmp_path_factory.mktemp("baseline_data") / "ds")

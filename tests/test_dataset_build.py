@@ -29,12 +29,6 @@ CROP = 48
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _datasets_cache(tmp_path_factory, monkeypatch):
-    # load_dataset caches Arrow files; keep them out of the user's cache.
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf_cache"))
-
-
 @pytest.fixture(scope="module")
 def built(synthetic_release, tmp_path_factory):
     """Every config, built once from the release folder."""

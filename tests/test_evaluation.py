@@ -21,11 +21,6 @@ from modeling.evaluation_plots import PLOT_FILES
 from modeling.scoring import format_comparison, format_table, score_files
 
 
-@pytest.fixture(autouse=True)
-def _datasets_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf_cache"))
-
-
 @pytest.fixture(scope="module")
 def data_dir(synthetic_release, tmp_path_factory):
     return build_small(synthetic_release, tmp_path_factory.mktemp("evaluation_data") / "ds")

@@ -46,11 +46,6 @@ TINY = dict(hidden_size=32, num_hidden_layers=8, num_attention_heads=4, intermed
 SCORER_KEYS = ("overall", "meta_classes", "missing_predictions")
 
 
-@pytest.fixture(autouse=True)
-def _datasets_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf_cache"))
-
-
 @pytest.fixture(scope="module")
 def dataset_dir(synthetic_release, tmp_path_factory):
     out = tmp_path_factory.mktemp("probe_data") / "imagenet3d"

@@ -7,7 +7,6 @@ import json
 import math
 import os
 
-import datasets
 import numpy as np
 import pytest
 import torch
@@ -28,12 +27,6 @@ from modeling.training_data import IGNORE_INDEX, PoseCollator, caption_example, 
 
 CROP = 32
 FAST = {"batch_size": 4, "logging_steps": 1, "eval_steps": 0, "save_steps": 0, "max_eval_samples": 8, "seed": 0}
-
-
-@pytest.fixture(autouse=True)
-def _datasets_cache(tmp_path_factory, monkeypatch):
-    # load_dataset caches Arrow files; keep them out of the user's cache.
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf_cache"))
 
 
 @pytest.fixture(scope="module")
