@@ -13,7 +13,6 @@ path) with its image processor; ``modeling/baseline_training.py`` trains it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -286,11 +285,11 @@ def build_baseline(out_dir: str | Path, backbone: str | Path | None = None, size
 
 def is_baseline_dir(path: str | Path) -> bool:
     """Whether `path` is a folder with a config.json of the baseline's model_type."""
-    config_file = Path(path) / "config.json"
     try:
-        return json.loads(config_file.read_text(encoding="utf-8")).get("model_type") == MODEL_TYPE
-    except (OSError, ValueError, AttributeError):
+        model_type_of(path, (MODEL_TYPE,), "the classification baseline")
+    except (ImageNet3DError, OSError):
         return False
+    return True
 
 
 def load_baseline(model_dir: str | Path) -> tuple[PoseClassifier, Any]:
