@@ -36,7 +36,7 @@ from transformers.utils import ModelOutput
 from dataset_card import CATEGORIES
 
 from .errors import ImageNet3DError, located
-from .geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, bin_to_angle
+from .geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, bin_to_angle, soft_bin_targets
 from .model_folder import model_type_of
 
 MODEL_TYPE = "imagenet3d_pose_classifier"
@@ -80,6 +80,9 @@ class PoseClassifierConfig(PreTrainedConfig):
             Dropout on the pooled features before both heads (training only).
         category_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the class cross-entropy.
+        pose_bin_sigma (`float`, *optional*, defaults to 0.0):
+            Soft pose targets: a periodic Gaussian of this std (in bins) around the true bin
+            (`geometry.soft_bin_targets`); 0 is one-hot. The built-in random backbones use 1.0.
         pose_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the pose cross-entropy, which is the sum over the three angles of each angle's mean
             cross-entropy over the batch.
@@ -99,6 +102,7 @@ class PoseClassifierConfig(PreTrainedConfig):
     feature_size: int | None = None
     head_dropout: float = 0.0
     category_loss_weight: float = 1.0
+    pose_bin_sigma: float = 0.0
     pose_loss_weight: float = 1.0
 
     def __post_init__(self, **kwargs):
@@ -197,7 +201,10 @@ class PoseClassifier(PreTrainedModel):
             loss = loss + self.config.category_loss_weight * category_loss
         if pose_labels is not None:
             # Mean over the batch per angle, summed over the three angles.
-            pose_loss = F.cross_entropy(pose_logits.reshape(-1, self.config.num_bins), pose_labels.long().reshape(-1),
+            targets = torch.from_numpy(soft_bin_targets(pose_labels.cpu().numpy(), self.config.num_bins,
+                                                        self.config.pose_bin_sigma)).to(pose_logits.device)
+            bins = self.config.num_bins
+            pose_loss = F.cross_entropy(pose_logits.reshape(-1, bins), targets.reshape(-1, bins),
                                         reduction="sum") / pose_labels.shape[0]
             loss = loss + self.config.pose_loss_weight * pose_loss
         return PoseClassifierOutput(loss=loss if category_loss is not None or pose_loss is not None else None,
@@ -234,6 +241,7 @@ def decode(output: PoseClassifierOutput, categories: list[str] | None = None) ->
 def create_baseline(backbone: str | Path | None = None, size: str = "small", image_size: int | None = None,
                     pooling: str = "mean", seed: int = 0, **config_kwargs: Any) -> tuple[PoseClassifier, Any]:
     """A new baseline and its image processor, in memory: `(model, processor)`. Arguments as [`build_baseline`]."""
+    config_kwargs.setdefault("pose_bin_sigma", 1.0)  # soft pose targets: see PoseClassifierConfig
     torch.manual_seed(seed)
     if backbone is None:
         if size not in SIZES:

@@ -19,6 +19,7 @@ import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
 
+from .augmentation import jitter
 from .errors import ImageNet3DError
 from .geometry import ANGLE_NAMES, flip_pose
 
@@ -31,14 +32,16 @@ class PoseCollator:
     """Rows of a crop config (`image`, `category`, azimuth/elevation/theta) -> the baseline's batch.
 
     With probability `hflip` an image is mirrored and its pose replaced by `geometry.flip_pose` (a' = 2π − a,
-    θ' = −θ); the draw uses torch's global generator, which the Trainer seeds. Returns `pixel_values`,
+    θ' = −θ); with `augment` it is also jittered (`augmentation.jitter`: zoom, shift, colour). The draws use torch's
+    global generator, which the Trainer seeds. Returns `pixel_values`,
     `category_labels` (B,) and `pose_labels` (B, 3) bins.
     """
 
-    def __init__(self, processor: Any, num_bins: int, hflip: float = 0.0) -> None:
+    def __init__(self, processor: Any, num_bins: int, hflip: float = 0.0, augment: bool = False) -> None:
         self.processor = processor
         self.num_bins = num_bins
         self.hflip = hflip
+        self.augment = augment
 
     def __call__(self, rows: list[dict]) -> dict:
         import torch
@@ -54,6 +57,9 @@ class PoseCollator:
                       for image, f in zip(images, flip)]
             flipped = np.stack(flip_pose(angles[:, 0], angles[:, 1], angles[:, 2]), axis=-1)
             angles = np.where(flip[:, None], flipped, angles)
+        if self.augment:
+            rng = np.random.default_rng(int(torch.randint(2**31, ())))
+            images = [jitter(image, rng)[0] for image in images]
         return {"pixel_values": pixel_values(self.processor, images),
                 "category_labels": torch.tensor([int(row["category"]) for row in rows], dtype=torch.long),
                 "pose_labels": pose_bins(angles[:, 0], angles[:, 1], angles[:, 2], self.num_bins)}
@@ -76,12 +82,39 @@ def training_split(data_dir: str | Path, categories: str = "all"):
     return dataset.select_columns(TRAIN_COLUMNS), seen
 
 
+def fit_pose_classifier(model: Any, processor: Any, train_rows: Any, output_dir: Path, epochs: float, lr: float,
+                        batch_size: int, seed: int, max_steps: int, weight_decay: float, warmup: float, hflip: float,
+                        augment: bool, logging_steps: int = 10, progress: bool = True) -> tuple[Any, float, list[dict]]:
+    """Train a [`PoseClassifier`] in place with the Trainer (arguments as [`train_baseline`]); returns the Trainer's
+    `TrainOutput`, the seconds it took and the log history. Also stage 1a of LLaVA-pose's training, whose
+    vision tower it trains under a classifier head."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=str(output_dir), num_train_epochs=epochs, max_steps=max_steps, learning_rate=lr,
+        per_device_train_batch_size=batch_size, weight_decay=weight_decay, warmup_steps=warmup,
+        lr_scheduler_type="cosine", optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=logging_steps,
+        save_strategy="no", eval_strategy="no", report_to="none", remove_unused_columns=False,
+        label_names=["category_labels", "pose_labels"], dataloader_num_workers=0, disable_tqdm=not progress,
+        # A last batch of one image breaks BatchNorm (one value per channel) and is noise anyway.
+        dataloader_drop_last=len(train_rows) > batch_size,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    collator = PoseCollator(processor, model.config.num_bins, hflip=hflip, augment=augment)
+    trainer = Trainer(model=model, args=args, train_dataset=train_rows, data_collator=collator)
+    start = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - start
+    return result, seconds, trainer.state.log_history
+
+
 def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_dir: str | Path,
                    categories: str = "all", epochs: float = DEFAULTS["epochs"], lr: float = DEFAULTS["lr"],
                    batch_size: int = DEFAULTS["batch_size"], seed: int = 0, max_steps: int = -1,
                    weight_decay: float = DEFAULTS["weight_decay"], warmup: float = DEFAULTS["warmup"],
-                   hflip: float = DEFAULTS["hflip"], size: str = "small", image_size: int | None = None,
-                   logging_steps: int = 10, progress: bool = True) -> dict:
+                   hflip: float = DEFAULTS["hflip"], augment: bool = True, size: str = "small",
+                   image_size: int | None = None, logging_steps: int = 10, progress: bool = True) -> dict:
     """Train the baseline and save it (model + image processor) to `output_dir`; returns the run's summary.
 
     Args:
@@ -100,12 +133,12 @@ def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_di
         weight_decay: AdamW's decoupled weight decay.
         warmup: fraction of the steps spent warming up (in [0, 1)).
         hflip: probability of a horizontal flip of each training image (its pose mirrored accordingly).
+        augment: jitter each training image (zoom, shift ±8 %, colour ±20 %; `modeling.augmentation`).
         size, image_size: the new model's size and input side when `model_dir` is `None` or a backbone.
         logging_steps: log the loss every this many steps.
         progress: show the Trainer's progress bar (loss, learning rate).
     """
-    import torch
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import set_seed
 
     from .baseline import create_baseline, is_baseline_dir, load_baseline
 
@@ -118,30 +151,20 @@ def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_di
     else:
         model, processor = create_baseline(model_dir, size=size, image_size=image_size, seed=seed)
     output_dir = Path(output_dir)
-    args = TrainingArguments(
-        output_dir=str(output_dir), num_train_epochs=epochs, max_steps=max_steps, learning_rate=lr,
-        per_device_train_batch_size=batch_size, weight_decay=weight_decay, warmup_steps=warmup,
-        lr_scheduler_type="cosine", optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=logging_steps,
-        save_strategy="no", eval_strategy="no", report_to="none", remove_unused_columns=False,
-        label_names=["category_labels", "pose_labels"], dataloader_num_workers=0, disable_tqdm=not progress,
-        # A last batch of one image breaks BatchNorm (one value per channel) and is noise anyway.
-        dataloader_drop_last=len(train_rows) > batch_size,
-        use_cpu=not torch.cuda.is_available(),
-    )
-    collator = PoseCollator(processor, model.config.num_bins, hflip=hflip)
-    trainer = Trainer(model=model, args=args, train_dataset=train_rows, data_collator=collator)
-    start = time.perf_counter()
-    result = trainer.train()
-    seconds = time.perf_counter() - start
+    result, seconds, log_history = fit_pose_classifier(model, processor, train_rows, output_dir, epochs=epochs, lr=lr,
+                                          batch_size=batch_size, seed=seed, max_steps=max_steps,
+                                          weight_decay=weight_decay, warmup=warmup, hflip=hflip, augment=augment,
+                                          logging_steps=logging_steps, progress=progress)
     model.eval()
-    trainer.save_model(str(output_dir))
+    model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
     summary = {
         "data": str(data_dir), "categories": categories, "train_rows": len(train_rows),
         "train_categories": seen, "novel_categories_seen": sorted(set(seen) - set(KNOWN_CATEGORIES)),
         "start": str(model_dir) if model_dir is not None else None, "epochs": epochs, "max_steps": max_steps,
         "steps": result.global_step, "lr": lr, "batch_size": batch_size, "seed": seed, "hflip": hflip,
+        "augment": augment,
         "weight_decay": weight_decay, "warmup": warmup, "train_seconds": round(seconds, 2),
         "train_loss": result.training_loss, "logged_losses": losses,
     }
@@ -174,6 +197,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"AdamW weight decay (default: {DEFAULTS['weight_decay']})")
     parser.add_argument("--hflip", type=float, default=DEFAULTS["hflip"],
                         help=f"probability of a horizontal flip, pose mirrored (default: {DEFAULTS['hflip']})")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="no zoom / shift / colour jitter (default: on)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -187,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
     summary = train_baseline(args.backbone, args.data, args.output, categories="known" if args.known_only else "all",
                              epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
                              max_steps=args.max_steps, weight_decay=args.weight_decay, hflip=args.hflip,
+                             augment=args.augment,
                              size=args.size, image_size=args.image_size, progress=not args.no_progress)
     print(f"trained the baseline on {summary['train_rows']} objects of {len(summary['train_categories'])} categories "
           f"({summary['categories']}) for {summary['steps']} steps in {summary['train_seconds']} s; "
@@ -196,4 +222,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["CATEGORY_CHOICES", "PoseCollator", "train_baseline", "training_split"]
+__all__ = ["CATEGORY_CHOICES", "PoseCollator", "fit_pose_classifier", "train_baseline", "training_split"]

@@ -425,7 +425,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", nargs="+", choices=imagenet3d.CONFIG_NAMES, metavar="CONFIG",
                         help=f"configs to build (default: all: {', '.join(imagenet3d.CONFIG_NAMES)})")
     parser.add_argument("--crop-size", type=int, default=DEFAULT_CROP_SIZE, metavar="N",
-                        help="side of the object-centric crops in pixels (default: %(default)s, the official)")
+                        help="side of the object-centric crops in pixels: the official 512 x 512 crop resampled to "
+                             "N x N, the same content at a lower resolution (default: %(default)s, the official)")
     parser.add_argument("--jpeg-quality", type=int, default=75, metavar="Q",
                         help="JPEG quality of the crops (default: %(default)s, what the official script writes)")
     parser.add_argument("--num-proc", type=int, default=1, metavar="N",

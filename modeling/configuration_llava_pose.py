@@ -12,9 +12,14 @@ from transformers import LlavaConfig
 class LlavaPoseConfig(LlavaConfig):
     r"""
     Configuration of [`LlavaPoseForConditionalGeneration`]: a [`LlavaConfig`] (vision tower, projector, language
-    model) plus the pose token and the pose head that reads its last hidden state.
+    model) plus the pose token and the pose head that reads its last hidden state (and, through attention, the
+    image tokens of its sequence).
 
-    Every field of [`LlavaConfig`] keeps its meaning. The pose fields are:
+    Every field of [`LlavaConfig`] keeps its meaning, and the vision tower may also be convolutional (a config with
+    `hidden_sizes`: ResNet, ConvNeXt, ...), as in ConvLLaVA: its feature maps (B, C, H, W) are read as H·W tokens,
+    there is no CLS token (so `vision_feature_select_strategy` must be `"full"`), and `vision_config.hidden_size`
+    is set to the channels of the selected `vision_feature_layer`(s), the width LLaVA's projector reads. The pose
+    fields are:
 
     Args:
         pose_token_index (`int`, *optional*, defaults to -1):
@@ -27,11 +32,18 @@ class LlavaPoseConfig(LlavaConfig):
             baseline. Bin `k` covers [k, k + 1) · 2π / num_bins and decodes to its centre.
         pose_head_hidden_size (`int`, *optional*):
             Width of the pose head's hidden layer. Defaults to the language model's hidden size.
+        pose_head_num_heads (`int`, *optional*, defaults to 4):
+            Attention heads with which the `<pose6D>` hidden state queries its sequence's image tokens (see
+            [`LlavaPoseHead`]); must divide the language model's hidden size.
         pose_head_dropout (`float`, *optional*, defaults to 0.0):
             Dropout before the pose head's output layer (training only).
         pose_bin_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the pose classification loss: the cross-entropy of the three angle bins, summed over the three
             angles and averaged over the `<pose6D>` positions that have a target.
+        pose_bin_sigma (`float`, *optional*, defaults to 0.0):
+            Soft targets for the bin cross-entropy: a periodic Gaussian of this std (in bins) around the true bin
+            (`geometry.soft_bin_targets`); 0 is the usual one-hot target. The built-in models use 1.0, which makes a
+            neighbouring bin a small error and speeds up learning.
         pose_regression_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the regression loss: smooth-L1 on (px / W, py / H, log distance), where px, py is the object
             centre in pixels and W, H the size of the original image; summed over the three values and averaged over
@@ -54,8 +66,10 @@ class LlavaPoseConfig(LlavaConfig):
     pose_token_index: int = -1
     num_bins: int = 40
     pose_head_hidden_size: int | None = None
+    pose_head_num_heads: int = 4
     pose_head_dropout: float = 0.0
     pose_bin_loss_weight: float = 1.0
+    pose_bin_sigma: float = 0.0
     pose_regression_loss_weight: float = 1.0
     pose_loss_weight: float = 1.0
 
@@ -65,6 +79,28 @@ class LlavaPoseConfig(LlavaConfig):
             raise ValueError(f"num_bins must be at least 2, got {self.num_bins}")
         if self.pose_head_hidden_size is None:
             self.pose_head_hidden_size = self.text_config.hidden_size
+        if is_convolutional(self.vision_config):
+            if self.vision_feature_select_strategy != "full":
+                raise ValueError("a convolutional vision tower has no CLS token to drop: use "
+                                 f"vision_feature_select_strategy='full', not {self.vision_feature_select_strategy!r}")
+            self.vision_config.hidden_size = feature_width(self.vision_config, self.vision_feature_layer)
 
 
-__all__ = ["LlavaPoseConfig"]
+def is_convolutional(vision_config) -> bool:
+    """Whether a vision config describes a CNN whose hidden states are feature maps (it lists `hidden_sizes`)."""
+    return getattr(vision_config, "hidden_sizes", None) is not None
+
+
+def feature_width(vision_config, feature_layer: int | list[int]) -> int:
+    """Channels of a CNN's hidden state(s) at `feature_layer`: the stem's output, then one per stage."""
+    widths = [getattr(vision_config, "embedding_size", None) or vision_config.hidden_sizes[0],
+              *vision_config.hidden_sizes]
+    layers = [feature_layer] if isinstance(feature_layer, int) else list(feature_layer)
+    for layer in layers:
+        if not -len(widths) <= layer < len(widths):
+            raise ValueError(f"vision_feature_layer {layer} out of range: the tower has {len(widths)} hidden states "
+                             "(the stem's output, then one per stage)")
+    return sum(widths[layer] for layer in layers)
+
+
+__all__ = ["LlavaPoseConfig", "feature_width", "is_convolutional"]

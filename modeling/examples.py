@@ -25,7 +25,7 @@ from dataset_card import CATEGORIES, META_CLASS_OF
 from .captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
 from .errors import ImageNet3DError, located
 from .geometry import angle_to_bin
-from .preprocessing import DEFAULT_CROP_SIZE, crop_geometry, object_centric_crop
+from .preprocessing import DEFAULT_CROP_SIZE, object_centric_crop, official_crop_geometry
 from .release import (
     SPLITS,
     ObjectCheck,
@@ -146,7 +146,7 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
              options: BuildOptions) -> dict:
     """The ``pose`` row of an object that passed :func:`~modeling.release.check_object`: crop and every field."""
     distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
-    geometry = crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
+    geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
     crop = object_centric_crop(image, geometry)
     bbox = as_bbox(obj["bbox"])
     angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}

@@ -18,13 +18,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import AutoConfig, LlavaForConditionalGeneration
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import slice_logits_to_keep
 from transformers.models.llava.modeling_llava import LlavaCausalLMOutputWithPast
 from transformers.utils import ModelOutput
 from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import can_return_tuple
 
-from .configuration_llava_pose import LlavaPoseConfig
+from .configuration_llava_pose import LlavaPoseConfig, is_convolutional
+from .geometry import soft_bin_targets
 
 POSE_TOKEN = "<pose6D>"
 # Legacy llava-hf checkpoints (e.g. llava-hf/llava-1.5-7b-hf) store the transformers 4 key layout. transformers
@@ -104,20 +106,74 @@ class LlavaPoseGenerateOutput(ModelOutput):
 
 
 class LlavaPoseHead(nn.Module):
-    """MLP on a `<pose6D>` hidden state: 3 × num_bins angle logits and (px / W, py / H, log distance)."""
+    """The pose decoder on a `<pose6D>` hidden state: 3 × num_bins angle logits and (px / W, py / H, log distance).
+
+    As LISA's mask decoder reads both the `<SEG>` embedding and the image features, the `<pose6D>` hidden state
+    queries (multi-head attention) the last-layer states of its own sequence's image tokens; the MLP then reads the
+    hidden state and what the attention returned. The hidden state says which object (and its category); the
+    attention fetches that object's geometry straight from the image tokens, which a small LM would otherwise have to
+    carry to the `<pose6D>` position through its layers. Without image tokens in the pass (a cached decoding step),
+    the attention contributes zeros.
+    """
 
     def __init__(self, config: LlavaPoseConfig):
         super().__init__()
+        width = config.text_config.hidden_size
+        if config.pose_head_num_heads < 1 or width % config.pose_head_num_heads:
+            raise ValueError(f"pose_head_num_heads={config.pose_head_num_heads} must divide the LM's hidden size "
+                             f"{width}")
         self.num_bins = config.num_bins
-        self.dense = nn.Linear(config.text_config.hidden_size, config.pose_head_hidden_size)
+        self.num_heads = config.pose_head_num_heads
+        self.query = nn.Linear(width, width)
+        self.key_value = nn.Linear(width, 2 * width)
+        self.dense = nn.Linear(2 * width, config.pose_head_hidden_size)
         self.act = nn.GELU()
         self.dropout = nn.Dropout(config.pose_head_dropout)
         self.out = nn.Linear(config.pose_head_hidden_size, 3 * config.num_bins + 3)
 
-    def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        output = self.out(self.dropout(self.act(self.dense(hidden_states))))
+    def forward(self, pose_states: torch.Tensor, hidden_states: torch.Tensor, image_mask: torch.BoolTensor,
+                batch_index: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`pose_states` (P, D): the `<pose6D>` states; `hidden_states` (B, T, D) and `image_mask` (B, T): the pass's
+        last-layer states and where its image tokens are; `batch_index` (P,): the sequence of each pose state."""
+        num_poses, width = pose_states.shape
+        head_width = width // self.num_heads
+        query = self.query(pose_states).view(num_poses, self.num_heads, 1, head_width)
+        key, value = self.key_value(hidden_states[batch_index]).view(
+            num_poses, hidden_states.shape[1], 2, self.num_heads, head_width).permute(2, 0, 3, 1, 4)
+        mask = image_mask[batch_index][:, None, None, :]
+        has_image = mask.any(-1, keepdim=True)
+        # A row without image tokens contributes zeros; it attends to everything only to keep the softmax finite.
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask | ~has_image)
+        attended = torch.where(has_image, attended, 0.0).reshape(num_poses, width)
+        features = torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1)
+        output = self.out(self.dropout(self.act(self.dense(features))))
         split = 3 * self.num_bins
         return output[..., :split].unflatten(-1, (3, self.num_bins)), output[..., split:]
+
+
+class LlavaPoseConvVisionTower(nn.Module):
+    """A convolutional backbone (ResNet, ConvNeXt, ...) seen the way LLaVA sees a ViT (ConvLLaVA's design).
+
+    Each hidden state (B, C, H, W) becomes a token sequence (B, H·W, C), so LLaVA's feature-layer selection and
+    projector work unchanged (`vision_feature_select_strategy="full"`: there is no CLS token). A CNN learns pose from
+    a few thousand crops far faster than a ViT trained from scratch, which is what the built-in small model needs.
+    """
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:
+        output = self.backbone(pixel_values, output_hidden_states=True, return_dict=True)
+        tokens = tuple(h.flatten(2).transpose(1, 2) if h.dim() == 4 else h for h in output.hidden_states)
+        return BaseModelOutputWithPooling(last_hidden_state=tokens[-1], pooler_output=output.pooler_output,
+                                          hidden_states=tokens)
+
+    def train(self, mode: bool = True) -> LlavaPoseConvVisionTower:
+        # A frozen tower (e.g. under LoRA) keeps its BatchNorm statistics: they belong to the frozen weights, and
+        # updating them would make the trained model differ from the one saved and reloaded.
+        frozen = not any(parameter.requires_grad for parameter in self.parameters())
+        return super().train(mode and not frozen)
 
 
 class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
@@ -128,6 +184,8 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
 
     def __init__(self, config: LlavaPoseConfig):
         super().__init__(config)
+        if is_convolutional(config.vision_config):
+            self.model.vision_tower = LlavaPoseConvVisionTower(self.model.vision_tower)
         self.pose_head = LlavaPoseHead(config)
         self.post_init()
 
@@ -189,7 +247,12 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         else:  # Without ids the pose tokens cannot be located.
             is_pose = torch.zeros(hidden_states.shape[:2], dtype=torch.bool, device=hidden_states.device)
         pose_positions = is_pose.nonzero()
-        pose_logits, pose_regression = self.pose_head(hidden_states[is_pose])
+        if input_ids is not None:
+            image_mask = input_ids == self.config.image_token_id
+        else:
+            image_mask = torch.zeros_like(is_pose)
+        pose_logits, pose_regression = self.pose_head(hidden_states[is_pose], hidden_states, image_mask,
+                                                      pose_positions[:, 0])
 
         lm_loss = pose_loss = loss = None
         if labels is not None:
@@ -249,8 +312,10 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         slot = (batch_index[has_target], rank[has_target])
         logits = pose_logits[has_target].float()
         bins = pose_labels.to(logits.device)[slot]
+        targets = torch.from_numpy(soft_bin_targets(bins.cpu().numpy(), self.config.num_bins,
+                                                    self.config.pose_bin_sigma)).to(logits.device)
         # Sum over the three angles, mean over poses.
-        loss = self.config.pose_bin_loss_weight * 3 * F.cross_entropy(logits.flatten(0, 1), bins.flatten())
+        loss = self.config.pose_bin_loss_weight * 3 * F.cross_entropy(logits.flatten(0, 1), targets.flatten(0, 1))
         if pose_regression_labels is not None:
             target = pose_regression_labels.to(logits.device, torch.float32)[slot]
             regression = F.smooth_l1_loss(pose_regression[has_target].float(), target, reduction="none")
@@ -381,6 +446,7 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
 
 __all__ = [
     "LlavaPoseCausalLMOutputWithPast",
+    "LlavaPoseConvVisionTower",
     "LlavaPoseForConditionalGeneration",
     "LlavaPoseGenerateOutput",
     "LlavaPoseHead",

@@ -49,6 +49,7 @@ class CropGeometry:
     crop_size: tuple[int, int]
     left: int
     top: int
+    target_distance: float = CROP_TARGET_DISTANCE
 
     @property
     def padding(self) -> tuple[int, int, int, int]:
@@ -72,7 +73,8 @@ class CropGeometry:
 
     @property
     def distance(self) -> float:
-        return CROP_TARGET_DISTANCE
+        """The object's distance in the crop's camera model (same viewport as the original)."""
+        return self.target_distance
 
     def point_to_crop(self, x: float, y: float) -> tuple[float, float]:
         """A point of the original image in crop pixels."""
@@ -86,18 +88,30 @@ class CropGeometry:
 
 
 def crop_geometry(width: int, height: int, px: float, py: float, distance: float,
-                  crop_size: int | tuple[int, int] = DEFAULT_CROP_SIZE) -> CropGeometry:
+                  crop_size: int | tuple[int, int] = DEFAULT_CROP_SIZE,
+                  target_distance: float = CROP_TARGET_DISTANCE) -> CropGeometry:
     """The official crop geometry for an object of an image of ``width`` × ``height`` pixels.
 
-    ``crop_size`` is a side length or (W, H). Truncations (``int``) are the official script's.
+    ``crop_size`` is the window's side length or (W, H) in pixels of the image rescaled so that the object sits at
+    ``target_distance`` (the official script: 4). Truncations (``int``) are the official script's.
     """
     if distance <= 0:
         raise ValueError(f"distance must be positive, got {distance}")
     crop_w, crop_h = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
-    rate = float(distance) / CROP_TARGET_DISTANCE
+    rate = float(distance) / target_distance
     resized = (int(width * rate), int(height * rate))
     center_x, center_y = int(px * rate), int(py * rate)
-    return CropGeometry(rate, resized, (crop_w, crop_h), center_x - crop_w // 2, center_y - crop_h // 2)
+    return CropGeometry(rate, resized, (crop_w, crop_h), center_x - crop_w // 2, center_y - crop_h // 2,
+                        target_distance)
+
+
+def official_crop_geometry(width: int, height: int, px: float, py: float, distance: float,
+                           side: int = DEFAULT_CROP_SIZE) -> CropGeometry:
+    """The official 512 × 512 crop resampled to ``side`` × ``side`` pixels: the same content at ``side`` / 512 of
+    the resolution (``side`` = 512 is the official crop exactly). Shrinking the crop is zooming the camera out: in the
+    crop's camera model (same viewport) the object sits at 4 · 512 / ``side``."""
+    return crop_geometry(width, height, px, py, distance, side,
+                         target_distance=CROP_TARGET_DISTANCE * DEFAULT_CROP_SIZE / side)
 
 
 def object_centric_crop(image: Image.Image, geometry: CropGeometry) -> Image.Image:

@@ -92,6 +92,7 @@ class TrainOptions:
         caption_ratio: fraction of the training items that are captions, in [0, 1]; None = 0 in stage 1, 0.25 in
             stage 2.
         hflip: mirror joint-task crops with probability 1/2 (the official augmentation).
+        augment: jitter joint-task crops (zoom, shift ±8 %, colour ±20 %; `modeling.augmentation`).
         pose_loss_weight: weight of the pose loss against the LM loss; None keeps the model's config value.
         merge: stage 2: also save a merged full model to OUTPUT/merged.
         resume: continue from the last checkpoint in OUTPUT (True) or from this checkpoint folder.
@@ -121,6 +122,7 @@ class TrainOptions:
     max_eval_samples: int | None = 256
     caption_ratio: float | None = None
     hflip: bool = True
+    augment: bool = True
     pose_loss_weight: float | None = None
     merge: bool = False
     resume: bool | str | None = None
@@ -274,7 +276,8 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
     if opts.pose_loss_weight is not None:
         model.config.pose_loss_weight = float(opts.pose_loss_weight)
     data = load_training_data(data_dir, processor, known_only=opts.known_only, caption_ratio=opts.caption_ratio,
-                              seed=opts.seed, hflip=opts.hflip, max_eval_samples=opts.max_eval_samples)
+                              seed=opts.seed, hflip=opts.hflip, augment=opts.augment,
+                              max_eval_samples=opts.max_eval_samples)
 
     set_seed(opts.seed)  # before LoRA's initialisation
     adapted: list[str] = []
@@ -411,6 +414,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--caption-ratio", type=float, metavar="P",
                         help="fraction of training items that are captions (default: 0 in stage 1, 0.25 in stage 2)")
     parser.add_argument("--no-hflip", dest="hflip", action="store_false", help="no mirror augmentation")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="no zoom / shift / colour jitter of the joint-task crops")
     parser.add_argument("--pose-loss-weight", type=float, metavar="W",
                         help="weight of the pose loss against the LM loss (default: the model's config)")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (default: 0)")

@@ -37,6 +37,7 @@ from PIL import Image, ImageOps
 
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 
+from .augmentation import jitter
 from .built_dataset import built_configs, load_split
 from .errors import ImageNet3DError
 from .geometry import ANGLE_NAMES, angle_to_bin, flip_point_x, flip_pose
@@ -64,8 +65,9 @@ class PoseExample:
     flipped: bool = False
 
 
-def joint_example(row: dict, processor: Any, flip: bool = False) -> PoseExample:
-    """The joint-task example of a ``pose`` row (crop, box in the crop, category, pose), mirrored if ``flip``."""
+def joint_example(row: dict, processor: Any, flip: bool = False, rng: np.random.Generator | None = None) -> PoseExample:
+    """The joint-task example of a ``pose`` row (crop, box in the crop, category, pose), mirrored if ``flip`` and
+    jittered (``augmentation.jitter``: zoom, shift, colour; box and object centre moved along) with ``rng``."""
     image = row["image"].convert("RGB")
     width, height = image.size
     x1, y1, x2, y2 = (float(v) for v in row["bbox"])
@@ -76,6 +78,8 @@ def joint_example(row: dict, processor: Any, flip: bool = False) -> PoseExample:
         x1, x2 = float(flip_point_x(x2, width)), float(flip_point_x(x1, width))
         azimuth, elevation, theta = (float(v) for v in flip_pose(azimuth, elevation, theta))
         px = float(flip_point_x(px, width))
+    if rng is not None:
+        image, ((x1, y1), (x2, y2), (px, py)) = jitter(image, rng, [(x1, y1), (x2, y2), (px, py)])
     category = CATEGORIES[row["category"]] if isinstance(row["category"], int) else str(row["category"])
     return PoseExample(
         image=image,
@@ -117,14 +121,15 @@ class TrainingMix(torch.utils.data.Dataset):
             captions (cycled when more are needed); r = 1 uses each caption once and no joint row.
         seed: seed of the caption draw and of the mirroring.
         hflip: mirror joint examples with probability 1/2 (training); off for evaluation.
+        augment: jitter joint examples (``augmentation.jitter``: zoom, shift, colour; training); off for evaluation.
     """
 
     def __init__(self, joint: Any | None, captions: Any | None, processor: Any, caption_ratio: float = 0.0,
-                 seed: int = 0, hflip: bool = True):
+                 seed: int = 0, hflip: bool = True, augment: bool = False):
         if not 0.0 <= caption_ratio <= 1.0:
             raise ImageNet3DError(f"caption_ratio: expected a fraction in [0, 1], got {caption_ratio}")
         self.joint, self.captions, self.processor = joint, captions, processor
-        self.seed, self.hflip, self.epoch = seed, hflip, 0
+        self.seed, self.hflip, self.augment, self.epoch = seed, hflip, augment, 0
         n_joint = 0 if joint is None or caption_ratio == 1.0 else len(joint)
         n_captions = 0
         if captions is not None and len(captions) and caption_ratio > 0:
@@ -138,12 +143,19 @@ class TrainingMix(torch.utils.data.Dataset):
                                   "(check the dataset and caption_ratio)")
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose mirror decisions ``__getitem__`` makes (called at the start of each epoch)."""
+        """Select the epoch whose mirror and jitter decisions ``__getitem__`` makes (called at each epoch's start)."""
         self.epoch = int(epoch)
 
     def counts(self) -> dict[str, int]:
         """Items per kind: {"joint": n, "caption": m}."""
         return {kind: sum(1 for k, _ in self.items if k == kind) for kind in ("joint", "caption")}
+
+    def jitter_rng(self, index: int) -> np.random.Generator | None:
+        """The generator of item ``index``'s jitter in the current epoch (None without augmentation or for a
+        caption: its poses are tied to the full image)."""
+        if not self.augment or self.items[index][0] != "joint":
+            return None
+        return np.random.default_rng([self.seed, self.epoch, index, 1])
 
     def flips(self, index: int) -> bool:
         """Whether item ``index`` is mirrored in the current epoch (pure function of seed, epoch and index)."""
@@ -157,7 +169,7 @@ class TrainingMix(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> PoseExample:
         kind, row = self.items[index]
         if kind == "joint":
-            return joint_example(self.joint[row], self.processor, flip=self.flips(index))
+            return joint_example(self.joint[row], self.processor, flip=self.flips(index), rng=self.jitter_rng(index))
         return caption_example(self.captions[row], self.processor)
 
 
@@ -251,7 +263,7 @@ def _select_categories(dataset: Any, allowed: set[int]) -> Any:
 
 
 def load_training_data(data_dir: str | Path, processor: Any, known_only: bool = False, caption_ratio: float = 0.0,
-                       seed: int = 0, hflip: bool = True,
+                       seed: int = 0, hflip: bool = True, augment: bool = False,
                        max_eval_samples: int | None = DEFAULT_MAX_EVAL_SAMPLES) -> TrainingData:
     """The training mix and the evaluation set of a built dataset folder.
 
@@ -282,7 +294,8 @@ def load_training_data(data_dir: str | Path, processor: Any, known_only: bool = 
                     if CATEGORIES[c] in known and all(t in known for t in tag_categories(pose6d))]
             dropped = len(captions) - len(keep)
             captions = captions.select(keep)
-    train = TrainingMix(joint, captions, processor, caption_ratio=caption_ratio, seed=seed, hflip=hflip)
+    train = TrainingMix(joint, captions, processor, caption_ratio=caption_ratio, seed=seed, hflip=hflip,
+                        augment=augment)
 
     evaluation = None
     if "validation" in configs.get("pose", []):

@@ -16,13 +16,14 @@ from modeling.geometry import angle_to_bin
 
 
 @cache
-def tiny_model_dir() -> Path:
-    """The tiny model saved to a temporary folder (built on first use, removed at exit)."""
+def tiny_model_dir(size: str = "tiny") -> Path:
+    """The tiny model (ResNet tower; "tiny-clip": CLIP ViT tower) saved to a temporary folder (built on first use,
+    removed at exit)."""
     from modeling.init_model import build_tiny_model
 
     folder = Path(tempfile.mkdtemp(prefix="llava_pose_tiny_"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return build_tiny_model(folder / "tiny", size="tiny", seed=0)
+    return build_tiny_model(folder / size, size=size, seed=0)
 
 
 def load_tiny():

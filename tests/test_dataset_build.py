@@ -79,11 +79,13 @@ def test_pose_rows_match_the_npz_files(built, synthetic_release):
             for name in ("azimuth", "elevation", "theta"):
                 assert row[name] == float(wrap_angle(obj[name])) and 0 <= row[name] < 2 * np.pi
                 assert row[f"{name}_bin"] == int(angle_to_bin(obj[name]))
-            assert row["distance_original"] == obj["distance"] and row["distance"] == 4.0
+            # The official 512 crop at CROP pixels: the camera zoomed out by 512 / CROP.
+            target = 4.0 * 512 / CROP
+            assert row["distance_original"] == obj["distance"] and row["distance"] == target
             assert (row["px_original"], row["py_original"]) == (obj["px"], obj["py"])
             assert row["bbox_original"] == list(obj["bbox"])
             assert (row["px"], row["py"]) == (CROP / 2, CROP / 2)
-            rate = obj["distance"] / 4
+            rate = obj["distance"] / target
             assert row["resize_rate"] == rate
             left, top = int(obj["px"] * rate) - CROP // 2, int(obj["py"] * rate) - CROP // 2
             np.testing.assert_allclose(row["bbox"], np.asarray(obj["bbox"]) * rate - [left, top, left, top])

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
-from modeling.preprocessing import crop_geometry, object_centric_crop
+from modeling.preprocessing import crop_geometry, object_centric_crop, official_crop_geometry
 
 
 def official_crop(image: np.ndarray, px: float, py: float, distance: float, size: int, bbox: np.ndarray):
@@ -116,6 +116,23 @@ def test_window_outside_the_image_is_black():
     assert np.asarray(object_centric_crop(smooth_image(100, 100), geometry)).max() == 0
     with pytest.raises(ValueError):
         crop_geometry(100, 100, 50.0, 50.0, 0.0)
+
+
+def test_smaller_crops_are_the_official_window_at_a_lower_resolution():
+    """--crop-size N keeps the official 512 window's content (a bug once cut an N-pixel window instead, showing a
+    zoomed-in eighth of the object at N = 64)."""
+    image = smooth_image(400, 300, seed=5)
+    official = object_centric_crop(image, crop_geometry(400, 300, 210.0, 140.0, 6.0, 512))
+    for side in (64, 128):
+        geometry = official_crop_geometry(400, 300, 210.0, 140.0, 6.0, side)
+        assert geometry.distance == 4.0 * 512 / side and geometry.principal == (side / 2, side / 2)
+        small = np.asarray(object_centric_crop(image, geometry)).astype(float)
+        expected = np.asarray(official.resize((side, side), Image.Resampling.BICUBIC)).astype(float)
+        # Same content up to resampling and a sub-pixel shift (the buggy zoomed-in window differs by ~60 levels).
+        assert np.abs(small - expected).mean() < 8
+        x, y = geometry.point_to_crop(210.0, 140.0)
+        assert abs(x - side / 2) < 1 and abs(y - side / 2) < 1
+    assert official_crop_geometry(400, 300, 210.0, 140.0, 6.0) == crop_geometry(400, 300, 210.0, 140.0, 6.0, 512)
 
 
 def test_rectangular_and_odd_crops_have_the_asked_size():

@@ -41,7 +41,9 @@ def test_forward_backward_with_pose_targets_and_the_loss_falls(tiny):
     assert torch.allclose(out.loss, out.lm_loss + out.pose_loss)
     out.loss.backward()
     assert model.pose_head.out.weight.grad.abs().sum() > 0
-    assert model.model.vision_tower.get_input_embeddings().weight.grad.abs().sum() > 0
+    # The gradient reaches the vision tower's first layer (the stem of the tiny ResNet).
+    first = next(model.model.vision_tower.parameters())
+    assert first.grad is not None and first.grad.abs().sum() > 0
     model.zero_grad()
     losses = train(model, batch, steps=8, lr=3e-3)
     assert losses[-1] < 0.8 * losses[0], losses

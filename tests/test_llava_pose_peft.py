@@ -79,6 +79,6 @@ def test_lora_adapter_save_reload_merge(tmp_path):
 
 def test_a_plain_module_list_would_adapt_the_vision_tower_too():
     """Why the regex: PEFT matches q_proj/v_proj by suffix, which also hits CLIP's attention."""
-    base = LlavaPoseForConditionalGeneration.from_pretrained(tiny_model_dir())
+    base = LlavaPoseForConditionalGeneration.from_pretrained(tiny_model_dir("tiny-clip"))
     model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     assert any("vision_tower" in name and "lora_A" in name for name, _ in model.named_parameters())

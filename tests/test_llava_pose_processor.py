@@ -6,8 +6,9 @@ import math
 
 import pytest
 import torch
-from llava_pose_helpers import load_tiny, random_image
+from llava_pose_helpers import load_tiny, random_image, tiny_model_dir
 
+from modeling.predict import load_model
 from modeling.processing_llava_pose import format_box, make_tag
 
 
@@ -73,7 +74,14 @@ def test_processor_rejects_text_without_image_token(processor):
         processor(images=[random_image(0), random_image(1)], text=[processor.describe_prompt(), "Describe it."])
 
 
-def test_processor_expands_the_image_token(processor):
+@pytest.mark.parametrize(("size", "tokens"), [("tiny", 4), ("tiny-clip", 16)])
+def test_processor_expands_the_image_token_to_what_the_tower_outputs(size, tokens):
+    """ResNet: (64 / 32)² cells of the last stage, no CLS; CLIP: (64 / 16)² patches, CLS dropped."""
+    model, processor = load_model(tiny_model_dir(size))
     inputs = processor(images=[random_image(0)], text=[processor.describe_prompt()], return_tensors="pt")
-    assert int((inputs["input_ids"] == processor.image_token_id).sum()) == 16  # (64 / 16)² patches
+    assert int((inputs["input_ids"] == processor.image_token_id).sum()) == tokens
     assert inputs["pixel_values"].shape == (1, 3, 64, 64)
+    with torch.no_grad():
+        features = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
+    assert features[0].shape == (tokens, model.config.text_config.hidden_size)
+    model(**inputs)  # LLaVA checks that the image tokens and the features agree

@@ -68,7 +68,7 @@ def test_stage1_full_finetuning_loss_falls_and_saves_a_model(stage1):
     assert summary["data"]["train_items"]["caption"] == 0  # stage 1: the joint task only
     model, _ = load_model(out)  # a complete LLaVA-pose folder: stage 2 takes it as --model
     base, _ = load_model(tiny_model_dir())
-    tower = "model.vision_tower.encoder.layers.0.self_attn.q_proj.weight"
+    tower = "model.vision_tower.backbone.embedder.embedder.convolution.weight"  # the tiny ResNet's stem
     assert not torch.equal(model.state_dict()[tower], base.state_dict()[tower])  # the vision tower trained
 
 
@@ -100,12 +100,12 @@ def test_stage2_lora_loss_falls_merge_and_adapter_agree(stage1, data_dir, proces
 
 
 def test_lora_targets_never_include_the_vision_tower():
-    model, _ = load_model(tiny_model_dir())
+    model, _ = load_model(tiny_model_dir("tiny-clip"))  # a ViT tower has q_proj modules too
     _, adapted = apply_lora(model, rank=2, targets=DEFAULT_LORA_TARGETS)
     assert adapted and all("language_model" in name and "vision_tower" not in name for name in adapted)
     assert {name.rsplit(".", 1)[1] for name in adapted} == {"q_proj", "k_proj", "v_proj", "o_proj"}
     with pytest.raises(ImageNet3DError, match="vision-tower"):  # a bare suffix also matches CLIP's attention
-        apply_lora(load_model(tiny_model_dir())[0], rank=2, targets=r".*\.q_proj")
+        apply_lora(load_model(tiny_model_dir("tiny-clip"))[0], rank=2, targets=r".*\.q_proj")
     with pytest.raises(ImageNet3DError, match="lora-targets"):
         apply_lora(load_model(tiny_model_dir())[0], rank=2, targets=r".*no_such_module")
 
