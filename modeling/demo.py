@@ -1,7 +1,8 @@
 """``imagenet3d demo``: the README's main job, end to end on the built-in synthetic data.
 
 synthesize the default release → build the dataset → train the classification baseline and LLaVA-pose
-(the tiny random base: stage 1 full training, stage 2 LoRA, merged), both on the 63 known categories only
+(the small random base with a ResNet tower: stage 1a the tower under a classifier head, stage 1b projector + LM +
+pose head on the frozen tower, stage 2 LoRA, merged), both on the 63 known categories only
 → evaluate Task 3 (joint, 3D-aware) on the known categories' validation split and Task 2 (open vocabulary:
 known and novel) → print the tables and the wall time of every stage, and write ``results.json``, the plots
 and the trained models to OUT.
@@ -32,17 +33,21 @@ class DemoPlan:
     crop_size: int
     model_size: str
     baseline_epochs: float
+    vision_steps: int
     stage1_steps: int
     stage2_steps: int
     batch_size: int
+    learning_rate: float
     max_eval_objects: int | None
 
 
 PLANS = {
-    "full": DemoPlan(images_per_category=240, crop_size=64, model_size="small", baseline_epochs=30,
-                     stage1_steps=4000, stage2_steps=400, batch_size=32, max_eval_objects=None),
-    "small": DemoPlan(images_per_category=3, crop_size=32, model_size="tiny", baseline_epochs=1,
-                      stage1_steps=4, stage2_steps=3, batch_size=4, max_eval_objects=16),
+    # Stage 1a (vision_steps) trains the ResNet tower under a classifier head, stage 1b (stage1_steps) the
+    # projector, LM and pose head on the frozen tower, stage 2 LoRA; the baseline gets about stage 1a's budget.
+    "full": DemoPlan(images_per_category=360, crop_size=64, model_size="small", baseline_epochs=20, vision_steps=2000,
+                     stage1_steps=600, stage2_steps=300, batch_size=64, learning_rate=2e-3, max_eval_objects=None),
+    "small": DemoPlan(images_per_category=3, crop_size=32, model_size="tiny", baseline_epochs=1, vision_steps=3,
+                      stage1_steps=4, stage2_steps=3, batch_size=4, learning_rate=1e-3, max_eval_objects=16),
 }
 MODELS = {"llava_pose": "LLaVA-pose", "baseline": "baseline"}
 TASKS = {"joint": "validation_known", "open_vocab": None}
@@ -90,12 +95,13 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
                                           crop_size=plan.crop_size, num_proc=num_proc, progress=progress))
     _timed(stages, "train_baseline", lambda: train_baseline(
         None, data, models / "baseline", categories="known", epochs=plan.baseline_epochs, seed=seed,
-        image_size=plan.crop_size, progress=progress))
+        batch_size=plan.batch_size, lr=plan.learning_rate, image_size=plan.crop_size, progress=progress))
     base = _timed(stages, "init_llava_pose", lambda: build_tiny_model(models / "llava_pose_base",
                                                                        size=plan.model_size, seed=seed))
     stage1 = _timed(stages, "train_llava_pose_stage1", lambda: train(
-        data, base, models / "llava_pose_stage1", stage=1, known_only=True, max_steps=plan.stage1_steps,
-        batch_size=plan.batch_size, eval_steps=0, save_steps=0, seed=seed, progress=progress))
+        data, base, models / "llava_pose_stage1", stage=1, known_only=True, vision_steps=plan.vision_steps,
+        max_steps=plan.stage1_steps, batch_size=plan.batch_size, learning_rate=plan.learning_rate, eval_steps=0,
+        save_steps=0, seed=seed, progress=progress))
     llava = _timed(stages, "train_llava_pose_stage2", lambda: train(
         data, stage1, models / "llava_pose", stage=2, known_only=True, max_steps=plan.stage2_steps,
         batch_size=plan.batch_size, eval_steps=0, save_steps=0, merge=True, seed=seed, progress=progress))

@@ -9,7 +9,11 @@ built-in random base of ``imagenet3d init-model`` only (a frozen random vision t
 fine-tuning: every parameter trains (vision tower, projector, language model with its embeddings and ``lm_head``,
 pose head) on the LM loss of the answers plus the pose loss, by default on the joint task alone
 (``caption_ratio`` 0). It saves a complete model folder (weights, custom code, processor), which stage 2 takes as
-``--model``.
+``--model``. With ``--vision-steps N`` it starts with **stage 1a**: N steps of the vision tower alone under a
+category + pose classifier head (:func:`pretrain_vision_tower`, the classification baseline's model and recipe), the
+stand-in for CLIP's pretraining: a tower that already sees category and pose; stage 1b then trains the projector,
+LM and pose head with that tower frozen, as LLaVA keeps CLIP frozen. Through the LM alone a random tower learns pose
+far more slowly (issue 5 notes).
 
 **Stage 2** (``--stage 2``, the default, and the path of a real checkpoint) is PEFT: LoRA on the language model's
 attention projections only (``--lora-targets``, a regex over module names, default
@@ -61,6 +65,8 @@ STAGE_DEFAULTS: dict[int, dict[str, float]] = {
 DEFAULT_EPOCHS = 3.0
 MERGED_DIR = "merged"
 SUMMARY_FILE = "training_summary.json"
+VISION_DIR = "vision_pretraining"
+"""Stage 1a's Trainer folder inside the output (its logs; the tower's weights end up in the stage-1 model)."""
 LARGE_MODEL_PARAMETERS = 100_000_000
 
 
@@ -76,6 +82,8 @@ class TrainOptions:
         lora_dropout: dropout on the LoRA branch's input.
         lora_targets: regex over module names selecting the LoRA targets (must not match the vision tower).
         max_steps: optimizer steps to train; overrides ``epochs``.
+        vision_steps: stage 1 only: steps of stage 1a (the vision tower under a classifier head) before the full
+            model trains; 0 skips it. Skipped when resuming (the checkpoint holds the trained tower).
         epochs: passes over the training mix (fractions allowed); default 3 when ``max_steps`` is not given.
         batch_size: examples per device and step.
         gradient_accumulation_steps: batches accumulated per optimizer step.
@@ -107,6 +115,7 @@ class TrainOptions:
     lora_dropout: float = 0.05
     lora_targets: str = DEFAULT_LORA_TARGETS
     max_steps: int | None = None
+    vision_steps: int = 0
     epochs: float | None = None
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
@@ -142,7 +151,8 @@ class TrainOptions:
                   ("logging_steps", self.logging_steps > 0), ("lora_dropout", 0 <= self.lora_dropout < 1),
                   ("warmup_ratio", 0 <= self.warmup_ratio < 1), ("num_workers", self.num_workers >= 0),
                   ("learning_rate", self.learning_rate is None or self.learning_rate > 0),
-                  ("caption_ratio", self.caption_ratio is None or 0 <= self.caption_ratio <= 1)]
+                  ("caption_ratio", self.caption_ratio is None or 0 <= self.caption_ratio <= 1),
+                  ("vision_steps", self.vision_steps >= 0)]
         for name, ok in checks:
             if not ok:
                 raise ImageNet3DError(f"--{name.replace('_', '-')}: invalid value {getattr(self, name)!r}")
@@ -150,6 +160,8 @@ class TrainOptions:
             re.compile(self.lora_targets)
         except re.error as err:
             raise ImageNet3DError(f"--lora-targets: not a regular expression: {err}") from None
+        if self.vision_steps and self.stage != 1:
+            raise ImageNet3DError("--vision-steps: stage 1a belongs to stage 1 (stage 2 keeps the tower frozen)")
         if self.merge and self.stage == 1:
             raise ImageNet3DError("--merge: stage 1 already saves a full model (there is no adapter to merge)")
         defaults = STAGE_DEFAULTS[self.stage]
@@ -222,9 +234,13 @@ def _resume_checkpoint(resume: bool | str | None, output_dir: Path) -> str | Non
 def _trained_description(stage: int, model: Any, adapted: Sequence[str]) -> dict[str, Any]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    if stage == 1:
+    tower_frozen = not any(p.requires_grad for p in model.model.vision_tower.parameters()) if stage == 1 else True
+    if stage == 1 and not tower_frozen:
         what = ("all parameters (full fine-tuning): vision tower, multi-modal projector, language model with its "
                 "embeddings and lm_head, pose head")
+    elif stage == 1:
+        what = ("stage 1a: the vision tower under a classifier head; stage 1b: multi-modal projector, language model "
+                "with its embeddings and lm_head, pose head (tower frozen)")
     else:
         what = (f"LoRA on {len(adapted)} language-model modules; pose_head and multi_modal_projector in full; the "
                 "<pose6D> rows of embed_tokens and lm_head")
@@ -239,6 +255,30 @@ def _final_evaluation(trainer: Any) -> dict[str, float]:
         if "eval_loss" in entry and entry.get("step") == trainer.state.global_step:
             return {k: v for k, v in entry.items() if k != "step"}
     return trainer.evaluate()
+
+
+def pretrain_vision_tower(model: Any, processor: Any, data_dir: str | Path, output_dir: Path, opts: TrainOptions,
+                          progress: bool = True) -> dict:
+    """Stage 1a: train LLaVA-pose's vision tower in place as the backbone of a [`PoseClassifier`] (category head +
+    3 × 40 pose bins on the mean-pooled features; the baseline's model, recipe and augmentation) on the pose crops,
+    through the LLaVA-pose image processor. Returns what happened (steps, seconds, losses) for the summary."""
+    from .baseline import PoseClassifier, PoseClassifierConfig
+    from .baseline_training import fit_pose_classifier, training_split
+    from .modeling_llava_pose import LlavaPoseConvVisionTower
+
+    tower = model.model.vision_tower
+    backbone = tower.backbone if isinstance(tower, LlavaPoseConvVisionTower) else tower
+    classifier = PoseClassifier(PoseClassifierConfig(backbone_config=model.config.vision_config, pooling="mean",
+                                                     pose_bin_sigma=model.config.pose_bin_sigma))
+    classifier.backbone = backbone  # shared: training the classifier trains the tower
+    rows, seen = training_split(data_dir, "known" if opts.known_only else "all")
+    result, seconds, log_history = fit_pose_classifier(
+        classifier, processor.image_processor, rows, output_dir, epochs=1.0, lr=opts.learning_rate,
+        batch_size=opts.batch_size, seed=opts.seed, max_steps=opts.vision_steps, weight_decay=0.05, warmup=0.05,
+        hflip=0.5 if opts.hflip else 0.0, augment=opts.augment, logging_steps=opts.logging_steps, progress=progress)
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    return {"steps": result.global_step, "seconds": round(seconds, 2), "train_rows": len(rows),
+            "train_categories": seen, "train_loss": result.training_loss, "logged_losses": losses}
 
 
 def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, options: TrainOptions | None = None,
@@ -281,8 +321,15 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
 
     set_seed(opts.seed)  # before LoRA's initialisation
     adapted: list[str] = []
+    vision = None
     if opts.stage == 1:
         model.requires_grad_(True)
+        if opts.vision_steps:
+            if resume_from is None:
+                vision = pretrain_vision_tower(model, processor, data_dir, output_dir / VISION_DIR, opts, progress)
+            # Stage 1b keeps the pretrained tower frozen, as LLaVA keeps CLIP frozen: gradients from a fresh
+            # projector, LM and pose head would wreck what stage 1a learned.
+            model.model.vision_tower.requires_grad_(False)
         if sum(p.numel() for p in model.parameters()) > LARGE_MODEL_PARAMETERS:
             print(f"warning: stage 1 fine-tunes every parameter; it stands in for pretraining of the built-in "
                   f"random base. A pretrained checkpoint such as {model_dir} starts at stage 2.")
@@ -333,7 +380,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
         "options": dataclasses.asdict(opts), "trained": _trained_description(opts.stage, trainer.model, adapted),
         "global_step": trainer.state.global_step, "train_loss": result.training_loss,
         "train_runtime_s": result.metrics.get("train_runtime"), "wall_time_s": round(seconds, 2),
-        "eval": final_eval, "log_history": trainer.state.log_history,
+        "eval": final_eval, "log_history": trainer.state.log_history, "vision_pretraining": vision,
     }
     if trainer.is_world_process_zero():
         (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
@@ -385,6 +432,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps to train")
     length.add_argument("--epochs", type=float, metavar="E", help=f"epochs to train (default: {DEFAULT_EPOCHS:g})")
+    parser.add_argument("--vision-steps", type=int, default=0, metavar="N",
+                        help="stage 1 only: first N steps of stage 1a, the vision tower alone under a category + "
+                             "pose classifier head (default: 0, none)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="B",
                         help=f"examples per device and step (default: {defaults.batch_size})")
     parser.add_argument("--gradient-accumulation-steps", type=int, default=1, metavar="N",
