@@ -91,3 +91,14 @@ def test_flip_pose_renders_the_mirror_image(seed):
     uv_flip, _ = geometry.project_points(mirrored, fa, fe, ft, 6.0, geometry.flip_point_x(150.0, width), 120.0)
     np.testing.assert_allclose(uv_flip[:, 0], width - uv[:, 0], atol=1e-7)
     np.testing.assert_allclose(uv_flip[:, 1], uv[:, 1], atol=1e-7)
+
+
+def test_soft_bin_targets_are_periodic_gaussians_summing_to_one():
+    from modeling.geometry import soft_bin_targets
+
+    targets = soft_bin_targets(np.array([0, 39, 17]), 40, sigma=1.0)
+    assert targets.shape == (3, 40) and np.allclose(targets.sum(-1), 1.0)
+    assert targets[0].argmax() == 0 and targets[0][1] == pytest.approx(targets[0][39])  # bins 39 and 1 neighbour 0
+    assert targets[1][0] == pytest.approx(targets[1][38]) and targets[2][16] == pytest.approx(targets[2][18])
+    assert targets[0][1] / targets[0][0] == pytest.approx(np.exp(-0.5))
+    np.testing.assert_array_equal(soft_bin_targets(np.array([5]), 40, sigma=0.0), np.eye(40, dtype=np.float32)[[5]])

@@ -105,3 +105,41 @@ def test_plain_generate_is_unchanged(tiny):
     inputs = processor(images=[random_image(3)], text=[processor.describe_prompt()], return_tensors="pt")
     ids = model.generate(**inputs, max_new_tokens=5, min_new_tokens=5, do_sample=False)
     assert isinstance(ids, torch.Tensor) and ids.shape[1] == inputs["input_ids"].shape[1] + 5
+
+
+def test_a_frozen_convolutional_tower_keeps_its_batchnorm_statistics(tiny):
+    """Under LoRA the tower is frozen; its BatchNorm running statistics must not drift in train mode, or the model
+    trained in memory would differ from the one saved and reloaded."""
+    model = copy.deepcopy(tiny[0])
+    tower = model.model.vision_tower
+    before = {k: v.clone() for k, v in tower.state_dict().items() if "running_mean" in k}
+    assert before
+    model.train()
+    assert tower.training  # trainable: BatchNorm uses and updates batch statistics
+    tower.requires_grad_(False)
+    model.train()
+    assert not tower.training and model.pose_head.training
+    with torch.no_grad():
+        model.get_image_features(pixel_values=torch.randn(2, 3, 64, 64))
+    assert all(torch.equal(tower.state_dict()[k], v) for k, v in before.items())
+
+
+def test_pose_head_reads_the_image_tokens_of_its_own_sequence(tiny):
+    model = tiny[0]
+    head = model.pose_head
+    torch.manual_seed(0)
+    width = model.config.text_config.hidden_size
+    hidden = torch.randn(2, 6, width)
+    image_mask = torch.tensor([[0, 1, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=torch.bool)
+    pose_states = hidden[[0, 1], [5, 5]]
+    with torch.no_grad():
+        logits, _ = head(pose_states, hidden, image_mask, torch.tensor([0, 1]))
+        changed = hidden.clone()
+        changed[0, 3] += 10.0  # not an image token: no effect
+        changed[1, 1] += 10.0  # the second sequence has no image token at all: no effect
+        same, _ = head(pose_states, changed, image_mask, torch.tensor([0, 1]))
+        changed[0, 2] += 10.0  # an image token of sequence 0: its pose changes
+        moved, _ = head(pose_states, changed, image_mask, torch.tensor([0, 1]))
+    torch.testing.assert_close(same, logits)
+    assert not torch.allclose(moved[0], logits[0]) and torch.equal(moved[1], logits[1])
+    assert torch.isfinite(logits).all()
