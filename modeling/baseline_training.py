@@ -151,10 +151,10 @@ def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_di
     else:
         model, processor = create_baseline(model_dir, size=size, image_size=image_size, seed=seed)
     output_dir = Path(output_dir)
-    result, seconds, log_history = fit_pose_classifier(model, processor, train_rows, output_dir, epochs=epochs, lr=lr,
-                                          batch_size=batch_size, seed=seed, max_steps=max_steps,
-                                          weight_decay=weight_decay, warmup=warmup, hflip=hflip, augment=augment,
-                                          logging_steps=logging_steps, progress=progress)
+    result, seconds, log_history = fit_pose_classifier(
+        model, processor, train_rows, output_dir, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+        max_steps=max_steps, weight_decay=weight_decay, warmup=warmup, hflip=hflip, augment=augment,
+        logging_steps=logging_steps, progress=progress)
     model.eval()
     model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)

@@ -138,7 +138,8 @@ class LlavaPoseHead(nn.Module):
         num_poses, width = pose_states.shape
         head_width = width // self.num_heads
         query = self.query(pose_states).view(num_poses, self.num_heads, 1, head_width)
-        key, value = self.key_value(hidden_states[batch_index]).view(
+        # Keys and values once per sequence, then one row per pose (a caption has several poses per sequence).
+        key, value = self.key_value(hidden_states)[batch_index].view(
             num_poses, hidden_states.shape[1], 2, self.num_heads, head_width).permute(2, 0, 3, 1, 4)
         mask = image_mask[batch_index][:, None, None, :]
         has_image = mask.any(-1, keepdim=True)
@@ -244,13 +245,11 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         # The head reads the full last-layer states, before the logits slice that generation applies.
         if input_ids is not None:
             is_pose = input_ids == self.config.pose_token_id
-        else:  # Without ids the pose tokens cannot be located.
-            is_pose = torch.zeros(hidden_states.shape[:2], dtype=torch.bool, device=hidden_states.device)
-        pose_positions = is_pose.nonzero()
-        if input_ids is not None:
             image_mask = input_ids == self.config.image_token_id
-        else:
+        else:  # Without ids the pose and image tokens cannot be located.
+            is_pose = torch.zeros(hidden_states.shape[:2], dtype=torch.bool, device=hidden_states.device)
             image_mask = torch.zeros_like(is_pose)
+        pose_positions = is_pose.nonzero()
         pose_logits, pose_regression = self.pose_head(hidden_states[is_pose], hidden_states, image_mask,
                                                       pose_positions[:, 0])
 

@@ -234,16 +234,15 @@ def _resume_checkpoint(resume: bool | str | None, output_dir: Path) -> str | Non
 def _trained_description(stage: int, model: Any, adapted: Sequence[str]) -> dict[str, Any]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    tower_frozen = not any(p.requires_grad for p in model.model.vision_tower.parameters()) if stage == 1 else True
-    if stage == 1 and not tower_frozen:
-        what = ("all parameters (full fine-tuning): vision tower, multi-modal projector, language model with its "
-                "embeddings and lm_head, pose head")
-    elif stage == 1:
-        what = ("stage 1a: the vision tower under a classifier head; stage 1b: multi-modal projector, language model "
-                "with its embeddings and lm_head, pose head (tower frozen)")
-    else:
+    if stage == 2:
         what = (f"LoRA on {len(adapted)} language-model modules; pose_head and multi_modal_projector in full; the "
                 "<pose6D> rows of embed_tokens and lm_head")
+    elif any(p.requires_grad for p in model.model.vision_tower.parameters()):
+        what = ("all parameters (full fine-tuning): vision tower, multi-modal projector, language model with its "
+                "embeddings and lm_head, pose head")
+    else:
+        what = ("stage 1a: the vision tower under a classifier head; stage 1b: multi-modal projector, language model "
+                "with its embeddings and lm_head, pose head (tower frozen)")
     return {"what": what, "trainable_parameters": trainable, "total_parameters": total,
             "lora_modules": len(adapted)}
 
