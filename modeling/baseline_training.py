@@ -86,8 +86,7 @@ def fit_pose_classifier(model: Any, processor: Any, train_rows: Any, output_dir:
                         batch_size: int, seed: int, max_steps: int, weight_decay: float, warmup: float, hflip: float,
                         augment: bool, logging_steps: int = 10, progress: bool = True) -> tuple[Any, float, list[dict]]:
     """Train a [`PoseClassifier`] in place with the Trainer (arguments as [`train_baseline`]); returns the Trainer's
-    `TrainOutput`, the seconds it took and the log history. Also stage 1a of LLaVA-pose's training, whose
-    vision tower it trains under a classifier head."""
+    `TrainOutput`, the seconds it took and the log history."""
     import torch
     from transformers import Trainer, TrainingArguments
 

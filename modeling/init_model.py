@@ -10,6 +10,7 @@ enough to train on a CPU.
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,13 @@ from .errors import ImageNet3DError
 # 2 CPU cores; "tiny-clip" has LLaVA's own kind of tower (a CLIP ViT) for tests of that path. Edit here: every
 # number of the architecture lives in this dict. "patch_size" is the pixels per image token: the ViT's patch, or
 # the CNN's output stride at the feature layer read (a ResNet's last stage: 32).
+RESNET_STRIDE = 32
+"""Pixels per image token of a ResNet read at its last stage (its output stride)."""
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {
         "vocab_size": 2048,
         "image_size": 64,
-        "patch_size": 32,
+        "patch_size": RESNET_STRIDE,
         "vision": {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16, 16, 32],
                    "depths": [1, 1, 1, 1], "layer_type": "basic"},
         "text": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -37,7 +40,7 @@ SIZES: dict[str, dict[str, Any]] = {
         # its last stage reads 64 px as 2 x 2 tokens, and a narrow 2-layer LM keeps each step cheap.
         "vocab_size": 2048,
         "image_size": 64,
-        "patch_size": 32,
+        "patch_size": RESNET_STRIDE,
         "vision": {"model_type": "resnet", "embedding_size": 32, "hidden_sizes": [32, 64, 128, 256],
                    "depths": [1, 1, 2, 1], "layer_type": "basic"},
         "text": {"hidden_size": 128, "intermediate_size": 336, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -106,9 +109,34 @@ def build_tokenizer(vocab_size: int, extra_special_tokens: tuple[str, ...] = (SP
     return tokenizer
 
 
-def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+def _pretrained_tower(path: str | Path) -> tuple[Any, Any]:
+    """`(backbone module, image processor)` of a trained classification baseline folder (its backbone)."""
+    from .baseline import is_baseline_dir, load_baseline
+
+    if not is_baseline_dir(path):
+        raise ImageNet3DError(f"{path}: --vision-tower expects a classification baseline folder "
+                              "(`imagenet3d train-baseline`)")
+    classifier, image_processor = load_baseline(path)
+    vision_type = classifier.config.backbone_config.model_type
+    if vision_type != "clip_vision_model" and not getattr(classifier.config.backbone_config, "hidden_sizes", None):
+        raise ImageNet3DError(f"{path}: backbone {vision_type!r} is neither a CNN (hidden_sizes) nor a CLIP vision "
+                              "model, the towers the built-in LLaVA-pose knows how to read")
+    size = getattr(image_processor, "size", None) or {}
+    if size.get("height") != size.get("width") or not size.get("height"):
+        raise ImageNet3DError(f"{path}: the baseline's image processor must resize to a square (size {size})")
+    return classifier.backbone, image_processor
+
+
+def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
+                     vision_tower: str | Path | None = None) -> Path:
     """Build the built-in random LLaVA-pose of `size` ("tiny" or "small", see SIZES) and save model + processor
-    to `out_dir` with `save_pretrained`, custom code included. Returns the folder."""
+    to `out_dir` with `save_pretrained`, custom code included. Returns the folder.
+
+    `vision_tower` is a trained classification baseline folder (`imagenet3d train-baseline`) whose backbone becomes
+    the vision tower, weights, input side and pixel normalisation included, as LLaVA starts from a pretrained CLIP;
+    `size` then gives the language model only. Train such a base with `imagenet3d train --stage 1
+    --freeze-vision-tower`.
+    """
     import torch
     from transformers import CONFIG_MAPPING, LlamaConfig, LlavaImageProcessorPil
 
@@ -118,18 +146,29 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> 
         raise ImageNet3DError(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
     spec = SIZES[size]
     tokenizer = build_tokenizer(spec["vocab_size"])
-    side = spec["image_size"]
-    image_processor = LlavaImageProcessorPil(do_pad=True, size={"shortest_edge": side},
-                                             crop_size={"height": side, "width": side})
-    vision_spec = dict(spec["vision"])
-    vision_type = vision_spec.pop("model_type")
-    if vision_type == "clip_vision_model":
-        vision = CONFIG_MAPPING[vision_type](image_size=side, patch_size=spec["patch_size"], **vision_spec)
+    side, patch_size, normalisation = spec["image_size"], spec["patch_size"], {}
+    pretrained = None
+    if vision_tower is not None:
+        pretrained, tower_processor = _pretrained_tower(vision_tower)
+        vision = copy.deepcopy(pretrained.config)  # LlavaPoseConfig sets its hidden_size
+        side = tower_processor.size["height"]
+        patch_size = getattr(vision, "patch_size", None) or RESNET_STRIDE
+        normalisation = {"image_mean": tower_processor.image_mean, "image_std": tower_processor.image_std}
+        if side % patch_size:
+            raise ImageNet3DError(f"{vision_tower}: input side {side} is not a multiple of the tower's stride "
+                                  f"{patch_size}")
+    else:
+        vision_spec = dict(spec["vision"])
+        vision_type = vision_spec.pop("model_type")
+        extra = {"image_size": side, "patch_size": patch_size} if vision_type == "clip_vision_model" else {}
+        vision = CONFIG_MAPPING[vision_type](**extra, **vision_spec)
+    if vision.model_type == "clip_vision_model":
         strategy, cls_tokens = "default", 1  # a ViT's CLS token is dropped, as in LLaVA
     else:
-        vision = CONFIG_MAPPING[vision_type](**vision_spec)
         strategy, cls_tokens = "full", 0  # a CNN's feature map has no CLS token
-    processor = LlavaPoseProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=spec["patch_size"],
+    image_processor = LlavaImageProcessorPil(do_pad=True, size={"shortest_edge": side},
+                                             crop_size={"height": side, "width": side}, **normalisation)
+    processor = LlavaPoseProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=patch_size,
                                    vision_feature_select_strategy=strategy, num_additional_image_tokens=cls_tokens,
                                    categories=list(CATEGORIES))
     text = LlamaConfig(vocab_size=len(tokenizer), max_position_embeddings=MAX_POSITIONS,
@@ -138,13 +177,16 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> 
     config = LlavaPoseConfig(
         vision_config=vision, text_config=text,
         image_token_index=processor.image_token_id, pose_token_index=processor.pose_token_id,
-        image_seq_length=(side // spec["patch_size"]) ** 2,
+        image_seq_length=(side // patch_size) ** 2,
         pose_bin_sigma=1.0,  # soft bin targets: a neighbouring bin is a small error (see LlavaPoseConfig)
         # A small tower has little to spare: read its last layer (LLaVA-1.5 reads the second to last).
         vision_feature_layer=-1, vision_feature_select_strategy=strategy,
     )
     torch.manual_seed(seed)
     model = LlavaPoseForConditionalGeneration(config)
+    if pretrained is not None:
+        tower = model.model.vision_tower
+        getattr(tower, "backbone", tower).load_state_dict(pretrained.state_dict())
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
@@ -173,6 +215,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", metavar="PATH_OR_HUB_ID",
                         help="convert this stock LLaVA instead (e.g. llava-hf/llava-1.5-7b-hf: needs the Hub, "
                              "loads in bfloat16 with device_map=auto)")
+    parser.add_argument("--vision-tower", metavar="BASELINE_DIR",
+                        help="start the vision tower from this trained classification baseline's backbone (weights, "
+                             "input side, normalisation), as LLaVA starts from a pretrained CLIP; --size then sets "
+                             "the language model; train it with `train --stage 1 --freeze-vision-tower`")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: 0)")
 
 
@@ -180,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise ImageNet3DError(f"{out}: folder exists and is not empty")
+    if args.base and args.vision_tower:
+        raise ImageNet3DError("--vision-tower builds the built-in model; a converted --base keeps its own tower")
     if args.base:
         import torch
 
@@ -187,8 +235,9 @@ def run(args: argparse.Namespace) -> int:
         convert_model(out, args.base, **kwargs)
         print(f"converted {args.base} to LLaVA-pose in {out}")
     else:
-        build_tiny_model(out, size=args.size, seed=args.seed)
-        print(f"built the {args.size} LLaVA-pose in {out}")
+        build_tiny_model(out, size=args.size, seed=args.seed, vision_tower=args.vision_tower)
+        tower = f" on the vision tower of {args.vision_tower}" if args.vision_tower else ""
+        print(f"built the {args.size} LLaVA-pose{tower} in {out}")
     print(f"load it with AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True)")
     return 0
 

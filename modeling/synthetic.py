@@ -30,6 +30,7 @@ import time
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from dataset_card import CATEGORIES
+from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 
 from .errors import ImageNet3DError
 from .geometry import DEFAULT_VIEWPORT, TWO_PI, wrap_angle
@@ -302,7 +303,7 @@ def check_categories(categories: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...] = DEFAULT_CATEGORIES,
-                     images_per_category: int = DEFAULT_IMAGES_PER_CATEGORY,
+                     images_per_category: int | Mapping[str, int] = DEFAULT_IMAGES_PER_CATEGORY,
                      image_size: tuple[int, int] | None = None, seed: int = 0, make_zip: bool = False,
                      quirk_rate: float = DEFAULT_QUIRK_RATE, progress: bool = True, num_proc: int = 1) -> Path:
     """Write a synthetic release in the official v1 layout and return its root (``out_dir``).
@@ -310,11 +311,13 @@ def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...
     The folder gets ``images/``, ``annotations/``, ``lists/``, ``CAD/`` and ``synthetic.json``; with
     ``make_zip`` also ``out_dir/imagenet3d_v1.zip``, whose members are ``imagenet3d_v1/<the same files>``
     like the official download. ``image_size`` is (width, height) for every image, or None for
-    ImageNet-like random sizes. Output is byte-identical for the same arguments, whatever ``num_proc``.
+    ImageNet-like random sizes. ``images_per_category`` is one count for every category or a count per category
+    (e.g. fewer images of the novel categories, which Task 2 only evaluates); image ``i`` of a category is the same
+    whatever the count, and about 20 % of each category's images go to val. Output is byte-identical for the same
+    arguments, whatever ``num_proc``.
     """
     categories = check_categories(categories)
-    if images_per_category < 1:
-        raise ImageNet3DError(f"images_per_category must be at least 1, got {images_per_category}")
+    counts = _image_counts(categories, images_per_category)
     if not 0.0 <= quirk_rate <= 1.0:
         raise ImageNet3DError(f"quirk_rate must be in [0, 1], got {quirk_rate}")
     root = Path(out_dir)
@@ -324,7 +327,7 @@ def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...
         for category in categories:
             (root / sub / category).mkdir(parents=True, exist_ok=True)
     size = tuple(image_size) if image_size else None
-    tasks = [(str(root), c, i, seed, size, quirk_rate) for c in categories for i in range(images_per_category)]
+    tasks = [(str(root), c, i, seed, size, quirk_rate) for c in categories for i in range(counts[c])]
     bar = {"total": len(tasks), "desc": "synthesize", "unit": "img", "disable": not progress}
     if num_proc > 1 and len(tasks) >= 4 * num_proc:
         # Results come back in task order (imap), and each image has its own RNG: output is independent of num_proc.
@@ -332,9 +335,11 @@ def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...
             results = list(tqdm(pool.imap(_write_image, tasks, chunksize=4), **bar))
     else:
         results = list(tqdm(map(_write_image, tasks), **bar))
-    _write_lists(root, categories, images_per_category, results)
+    _write_lists(root, counts, results)
+    uniform = len(set(counts.values())) == 1
     manifest = {"generator": "imagenet3d synthesize", "seed": seed, "categories": categories,
-                "images_per_category": images_per_category, "image_size": list(size) if size else None,
+                "images_per_category": counts[categories[0]] if uniform else counts,
+                "image_size": list(size) if size else None,
                 "quirk_rate": quirk_rate,
                 "quirks": {f"{c}/{image_id}": q for c, image_id, _, q in results if q}}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -343,9 +348,25 @@ def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...
     return root
 
 
-def _write_lists(root: Path, categories: list[str], count: int, results: list[tuple]) -> None:
+def _image_counts(categories: list[str], images_per_category: int | Mapping[str, int]) -> dict[str, int]:
+    """Images per category from one count or a mapping, which must name exactly the chosen categories."""
+    if isinstance(images_per_category, Mapping):
+        if set(images_per_category) != set(categories):
+            extra = sorted(set(images_per_category) - set(categories))
+            missing = sorted(set(categories) - set(images_per_category))
+            raise ImageNet3DError(f"images_per_category: names categories {extra} not rendered and lacks {missing}")
+        counts = {c: images_per_category[c] for c in categories}
+    else:
+        counts = dict.fromkeys(categories, images_per_category)
+    for category, count in counts.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ImageNet3DError(f"images_per_category: {category} needs a whole number of at least 1, got {count!r}")
+    return counts
+
+
+def _write_lists(root: Path, counts: dict[str, int], results: list[tuple]) -> None:
     (root / "lists").mkdir(exist_ok=True)
-    for category in categories:
+    for category, count in counts.items():
         ids = [image_id for c, image_id, _, _ in results if c == category]
         for split, wanted in (("train", False), ("val", True)):
             chosen = [image_id for i, image_id in enumerate(ids) if _is_val(i, count) == wanted]
@@ -426,6 +447,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{', '.join(DEFAULT_CATEGORIES)})")
     parser.add_argument("--images-per-category", type=int, default=DEFAULT_IMAGES_PER_CATEGORY, metavar="N",
                         help="images per category, about 80%% train and 20%% val (default: %(default)s)")
+    parser.add_argument("--novel-images-per-category", type=int, metavar="N",
+                        help="images per novel category (not among the 63 known ones), which Task 2 only evaluates "
+                             "on (default: --images-per-category)")
     parser.add_argument("--image-size", type=_image_size, default=None, metavar="WxH",
                         help="fixed image size such as 500x375 (default: random ImageNet-like sizes)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -443,8 +467,12 @@ def run(args: argparse.Namespace) -> int:
     """Generate the release and print its summary."""
     if args.num_proc < 1:
         raise ImageNet3DError(f"--num-proc must be at least 1, got {args.num_proc}")
+    counts = args.images_per_category
+    if args.novel_images_per_category is not None:
+        counts = {c: args.images_per_category if c in KNOWN_CATEGORIES else args.novel_images_per_category
+                  for c in check_categories(args.categories)}
     start = time.perf_counter()
-    root = generate_release(args.out, args.categories, args.images_per_category, args.image_size, args.seed,
+    root = generate_release(args.out, args.categories, counts, args.image_size, args.seed,
                             args.zip, args.quirk_rate, progress=not args.no_progress, num_proc=args.num_proc)
     elapsed = time.perf_counter() - start
     summary = summarize_release(root)

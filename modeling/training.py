@@ -9,11 +9,10 @@ built-in random base of ``imagenet3d init-model`` only (a frozen random vision t
 fine-tuning: every parameter trains (vision tower, projector, language model with its embeddings and ``lm_head``,
 pose head) on the LM loss of the answers plus the pose loss, by default on the joint task alone
 (``caption_ratio`` 0). It saves a complete model folder (weights, custom code, processor), which stage 2 takes as
-``--model``. With ``--vision-steps N`` it starts with **stage 1a**: N steps of the vision tower alone under a
-category + pose classifier head (:func:`pretrain_vision_tower`, the classification baseline's model and recipe), the
-stand-in for CLIP's pretraining: a tower that already sees category and pose; stage 1b then trains the projector,
-LM and pose head with that tower frozen, as LLaVA keeps CLIP frozen. Through the LM alone a random tower learns pose
-far more slowly (issue 5 notes).
+``--model``. LLaVA starts from a pretrained CLIP and keeps it frozen; the built-in base does the same when its tower
+comes from a trained classification baseline (``init-model --vision-tower BASELINE_DIR``, the baseline's backbone)
+and stage 1 runs with ``--freeze-vision-tower``: it then trains the projector, LM and pose head on a tower that
+already sees category and pose. Through the LM alone a random tower learns pose far more slowly (issue 5 notes).
 
 **Stage 2** (``--stage 2``, the default, and the path of a real checkpoint) is PEFT: LoRA on the language model's
 attention projections only (``--lora-targets``, a regex over module names, default
@@ -65,8 +64,6 @@ STAGE_DEFAULTS: dict[int, dict[str, float]] = {
 DEFAULT_EPOCHS = 3.0
 MERGED_DIR = "merged"
 SUMMARY_FILE = "training_summary.json"
-VISION_DIR = "vision_pretraining"
-"""Stage 1a's Trainer folder inside the output (its logs; the tower's weights end up in the stage-1 model)."""
 LARGE_MODEL_PARAMETERS = 100_000_000
 
 
@@ -82,8 +79,9 @@ class TrainOptions:
         lora_dropout: dropout on the LoRA branch's input.
         lora_targets: regex over module names selecting the LoRA targets (must not match the vision tower).
         max_steps: optimizer steps to train; overrides ``epochs``.
-        vision_steps: stage 1 only: steps of stage 1a (the vision tower under a classifier head) before the full
-            model trains; 0 skips it. Skipped when resuming (the checkpoint holds the trained tower).
+        freeze_vision_tower: stage 1 only: keep the vision tower frozen (a tower taken from a trained baseline with
+            ``init-model --vision-tower``, as LLaVA keeps CLIP frozen: gradients from a fresh projector, LM and pose
+            head would wreck what the tower learned).
         epochs: passes over the training mix (fractions allowed); default 3 when ``max_steps`` is not given.
         batch_size: examples per device and step.
         gradient_accumulation_steps: batches accumulated per optimizer step.
@@ -115,7 +113,7 @@ class TrainOptions:
     lora_dropout: float = 0.05
     lora_targets: str = DEFAULT_LORA_TARGETS
     max_steps: int | None = None
-    vision_steps: int = 0
+    freeze_vision_tower: bool = False
     epochs: float | None = None
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
@@ -151,8 +149,7 @@ class TrainOptions:
                   ("logging_steps", self.logging_steps > 0), ("lora_dropout", 0 <= self.lora_dropout < 1),
                   ("warmup_ratio", 0 <= self.warmup_ratio < 1), ("num_workers", self.num_workers >= 0),
                   ("learning_rate", self.learning_rate is None or self.learning_rate > 0),
-                  ("caption_ratio", self.caption_ratio is None or 0 <= self.caption_ratio <= 1),
-                  ("vision_steps", self.vision_steps >= 0)]
+                  ("caption_ratio", self.caption_ratio is None or 0 <= self.caption_ratio <= 1)]
         for name, ok in checks:
             if not ok:
                 raise ImageNet3DError(f"--{name.replace('_', '-')}: invalid value {getattr(self, name)!r}")
@@ -160,8 +157,8 @@ class TrainOptions:
             re.compile(self.lora_targets)
         except re.error as err:
             raise ImageNet3DError(f"--lora-targets: not a regular expression: {err}") from None
-        if self.vision_steps and self.stage != 1:
-            raise ImageNet3DError("--vision-steps: stage 1a belongs to stage 1 (stage 2 keeps the tower frozen)")
+        if self.freeze_vision_tower and self.stage != 1:
+            raise ImageNet3DError("--freeze-vision-tower: stage 1 only (stage 2 always keeps the tower frozen)")
         if self.merge and self.stage == 1:
             raise ImageNet3DError("--merge: stage 1 already saves a full model (there is no adapter to merge)")
         defaults = STAGE_DEFAULTS[self.stage]
@@ -241,8 +238,8 @@ def _trained_description(stage: int, model: Any, adapted: Sequence[str]) -> dict
         what = ("all parameters (full fine-tuning): vision tower, multi-modal projector, language model with its "
                 "embeddings and lm_head, pose head")
     else:
-        what = ("stage 1a: the vision tower under a classifier head; stage 1b: multi-modal projector, language model "
-                "with its embeddings and lm_head, pose head (tower frozen)")
+        what = ("multi-modal projector, language model with its embeddings and lm_head, pose head (vision tower "
+                "frozen)")
     return {"what": what, "trainable_parameters": trainable, "total_parameters": total,
             "lora_modules": len(adapted)}
 
@@ -254,30 +251,6 @@ def _final_evaluation(trainer: Any) -> dict[str, float]:
         if "eval_loss" in entry and entry.get("step") == trainer.state.global_step:
             return {k: v for k, v in entry.items() if k != "step"}
     return trainer.evaluate()
-
-
-def pretrain_vision_tower(model: Any, processor: Any, data_dir: str | Path, output_dir: Path, opts: TrainOptions,
-                          progress: bool = True) -> dict:
-    """Stage 1a: train LLaVA-pose's vision tower in place as the backbone of a [`PoseClassifier`] (category head +
-    3 × 40 pose bins on the mean-pooled features; the baseline's model, recipe and augmentation) on the pose crops,
-    through the LLaVA-pose image processor. Returns what happened (steps, seconds, losses) for the summary."""
-    from .baseline import PoseClassifier, PoseClassifierConfig
-    from .baseline_training import fit_pose_classifier, training_split
-    from .modeling_llava_pose import LlavaPoseConvVisionTower
-
-    tower = model.model.vision_tower
-    backbone = tower.backbone if isinstance(tower, LlavaPoseConvVisionTower) else tower
-    classifier = PoseClassifier(PoseClassifierConfig(backbone_config=model.config.vision_config, pooling="mean",
-                                                     pose_bin_sigma=model.config.pose_bin_sigma))
-    classifier.backbone = backbone  # shared: training the classifier trains the tower
-    rows, seen = training_split(data_dir, "known" if opts.known_only else "all")
-    result, seconds, log_history = fit_pose_classifier(
-        classifier, processor.image_processor, rows, output_dir, epochs=1.0, lr=opts.learning_rate,
-        batch_size=opts.batch_size, seed=opts.seed, max_steps=opts.vision_steps, weight_decay=0.05, warmup=0.05,
-        hflip=0.5 if opts.hflip else 0.0, augment=opts.augment, logging_steps=opts.logging_steps, progress=progress)
-    losses = [entry["loss"] for entry in log_history if "loss" in entry]
-    return {"steps": result.global_step, "seconds": round(seconds, 2), "train_rows": len(rows),
-            "train_categories": seen, "train_loss": result.training_loss, "logged_losses": losses}
 
 
 def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, options: TrainOptions | None = None,
@@ -320,14 +293,9 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
 
     set_seed(opts.seed)  # before LoRA's initialisation
     adapted: list[str] = []
-    vision = None
     if opts.stage == 1:
         model.requires_grad_(True)
-        if opts.vision_steps:
-            if resume_from is None:
-                vision = pretrain_vision_tower(model, processor, data_dir, output_dir / VISION_DIR, opts, progress)
-            # Stage 1b keeps the pretrained tower frozen, as LLaVA keeps CLIP frozen: gradients from a fresh
-            # projector, LM and pose head would wreck what stage 1a learned.
+        if opts.freeze_vision_tower:
             model.model.vision_tower.requires_grad_(False)
         if sum(p.numel() for p in model.parameters()) > LARGE_MODEL_PARAMETERS:
             print(f"warning: stage 1 fine-tunes every parameter; it stands in for pretraining of the built-in "
@@ -379,7 +347,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
         "options": dataclasses.asdict(opts), "trained": _trained_description(opts.stage, trainer.model, adapted),
         "global_step": trainer.state.global_step, "train_loss": result.training_loss,
         "train_runtime_s": result.metrics.get("train_runtime"), "wall_time_s": round(seconds, 2),
-        "eval": final_eval, "log_history": trainer.state.log_history, "vision_pretraining": vision,
+        "eval": final_eval, "log_history": trainer.state.log_history,
     }
     if trainer.is_world_process_zero():
         (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
@@ -431,9 +399,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps to train")
     length.add_argument("--epochs", type=float, metavar="E", help=f"epochs to train (default: {DEFAULT_EPOCHS:g})")
-    parser.add_argument("--vision-steps", type=int, default=0, metavar="N",
-                        help="stage 1 only: first N steps of stage 1a, the vision tower alone under a category + "
-                             "pose classifier head (default: 0, none)")
+    parser.add_argument("--freeze-vision-tower", action="store_true",
+                        help="stage 1 only: keep the vision tower frozen (one taken from a trained baseline with "
+                             "`init-model --vision-tower`)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="B",
                         help=f"examples per device and step (default: {defaults.batch_size})")
     parser.add_argument("--gradient-accumulation-steps", type=int, default=1, metavar="N",

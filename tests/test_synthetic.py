@@ -268,3 +268,31 @@ def test_generate_release_validates_input(tmp_path):
         generate_release(tmp_path / "a", ["car"], images_per_category=0, progress=False)
     with pytest.raises(ImageNet3DError):
         generate_release(tmp_path / "b", ["car"], quirk_rate=2.0, progress=False)
+
+
+def test_images_per_category_can_differ_per_category(tmp_path):
+    root = generate_release(tmp_path / "r", ["car", "cup"], images_per_category={"car": 10, "cup": 5},
+                            quirk_rate=0.0, progress=False)
+    for category, count in (("car", 10), ("cup", 5)):
+        train = (root / "lists" / f"{category}_imagenet_train.txt").read_text().split()
+        val = (root / "lists" / f"{category}_imagenet_val.txt").read_text().split()
+        assert len(train) + len(val) == count and len(val) == round(0.2 * count)
+        assert len(list((root / "images" / category).glob("*.JPEG"))) == count
+    assert json.loads((root / "synthetic.json").read_text())["images_per_category"] == {"car": 10, "cup": 5}
+    # Image i of a category does not depend on how many are rendered.
+    small = generate_release(tmp_path / "s", ["cup"], images_per_category=3, quirk_rate=0.0, progress=False)
+    for path in (small / "images" / "cup").glob("*.JPEG"):
+        assert path.read_bytes() == (root / "images" / "cup" / path.name).read_bytes()
+    with pytest.raises(ImageNet3DError, match="lacks"):
+        generate_release(tmp_path / "m", ["car", "cup"], images_per_category={"car": 3}, progress=False)
+    with pytest.raises(ImageNet3DError, match="cup"):
+        generate_release(tmp_path / "z", ["car", "cup"], images_per_category={"car": 3, "cup": 0}, progress=False)
+
+
+def test_cli_novel_images_per_category(tmp_path, capsys):
+    out = tmp_path / "release"
+    assert main(["synthesize", str(out), "--categories", "car", "sofa", "--images-per-category", "4",
+                 "--novel-images-per-category", "2", "--no-progress", "--num-proc", "1"]) == 0
+    assert "car" in KNOWN_CATEGORIES and "sofa" not in KNOWN_CATEGORIES
+    assert len(list((out / "images" / "car").glob("*.JPEG"))) == 4
+    assert len(list((out / "images" / "sofa").glob("*.JPEG"))) == 2

@@ -121,6 +121,43 @@ class StopAt(TrainerCallback):
         return control
 
 
+def test_stage1_on_a_baseline_tower_keeps_it_frozen(data_dir, tmp_path):
+    from modeling.baseline import build_baseline, load_baseline
+    from modeling.init_model import build_tiny_model
+
+    baseline_dir = build_baseline(tmp_path / "baseline", size="tiny", image_size=64, seed=3)
+    baseline, baseline_processor = load_baseline(baseline_dir)
+    base = build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir)
+    model, processor = load_model(base)
+    assert model.config.image_seq_length == 4  # 64 px at stride 32
+    assert list(processor.image_processor.image_mean) == list(baseline_processor.image_mean)
+    assert list(processor.image_processor.image_std) == list(baseline_processor.image_std)
+    expected = baseline.backbone.state_dict()  # weights and BatchNorm statistics
+    tower = model.model.vision_tower.backbone.state_dict()
+    assert tower.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(tower[key], expected[key], rtol=0, atol=0)
+
+    out = tmp_path / "stage1"
+    train(data_dir, base, out, stage=1, freeze_vision_tower=True, max_steps=3, learning_rate=3e-3, progress=False,
+          **FAST)
+    trained, _ = load_model(out)
+    after = trained.state_dict()
+    for key, value in model.state_dict().items():
+        if key.startswith("model.vision_tower."):
+            torch.testing.assert_close(after[key], value, rtol=0, atol=0)
+    projector = "model.multi_modal_projector.linear_1.weight"
+    assert not torch.equal(after[projector], model.state_dict()[projector])
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert "vision tower frozen" in summary["trained"]["what"]
+    assert summary["trained"]["trainable_parameters"] < summary["trained"]["total_parameters"]
+
+    with pytest.raises(ImageNet3DError, match="classification baseline"):
+        build_tiny_model(tmp_path / "not_a_baseline", vision_tower=base)
+    with pytest.raises(ImageNet3DError, match="--freeze-vision-tower"):
+        train(data_dir, base, tmp_path / "s2", stage=2, freeze_vision_tower=True, progress=False, **FAST)
+
+
 def test_resume_continues_where_it_stopped(data_dir, tmp_path):
     # Stage 2 from the random base: LoRA dropout, mirroring and the data order all draw random numbers.
     options = TrainOptions(stage=2, max_steps=6, save_steps=3, learning_rate=5e-3, caption_ratio=0.3, batch_size=2,
@@ -248,7 +285,8 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for flag in ("--data", "--model", "--output", "--stage", "--known-only", "--lora-rank", "--lora-alpha",
                  "--lora-targets", "--max-steps", "--epochs", "--batch-size", "--learning-rate", "--bf16",
-                 "--eval-steps", "--save-steps", "--resume", "--merge", "--seed", "--caption-ratio"):
+                 "--eval-steps", "--save-steps", "--resume", "--merge", "--seed", "--caption-ratio",
+                 "--freeze-vision-tower"):
         assert flag in text, flag
     assert "llava-hf/llava-1.5-7b-hf" in text and "accelerate launch" in text
     assert "train" in cli.COMMANDS
