@@ -52,28 +52,17 @@ _COLUMNS = ("object_id", "image", "category", *ANGLE_NAMES, *(f"{a}_bin" for a i
 def load_probe_splits(data: str | Path, max_train: int | None = None, max_val: int | None = None,
                       seed: int = 0) -> tuple:
     """The ``probe`` config's train and validation splits, optionally a seeded random subset of each."""
-    import datasets
+    from .built_dataset import load_split
 
-    if not Path(data).is_dir():
-        raise ImageNet3DError(f"{data}: no such dataset folder (build one with `imagenet3d build`)")
-    try:
-        ds = datasets.load_dataset(str(data), "probe")
-    except (ValueError, FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as err:
-        raise ImageNet3DError(f"{data}: cannot load the 'probe' config ({str(err).splitlines()[0]}); build the "
-                              f"dataset with `imagenet3d build` (its probe config)") from None
     splits = []
     for name, limit in (("train", max_train), ("validation", max_val)):
-        if name not in ds:
-            raise ImageNet3DError(f"{data}: the 'probe' config has no {name!r} split")
-        split = ds[name]
+        split = load_split(data, "probe", name)
         missing = [c for c in _COLUMNS if c not in split.column_names]
         if missing:
             raise ImageNet3DError(f"{data}: the {name!r} split lacks column(s) {', '.join(missing)}")
         if limit is not None and limit < len(split):
             # The splits are ordered by category: a random subset keeps every category represented.
             split = split.shuffle(seed=seed).select(range(limit))
-        if len(split) == 0:
-            raise ImageNet3DError(f"{data}: the {name!r} split of the 'probe' config is empty")
         splits.append(split)
     return tuple(splits)
 

@@ -262,9 +262,9 @@ def test_bad_input_gives_clear_errors(backbones, dataset_dir, tmp_path, capsys):
     assert "nope: cannot load a backbone" in err and "Traceback" not in err
     (tmp_path / "empty").mkdir()
     assert "empty: not a model folder (no config.json" in fails("--backbone", str(tmp_path / "empty"), *data)
-    assert "no such dataset folder" in fails("--backbone", str(backbones["vit"]), "--data", str(tmp_path / "x"))
-    assert "empty: cannot load the 'probe' config" in fails("--backbone", str(backbones["vit"]), "--data",
-                                                            str(tmp_path / "empty"))
+    assert "dataset folder not found" in fails("--backbone", str(backbones["vit"]), "--data", str(tmp_path / "x"))
+    assert "not a built ImageNet3D dataset" in fails("--backbone", str(backbones["vit"]), "--data",
+                                                     str(tmp_path / "empty"))
     assert "unknown layer set 'first'" in fails("--backbone", str(backbones["vit"]), *data, "--layers", "last,first")
     assert "epochs must be at least 1" in fails("--backbone", str(backbones["vit"]), *data, "--epochs", "0")
     assert "learning rates must be positive" in fails("--backbone", str(backbones["vit"]), *data,
