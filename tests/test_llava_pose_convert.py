@@ -119,6 +119,20 @@ def test_init_model_cli_with_base(stock_dir, tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
+def test_init_model_cli_with_a_baseline_tower(stock_dir, tmp_path, capsys):
+    from modeling.baseline import build_baseline
+
+    baseline = build_baseline(tmp_path / "baseline", size="tiny", image_size=64)
+    assert main(["init-model", str(tmp_path / "out"), "--size", "tiny", "--vision-tower", str(baseline)]) == 0
+    assert "on the vision tower of" in capsys.readouterr().out
+    model, processor = load_model(tmp_path / "out")
+    assert model.config.vision_config.model_type == "resnet" and model.config.image_seq_length == 4
+    assert main(["init-model", str(tmp_path / "o2"), "--vision-tower", str(baseline), "--base", str(stock_dir)]) == 2
+    assert "--vision-tower" in capsys.readouterr().err
+    assert main(["init-model", str(tmp_path / "o3"), "--vision-tower", str(stock_dir)]) == 2
+    assert "classification baseline" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.network
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU for a 7B checkpoint")
