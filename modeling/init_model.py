@@ -109,22 +109,38 @@ def build_tokenizer(vocab_size: int, extra_special_tokens: tuple[str, ...] = (SP
     return tokenizer
 
 
-def _pretrained_tower(path: str | Path) -> tuple[Any, Any]:
-    """`(backbone module, image processor)` of a trained classification baseline folder (its backbone)."""
+def _square_side(image_processor: Any) -> int | None:
+    """The side of the square an image processor makes of a square crop: its centre crop, else its resize."""
+    crop = getattr(image_processor, "crop_size", None) or {}
+    if getattr(image_processor, "do_center_crop", False) and crop.get("height") and crop.get("height") == crop.get(
+            "width"):
+        return int(crop["height"])
+    size = getattr(image_processor, "size", None) or {}
+    if size.get("height") and size.get("height") == size.get("width"):
+        return int(size["height"])
+    return None
+
+
+def _pretrained_tower(path: str | Path) -> tuple[Any, Any, int]:
+    """`(backbone module, image processor, input side)` of a trained classification baseline folder."""
     from .baseline import is_baseline_dir, load_baseline
 
     if not is_baseline_dir(path):
         raise ImageNet3DError(f"{path}: --vision-tower expects a classification baseline folder "
                               "(`imagenet3d train-baseline`)")
     classifier, image_processor = load_baseline(path)
-    vision_type = classifier.config.backbone_config.model_type
-    if vision_type != "clip_vision_model" and not getattr(classifier.config.backbone_config, "hidden_sizes", None):
-        raise ImageNet3DError(f"{path}: backbone {vision_type!r} is neither a CNN (hidden_sizes) nor a CLIP vision "
-                              "model, the towers the built-in LLaVA-pose knows how to read")
-    size = getattr(image_processor, "size", None) or {}
-    if size.get("height") != size.get("width") or not size.get("height"):
-        raise ImageNet3DError(f"{path}: the baseline's image processor must resize to a square (size {size})")
-    return classifier.backbone, image_processor
+    vision = classifier.config.backbone_config
+    if vision.model_type != "clip_vision_model" and not getattr(vision, "hidden_sizes", None):
+        raise ImageNet3DError(f"{path}: backbone {vision.model_type!r} is neither a CNN (hidden_sizes) nor a CLIP "
+                              "vision model, the towers the built-in LLaVA-pose knows how to read")
+    side = _square_side(image_processor)
+    if side is None:
+        raise ImageNet3DError(f"{path}: the baseline's image processor does not make a fixed square input "
+                              "(preprocessor_config.json: size / crop_size)")
+    if vision.model_type == "clip_vision_model" and side != vision.image_size:
+        raise ImageNet3DError(f"{path}: the image processor makes {side} px inputs, the CLIP tower expects "
+                              f"{vision.image_size}")
+    return classifier.backbone, image_processor, side
 
 
 def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
@@ -149,9 +165,8 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
     side, patch_size, normalisation = spec["image_size"], spec["patch_size"], {}
     pretrained = None
     if vision_tower is not None:
-        pretrained, tower_processor = _pretrained_tower(vision_tower)
+        pretrained, tower_processor, side = _pretrained_tower(vision_tower)
         vision = copy.deepcopy(pretrained.config)  # LlavaPoseConfig sets its hidden_size
-        side = tower_processor.size["height"]
         patch_size = getattr(vision, "patch_size", None) or RESNET_STRIDE
         normalisation = {"image_mean": tower_processor.image_mean, "image_std": tower_processor.image_std}
         if side % patch_size:

@@ -158,6 +158,32 @@ def test_stage1_on_a_baseline_tower_keeps_it_frozen(data_dir, tmp_path):
         train(data_dir, base, tmp_path / "s2", stage=2, freeze_vision_tower=True, progress=False, **FAST)
 
 
+def test_a_clip_baseline_tower_keeps_its_crop_and_cls_token(tmp_path):
+    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel
+
+    from modeling.baseline import build_baseline
+    from modeling.init_model import build_tiny_model
+
+    clip = tmp_path / "clip"
+    config = CLIPVisionConfig(image_size=64, patch_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2)
+    CLIPVisionModel(config).save_pretrained(clip)
+    CLIPImageProcessorPil(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}).save_pretrained(clip)
+    baseline = build_baseline(tmp_path / "baseline", backbone=clip)
+    model, processor = load_model(build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline))
+    assert model.config.vision_config.model_type == "clip_vision_model"
+    assert model.config.vision_feature_select_strategy == "default"  # the CLS token is dropped, as in LLaVA
+    assert model.config.image_seq_length == 16  # 64 px / 16 px patches, squared
+    assert processor.image_processor.crop_size["height"] == 64
+    expected = CLIPVisionModel.from_pretrained(clip).state_dict()
+    for key, value in model.model.vision_tower.state_dict().items():
+        torch.testing.assert_close(value, expected[key], rtol=0, atol=0)
+
+    CLIPImageProcessorPil(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96}).save_pretrained(clip)
+    with pytest.raises(ImageNet3DError, match="expects 64"):
+        build_tiny_model(tmp_path / "b2", vision_tower=build_baseline(tmp_path / "baseline96", backbone=clip))
+
+
 def test_resume_continues_where_it_stopped(data_dir, tmp_path):
     # Stage 2 from the random base: LoRA dropout, mirroring and the data order all draw random numbers.
     options = TrainOptions(stage=2, max_steps=6, save_steps=3, learning_rate=5e-3, caption_ratio=0.3, batch_size=2,
