@@ -132,8 +132,9 @@ def _downsample(array: np.ndarray) -> np.ndarray:
 
 
 def _render_object(obj: SceneObject, size: tuple[int, int], light: np.ndarray, ambient: float) -> tuple[
-        np.ndarray, np.ndarray, int]:
-    """One object alone: in-image inverse depth and colour (supersampled) and its full silhouette area in pixels."""
+        np.ndarray, np.ndarray, np.ndarray, int]:
+    """One object alone, supersampled: in-image inverse depth, nearest-face index (−1 where empty), the colours of
+    those faces, and its full silhouette area in pixels."""
     width, height = size
     uv, _ = _project(obj, (0, 0))
     # Extend the canvas to the projected bounding box (aligned to whole pixels) to count truncated area.
@@ -147,9 +148,8 @@ def _render_object(obj: SceneObject, size: tuple[int, int], light: np.ndarray, a
     inv_depth, face_index = rasterize(uv, depth, faces, (bottom - top, right - left))
     full_area = int((_downsample(inv_depth > 0) >= 0.5).sum())
     window = (slice(-top, -top + height * SSAA), slice(-left, -left + width * SSAA))
-    inv_depth, face_index = inv_depth[window], face_index[window]
-    rgb = colors[front][np.maximum(face_index, 0)]
-    return inv_depth, rgb, full_area
+    # Colours stay per face: the canvas looks them up only where the object wins (a full-canvas RGB is costly).
+    return inv_depth[window], face_index[window], colors[front], full_area
 
 
 def render_scene(objects: list[SceneObject], background: np.ndarray, light: np.ndarray | None = None,
@@ -164,13 +164,13 @@ def render_scene(objects: list[SceneObject], background: np.ndarray, light: np.n
         return Rendered(background.copy(), [], [], [])
     nearest = np.stack([layer[0] for layer in layers]).argmax(0) if len(layers) > 1 else None
     full_masks, visible_masks = [], []
-    for k, (inv_depth, rgb, _) in enumerate(layers):
+    for k, (inv_depth, face_index, face_colors, _) in enumerate(layers):
         wins = inv_depth > 0 if nearest is None else (inv_depth > 0) & (nearest == k)
-        canvas[wins] = rgb[wins]
+        canvas[wins] = face_colors[face_index[wins]]
         full_masks.append(_downsample(inv_depth > 0) >= 0.5)
         visible_masks.append(_downsample(wins) >= 0.5)
     image = np.clip(_downsample(canvas) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Rendered(image, full_masks, visible_masks, [layer[2] for layer in layers])
+    return Rendered(image, full_masks, visible_masks, [layer[3] for layer in layers])
 
 
 # ---- backgrounds, colours, camera effects -------------------------------------------------------------------
