@@ -82,32 +82,6 @@ def training_split(data_dir: str | Path, categories: str = "all"):
     return dataset.select_columns(TRAIN_COLUMNS), seen
 
 
-def fit_pose_classifier(model: Any, processor: Any, train_rows: Any, output_dir: Path, epochs: float, lr: float,
-                        batch_size: int, seed: int, max_steps: int, weight_decay: float, warmup: float, hflip: float,
-                        augment: bool, logging_steps: int = 10, progress: bool = True) -> tuple[Any, float, list[dict]]:
-    """Train a [`PoseClassifier`] in place with the Trainer (arguments as [`train_baseline`]); returns the Trainer's
-    `TrainOutput`, the seconds it took and the log history."""
-    import torch
-    from transformers import Trainer, TrainingArguments
-
-    args = TrainingArguments(
-        output_dir=str(output_dir), num_train_epochs=epochs, max_steps=max_steps, learning_rate=lr,
-        per_device_train_batch_size=batch_size, weight_decay=weight_decay, warmup_steps=warmup,
-        lr_scheduler_type="cosine", optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=logging_steps,
-        save_strategy="no", eval_strategy="no", report_to="none", remove_unused_columns=False,
-        label_names=["category_labels", "pose_labels"], dataloader_num_workers=0, disable_tqdm=not progress,
-        # A last batch of one image breaks BatchNorm (one value per channel) and is noise anyway.
-        dataloader_drop_last=len(train_rows) > batch_size,
-        use_cpu=not torch.cuda.is_available(),
-    )
-    collator = PoseCollator(processor, model.config.num_bins, hflip=hflip, augment=augment)
-    trainer = Trainer(model=model, args=args, train_dataset=train_rows, data_collator=collator)
-    start = time.perf_counter()
-    result = trainer.train()
-    seconds = time.perf_counter() - start
-    return result, seconds, trainer.state.log_history
-
-
 def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_dir: str | Path,
                    categories: str = "all", epochs: float = DEFAULTS["epochs"], lr: float = DEFAULTS["lr"],
                    batch_size: int = DEFAULTS["batch_size"], seed: int = 0, max_steps: int = -1,
@@ -137,7 +111,8 @@ def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_di
         logging_steps: log the loss every this many steps.
         progress: show the Trainer's progress bar (loss, learning rate).
     """
-    from transformers import set_seed
+    import torch
+    from transformers import Trainer, TrainingArguments, set_seed
 
     from .baseline import create_baseline, is_baseline_dir, load_baseline
 
@@ -150,14 +125,25 @@ def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_di
     else:
         model, processor = create_baseline(model_dir, size=size, image_size=image_size, seed=seed)
     output_dir = Path(output_dir)
-    result, seconds, log_history = fit_pose_classifier(
-        model, processor, train_rows, output_dir, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-        max_steps=max_steps, weight_decay=weight_decay, warmup=warmup, hflip=hflip, augment=augment,
-        logging_steps=logging_steps, progress=progress)
+    args = TrainingArguments(
+        output_dir=str(output_dir), num_train_epochs=epochs, max_steps=max_steps, learning_rate=lr,
+        per_device_train_batch_size=batch_size, weight_decay=weight_decay, warmup_steps=warmup,
+        lr_scheduler_type="cosine", optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=logging_steps,
+        save_strategy="no", eval_strategy="no", report_to="none", remove_unused_columns=False,
+        label_names=["category_labels", "pose_labels"], dataloader_num_workers=0, disable_tqdm=not progress,
+        # A last batch of one image breaks BatchNorm (one value per channel) and is noise anyway.
+        dataloader_drop_last=len(train_rows) > batch_size,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    collator = PoseCollator(processor, model.config.num_bins, hflip=hflip, augment=augment)
+    trainer = Trainer(model=model, args=args, train_dataset=train_rows, data_collator=collator)
+    start = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - start
     model.eval()
     model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
-    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     summary = {
         "data": str(data_dir), "categories": categories, "train_rows": len(train_rows),
         "train_categories": seen, "novel_categories_seen": sorted(set(seen) - set(KNOWN_CATEGORIES)),
@@ -221,4 +207,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["CATEGORY_CHOICES", "PoseCollator", "fit_pose_classifier", "train_baseline", "training_split"]
+__all__ = ["CATEGORY_CHOICES", "PoseCollator", "train_baseline", "training_split"]

@@ -23,8 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dataset_card import KNOWN_CATEGORIES
-
 from .errors import ImageNet3DError
 
 
@@ -79,7 +77,7 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     from .build import build
     from .evaluation import evaluate
     from .init_model import build_tiny_model
-    from .synthetic import DEFAULT_CATEGORIES, generate_release, summarize_release
+    from .synthetic import DEFAULT_CATEGORIES, generate_release, known_novel_counts, summarize_release
     from .training import train
 
     if isinstance(plan, str):
@@ -92,8 +90,7 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     models = out / "models"
     stages: dict[str, float] = {}
 
-    counts = {c: plan.images_per_category if c in KNOWN_CATEGORIES else plan.novel_images_per_category
-              for c in DEFAULT_CATEGORIES}
+    counts = known_novel_counts(DEFAULT_CATEGORIES, plan.images_per_category, plan.novel_images_per_category)
     release = _timed(stages, "synthesize", lambda: generate_release(
         out / "release", images_per_category=counts, seed=seed, num_proc=num_proc, progress=progress))
     data = out / "dataset"

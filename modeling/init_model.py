@@ -111,13 +111,12 @@ def build_tokenizer(vocab_size: int, extra_special_tokens: tuple[str, ...] = (SP
 
 def _square_side(image_processor: Any) -> int | None:
     """The side of the square an image processor makes of a square crop: its centre crop, else its resize."""
-    crop = getattr(image_processor, "crop_size", None) or {}
-    if getattr(image_processor, "do_center_crop", False) and crop.get("height") and crop.get("height") == crop.get(
-            "width"):
-        return int(crop["height"])
-    size = getattr(image_processor, "size", None) or {}
-    if size.get("height") and size.get("height") == size.get("width"):
-        return int(size["height"])
+    sizes = [getattr(image_processor, "size", None) or {}]
+    if getattr(image_processor, "do_center_crop", False):
+        sizes.insert(0, getattr(image_processor, "crop_size", None) or {})
+    for size in sizes:
+        if size.get("height") and size.get("height") == size.get("width"):
+            return int(size["height"])
     return None
 
 

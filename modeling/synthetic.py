@@ -69,7 +69,8 @@ _WNIDS = {
 }
 
 __all__ = ["DEFAULT_CATEGORIES", "QUIRKS", "SYMMETRIC_CATEGORIES", "SyntheticImage", "add_arguments",
-           "generate_release", "image_ids", "run", "summarize_release", "synthesize_image", "wnid"]
+           "generate_release", "image_ids", "known_novel_counts", "run", "summarize_release", "synthesize_image",
+           "wnid"]
 
 
 def wnid(category: str) -> str:
@@ -348,6 +349,12 @@ def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...
     return root
 
 
+def known_novel_counts(categories: list[str] | tuple[str, ...], known: int, novel: int) -> dict[str, int]:
+    """Images per category: `known` for the 63 known categories of the open-vocabulary split, `novel` for the rest
+    (Task 2 only evaluates those, so they need fewer)."""
+    return {c: known if c in KNOWN_CATEGORIES else novel for c in check_categories(categories)}
+
+
 def _image_counts(categories: list[str], images_per_category: int | Mapping[str, int]) -> dict[str, int]:
     """Images per category from one count or a mapping, which must name exactly the chosen categories."""
     if isinstance(images_per_category, Mapping):
@@ -469,8 +476,7 @@ def run(args: argparse.Namespace) -> int:
         raise ImageNet3DError(f"--num-proc must be at least 1, got {args.num_proc}")
     counts = args.images_per_category
     if args.novel_images_per_category is not None:
-        counts = {c: args.images_per_category if c in KNOWN_CATEGORIES else args.novel_images_per_category
-                  for c in check_categories(args.categories)}
+        counts = known_novel_counts(args.categories, args.images_per_category, args.novel_images_per_category)
     start = time.perf_counter()
     root = generate_release(args.out, args.categories, counts, args.image_size, args.seed,
                             args.zip, args.quirk_rate, progress=not args.no_progress, num_proc=args.num_proc)
