@@ -34,3 +34,19 @@ def synthetic_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synthetic") / "release"
     return generate_release(root, DEFAULT_CATEGORIES, images_per_category=SYNTHETIC_IMAGES_PER_CATEGORY,
                             seed=SYNTHETIC_SEED, make_zip=True, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_dataset(synthetic_release: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `pose` and `open_vocab` configs of the synthetic release at 32-pixel crops; read-only, shared."""
+    from eval_helpers import build_small
+
+    return build_small(synthetic_release, tmp_path_factory.mktemp("small_dataset") / "ds")
+
+
+@pytest.fixture(scope="session")
+def tiny_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny classification baseline folder (seed 0); read-only, shared."""
+    from modeling.baseline import build_baseline
+
+    return build_baseline(tmp_path_factory.mktemp("baseline") / "tiny", size="tiny", seed=0)

@@ -1,4 +1,4 @@
-"""Shared by tests/test_baseline.py and tests/test_evaluation.py: a small built dataset and a tiny baseline."""
+"""Small test builds of the synthetic release (conftest.small_dataset, and variants in the tests)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from eval_helpers import build_small
 from PIL import Image
 from transformers import AutoConfig, AutoModel, ViTConfig, ViTModel
 
@@ -31,23 +30,13 @@ from modeling.errors import ImageNet3DError
 from modeling.geometry import angle_to_bin, bin_to_angle, flip_pose, soft_bin_targets
 
 
-@pytest.fixture(scope="module")
-def data_dir(synthetic_release, tmp_path_factory):
-    return build_small(synthetic_release, tmp_path_factory.mktemp("baseline_data") / "ds")
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return build_baseline(tmp_path_factory.mktemp("baseline") / "tiny", size="tiny", seed=0)
-
-
 def _images(n: int, side: int = 32) -> list[Image.Image]:
     rng = np.random.default_rng(0)
     return [Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)) for _ in range(n)]
 
 
-def test_forward_shapes_and_the_loss_is_ce_cls_plus_ce_pose(tiny_dir):
-    model, processor = load_baseline(tiny_dir)
+def test_forward_shapes_and_the_loss_is_ce_cls_plus_ce_pose(tiny_baseline):
+    model, processor = load_baseline(tiny_baseline)
     pixels = processor(images=_images(4), return_tensors="pt")["pixel_values"]
     categories = torch.tensor([0, 5, 7, 188])
     bins = torch.tensor([[0, 1, 2], [39, 20, 3], [5, 5, 5], [10, 0, 39]])
@@ -86,8 +75,8 @@ def test_decode_gives_argmax_category_and_bin_centres():
     assert out[0]["confidence"]["azimuth"] == pytest.approx(1.0, abs=1e-6)
 
 
-def test_save_load_round_trip(tiny_dir, tmp_path):
-    model, processor = load_baseline(tiny_dir)
+def test_save_load_round_trip(tiny_baseline, tmp_path):
+    model, processor = load_baseline(tiny_baseline)
     pixels = processor(images=_images(2), return_tensors="pt")["pixel_values"]
     with torch.no_grad():
         before = model(pixel_values=pixels)
@@ -146,9 +135,9 @@ def test_flip_augmentation_mirrors_image_and_pose():
     assert flipped["category_labels"].tolist() == [3]
 
 
-def test_training_on_known_categories_lowers_the_loss(data_dir, tmp_path):
+def test_training_on_known_categories_lowers_the_loss(small_dataset, tmp_path):
     torch.set_num_threads(2)
-    summary = train_baseline(None, data_dir, tmp_path / "trained", categories="known", max_steps=20, batch_size=16,
+    summary = train_baseline(None, small_dataset, tmp_path / "trained", categories="known", max_steps=20, batch_size=16,
                              lr=3e-3, size="tiny", logging_steps=5, progress=False)
     losses = summary["logged_losses"]
     assert summary["steps"] == 20 and len(losses) == 4
@@ -158,7 +147,7 @@ def test_training_on_known_categories_lowers_the_loss(data_dir, tmp_path):
     assert np.mean(losses[-2:]) - floor < 0.85 * (losses[0] - floor), (losses, floor)
     # Task 2 protocol: no novel category in the training data, and every known one of the release is there.
     assert summary["novel_categories_seen"] == [] and set(summary["train_categories"]) <= set(KNOWN_CATEGORIES)
-    open_vocab = datasets.load_dataset(str(data_dir), "open_vocab", split="train")
+    open_vocab = datasets.load_dataset(str(small_dataset), "open_vocab", split="train")
     names = open_vocab.features["category"].names
     assert set(summary["train_categories"]) == {names[i] for i in open_vocab["category"]}
     assert summary["train_rows"] == len(open_vocab)
@@ -168,18 +157,18 @@ def test_training_on_known_categories_lowers_the_loss(data_dir, tmp_path):
     assert model.config.backbone_config.hidden_sizes == [8, 16, 16, 32]
 
 
-def test_training_on_all_categories_sees_novel_ones_and_is_seeded(data_dir, tmp_path):
-    runs = [train_baseline(None, data_dir, tmp_path / f"run{k}", categories="all", max_steps=3, batch_size=16,
+def test_training_on_all_categories_sees_novel_ones_and_is_seeded(small_dataset, tmp_path):
+    runs = [train_baseline(None, small_dataset, tmp_path / f"run{k}", categories="all", max_steps=3, batch_size=16,
                            size="tiny", logging_steps=1, progress=False, seed=7) for k in range(2)]
     assert set(runs[0]["train_categories"]) & set(NOVEL_CATEGORIES)
     assert runs[0]["logged_losses"] == runs[1]["logged_losses"]
     # Continuing from a saved baseline folder starts from its weights.
-    again = train_baseline(tmp_path / "run0", data_dir, tmp_path / "continued", max_steps=1, batch_size=16,
+    again = train_baseline(tmp_path / "run0", small_dataset, tmp_path / "continued", max_steps=1, batch_size=16,
                            logging_steps=1, progress=False, seed=7)
     assert again["start"] == str(tmp_path / "run0")
 
 
-def test_cli_help_and_bad_input(data_dir, tmp_path, capsys):
+def test_cli_help_and_bad_input(small_dataset, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["train-baseline", "--help"])
     assert exit_info.value.code == 0
@@ -187,13 +176,14 @@ def test_cli_help_and_bad_input(data_dir, tmp_path, capsys):
     assert cli.main(["train-baseline", "--data", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a built ImageNet3D dataset" in err and str(tmp_path) in err
-    assert cli.main(["train-baseline", "--data", str(data_dir), "--output", str(tmp_path / "o"), "--epochs", "0"]) == 2
+    assert cli.main(["train-baseline", "--data", str(small_dataset), "--output", str(tmp_path / "o"),
+                     "--epochs", "0"]) == 2
     assert "--epochs must be positive" in capsys.readouterr().err
     with pytest.raises(ImageNet3DError, match="categories"):
-        train_baseline(None, data_dir, tmp_path / "o", categories="novel")
+        train_baseline(None, small_dataset, tmp_path / "o", categories="novel")
     (tmp_path / "notamodel").mkdir()
     with pytest.raises(ImageNet3DError, match="no config.json"):
-        train_baseline(tmp_path / "notamodel", data_dir, tmp_path / "o", max_steps=1)
+        train_baseline(tmp_path / "notamodel", small_dataset, tmp_path / "o", max_steps=1)
     with pytest.raises(ImageNet3DError, match="cannot load the backbone"):
         create_baseline(str(tmp_path / "no_such_backbone"))
     with pytest.raises(ImageNet3DError, match="unknown baseline size"):

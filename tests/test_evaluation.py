@@ -14,21 +14,10 @@ from llava_pose_helpers import tiny_model_dir
 
 from dataset_card import KNOWN_CATEGORIES, META_CLASS_ABBREVIATIONS
 from modeling import cli
-from modeling.baseline import build_baseline
 from modeling.errors import ImageNet3DError
 from modeling.evaluation import OUTPUT_FILES, evaluate, evaluation_rows
 from modeling.evaluation_plots import PLOT_FILES
 from modeling.scoring import format_comparison, format_table, score_files
-
-
-@pytest.fixture(scope="module")
-def data_dir(synthetic_release, tmp_path_factory):
-    return build_small(synthetic_release, tmp_path_factory.mktemp("evaluation_data") / "ds")
-
-
-@pytest.fixture(scope="module")
-def baseline_dir(tmp_path_factory):
-    return build_baseline(tmp_path_factory.mktemp("eval_baseline") / "tiny", size="tiny", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +37,12 @@ def _check_files(out, task, metrics):
 
 
 @pytest.mark.parametrize("task", ["joint", "pose", "open_vocab"])
-def test_baseline_writes_every_file_and_the_scorer_agrees(baseline_dir, data_dir, tmp_path, task):
+def test_baseline_writes_every_file_and_the_scorer_agrees(tiny_baseline, small_dataset, tmp_path, task):
     out = tmp_path / task
-    metrics = evaluate(baseline_dir, data_dir, task, out, batch_size=7, progress=False)
+    metrics = evaluate(tiny_baseline, small_dataset, task, out, batch_size=7, progress=False)
     _check_files(out, task, metrics)
     references = [json.loads(line) for line in (out / "references.jsonl").read_text().splitlines()]
-    pose_validation = datasets.load_dataset(str(data_dir), "pose", split="validation")
+    pose_validation = datasets.load_dataset(str(small_dataset), "pose", split="validation")
     assert sorted(r["id"] for r in references) == sorted(pose_validation["object_id"])
     assert metrics["missing_predictions"] == 0 and metrics["overall"]["count"] == len(references)
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
@@ -68,9 +57,9 @@ def test_baseline_writes_every_file_and_the_scorer_agrees(baseline_dir, data_dir
     assert run["model_type"] == "imagenet3d_pose_classifier" and run["objects"] == len(references)
 
 
-def test_joint_is_the_3d_aware_error(baseline_dir, data_dir, tmp_path):
-    joint = evaluate(baseline_dir, data_dir, "joint", tmp_path / "j", progress=False)
-    pose = evaluate(baseline_dir, data_dir, "pose", tmp_path / "p", progress=False)
+def test_joint_is_the_3d_aware_error(tiny_baseline, small_dataset, tmp_path):
+    joint = evaluate(tiny_baseline, small_dataset, "joint", tmp_path / "j", progress=False)
+    pose = evaluate(tiny_baseline, small_dataset, "pose", tmp_path / "p", progress=False)
     predictions = [json.loads(line) for line in (tmp_path / "j" / "predictions.jsonl").read_text().splitlines()]
     references = [json.loads(line) for line in (tmp_path / "j" / "references.jsonl").read_text().splitlines()]
     wrong = sum(p["category"] != r["category"] for p, r in zip(predictions, references))
@@ -79,22 +68,22 @@ def test_joint_is_the_3d_aware_error(baseline_dir, data_dir, tmp_path):
                                                                + 180.0 * wrong / len(references))
 
 
-def test_object_selection(data_dir):
-    known = evaluation_rows(data_dir, "joint", split="validation_known")
+def test_object_selection(small_dataset):
+    known = evaluation_rows(small_dataset, "joint", split="validation_known")
     names = known.features["category"].names
     assert {names[c] for c in known["category"]} <= set(KNOWN_CATEGORIES)
-    assert len(known) == len(datasets.load_dataset(str(data_dir), "open_vocab", split="validation_known"))
+    assert len(known) == len(datasets.load_dataset(str(small_dataset), "open_vocab", split="validation_known"))
     assert set(known["bbox"][0]) and len(known["bbox"][0]) == 4
-    everything = evaluation_rows(data_dir, "pose")
-    some = evaluation_rows(data_dir, "pose", max_objects=5)
+    everything = evaluation_rows(small_dataset, "pose")
+    some = evaluation_rows(small_dataset, "pose", max_objects=5)
     assert len(some) == 5 and some["object_id"][0] == everything["object_id"][0]
     assert some["object_id"][-1] == everything["object_id"][-1]
-    assert len(evaluation_rows(data_dir, "pose", split="train")) > len(everything)
+    assert len(evaluation_rows(small_dataset, "pose", split="train")) > len(everything)
 
 
-def test_llava_pose_end_to_end_counts_unparsable_answers(llava_dir, data_dir, tmp_path):
+def test_llava_pose_end_to_end_counts_unparsable_answers(llava_dir, small_dataset, tmp_path):
     out = tmp_path / "llava"
-    metrics = evaluate(llava_dir, data_dir, "joint", out, batch_size=3, max_objects=5, progress=False)
+    metrics = evaluate(llava_dir, small_dataset, "joint", out, batch_size=3, max_objects=5, progress=False)
     _check_files(out, "joint", metrics)
     run = json.loads((out / "run.json").read_text())
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
@@ -105,9 +94,9 @@ def test_llava_pose_end_to_end_counts_unparsable_answers(llava_dir, data_dir, tm
     assert f"without a <pose6D> (error π): {run['no_pose']}" in (out / "table.md").read_text()
 
 
-def test_llava_pose_answers_become_predictions(llava_dir, data_dir, tmp_path, monkeypatch):
+def test_llava_pose_answers_become_predictions(llava_dir, small_dataset, tmp_path, monkeypatch):
     """The first <pose6D> object of an answer is the prediction; no object: NaN pose, no class (error π + π)."""
-    rows = evaluation_rows(data_dir, "joint", max_objects=3)
+    rows = evaluation_rows(small_dataset, "joint", max_objects=3)
     names = rows.features["category"].names
     truth = [(names[r["category"]], r["azimuth"], r["elevation"], r["theta"]) for r in rows]
     prompts_seen = []
@@ -124,7 +113,8 @@ def test_llava_pose_answers_become_predictions(llava_dir, data_dir, tmp_path, mo
         return results
 
     monkeypatch.setattr("modeling.predict.predict", fake_predict)
-    metrics = evaluate(llava_dir, data_dir, "joint", tmp_path / "fake", batch_size=2, max_objects=3, progress=False)
+    metrics = evaluate(llava_dir, small_dataset, "joint", tmp_path / "fake", batch_size=2, max_objects=3,
+                       progress=False)
     assert len(prompts_seen) == 3 and all("Name the object in the box [" in p for p in prompts_seen)
     run = json.loads((tmp_path / "fake" / "run.json").read_text())
     assert run["no_pose"] == run["no_category"] == 1
@@ -133,9 +123,9 @@ def test_llava_pose_answers_become_predictions(llava_dir, data_dir, tmp_path, mo
     assert metrics["overall"]["mean_error_deg"] == pytest.approx(360 / 3)
 
 
-def test_an_answer_without_a_pose_scores_pi(llava_dir, data_dir, tmp_path):
+def test_an_answer_without_a_pose_scores_pi(llava_dir, small_dataset, tmp_path):
     # max_new_tokens=1 cuts every answer before its <pose6D>: all NaN, all error π, all counted.
-    metrics = evaluate(llava_dir, data_dir, "pose", tmp_path / "cut", max_objects=3, max_new_tokens=1,
+    metrics = evaluate(llava_dir, small_dataset, "pose", tmp_path / "cut", max_objects=3, max_new_tokens=1,
                        progress=False)
     run = json.loads((tmp_path / "cut" / "run.json").read_text())
     assert run["no_pose"] == run["no_category"] == 3
@@ -143,44 +133,44 @@ def test_an_answer_without_a_pose_scores_pi(llava_dir, data_dir, tmp_path):
     assert score_files(tmp_path / "cut" / "predictions.jsonl", tmp_path / "cut" / "references.jsonl") == metrics
 
 
-def test_bad_input_is_a_clear_error(baseline_dir, data_dir, synthetic_release, tmp_path, capsys):
+def test_bad_input_is_a_clear_error(tiny_baseline, small_dataset, synthetic_release, tmp_path, capsys):
     other = tmp_path / "bert"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(ImageNet3DError, match=r"config.json: model_type is 'bert'"):
-        evaluate(other, data_dir, "joint", tmp_path / "o")
+        evaluate(other, small_dataset, "joint", tmp_path / "o")
     with pytest.raises(ImageNet3DError, match="no config.json"):
-        evaluate(tmp_path, data_dir, "joint", tmp_path / "o")
+        evaluate(tmp_path, small_dataset, "joint", tmp_path / "o")
     with pytest.raises(ImageNet3DError, match="not a built ImageNet3D dataset"):
-        evaluate(baseline_dir, synthetic_release, "joint", tmp_path / "o")  # a release, not a build
+        evaluate(tiny_baseline, synthetic_release, "joint", tmp_path / "o")  # a release, not a build
     pose_only = build_small(synthetic_release, tmp_path / "pose_only", configs=("pose",))
     with pytest.raises(ImageNet3DError, match="no 'open_vocab' config"):
-        evaluate(baseline_dir, pose_only, "open_vocab", tmp_path / "o")
+        evaluate(tiny_baseline, pose_only, "open_vocab", tmp_path / "o")
     with pytest.raises(ImageNet3DError, match="no split 'test'"):
-        evaluate(baseline_dir, data_dir, "pose", tmp_path / "o", split="test")
+        evaluate(tiny_baseline, small_dataset, "pose", tmp_path / "o", split="test")
     with pytest.raises(ImageNet3DError, match="open_vocab always"):
-        evaluate(baseline_dir, data_dir, "open_vocab", tmp_path / "o", split="train")
+        evaluate(tiny_baseline, small_dataset, "open_vocab", tmp_path / "o", split="train")
     capsys.readouterr()
-    code = cli.main(["evaluate", "--model", str(other), "--data", str(data_dir), "--out", str(tmp_path / "o")])
+    code = cli.main(["evaluate", "--model", str(other), "--data", str(small_dataset), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and str(other / "config.json") in err
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_writes_the_table(baseline_dir, data_dir, tmp_path, capsys):
+def test_cli_writes_the_table(tiny_baseline, small_dataset, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["evaluate", "--help"])
     assert exit_info.value.code == 0 and "--max-objects" in capsys.readouterr().out
-    code = cli.main(["evaluate", "--model", str(baseline_dir), "--data", str(data_dir), "--task", "open_vocab",
+    code = cli.main(["evaluate", "--model", str(tiny_baseline), "--data", str(small_dataset), "--task", "open_vocab",
                      "--out", str(tmp_path / "cli"), "--no-progress", "--batch-size", "16"])
     out = capsys.readouterr().out
     assert code == 0 and "known Acc@π/6" in out and "novel Acc@π/6" in out
     assert (tmp_path / "cli" / "metrics.json").is_file()
 
 
-def test_comparison_table(baseline_dir, data_dir, tmp_path):
-    joint = evaluate(baseline_dir, data_dir, "joint", None, progress=False)
-    open_vocab = evaluate(baseline_dir, data_dir, "open_vocab", None, progress=False)
+def test_comparison_table(tiny_baseline, small_dataset, tmp_path):
+    joint = evaluate(tiny_baseline, small_dataset, "joint", None, progress=False)
+    open_vocab = evaluate(tiny_baseline, small_dataset, "open_vocab", None, progress=False)
     table = format_comparison({"baseline": joint, "other": joint}, title="joint").splitlines()
     assert table[0].startswith("| joint | Avg |") and all(a in table[0] for a in META_CLASS_ABBREVIATIONS.values())
     assert table[2].startswith(f"| baseline | {joint['overall']['acc_pi6']:.1f} |")
