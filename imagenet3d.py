@@ -15,9 +15,9 @@ ordinary Python::
     builder.download_and_prepare()
     ds = builder.as_dataset()
 
-The main path is ``imagenet3d build SOURCE`` (:mod:`modeling.build`), which writes Parquet shards
+The main path is ``imagenet3d build SOURCE`` (:mod:`modeling.data.build`), which writes Parquet shards
 and a dataset card into ``./imagenet3d`` so that ``load_dataset("imagenet3d", "pose")`` works. Both
-paths make the same rows (:mod:`modeling.examples`).
+paths make the same rows (:mod:`modeling.data.rows`).
 
 Configs (splits ``train`` and ``validation`` unless noted):
 
@@ -47,10 +47,10 @@ from dataset_card import (
     META_CLASSES,
     NOVEL_CATEGORIES,
 )
-from modeling.captions import read_captions_file
-from modeling.errors import ImageNet3DError
-from modeling.examples import BuildOptions, BuildReport, cad_rows, iter_unit, release_categories
-from modeling.release import Release
+from modeling.data.captions import read_captions_file
+from modeling.data.release import Release
+from modeling.data.rows import BuildOptions, BuildReport, cad_rows, iter_unit, release_categories
+from modeling.utils.errors import ImageNet3DError
 
 __all__ = ["CATEGORIES", "CITATION", "CONFIG_COLUMNS", "CONFIG_NAMES", "CONFIG_SHARDS", "ImageNet3D",
            "ImageNet3DConfig", "KNOWN_CATEGORIES", "META_CLASSES", "META_CLASS_ABBREVIATIONS", "META_CLASS_OF",

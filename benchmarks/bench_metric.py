@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from scipy.linalg import logm
 
+from modeling.evaluation.metrics import pose_error
+from modeling.evaluation.scoring import score_files
 from modeling.geometry import rotation_matrix
-from modeling.metrics import pose_error
-from modeling.scoring import score_files
 
 
 def official_pose_error(pred: np.ndarray, gt: np.ndarray) -> float:

@@ -65,3 +65,6 @@ _check()
 
 __all__ = ["CATEGORIES", "KNOWN_CATEGORIES", "META_CLASSES", "META_CLASS_ABBREVIATIONS", "META_CLASS_OF",
            "NOVEL_CATEGORIES"]
+
+CARD_TEMPLATE: Path = _HERE / "README.template.md"
+"""The dataset card template that ``imagenet3d build`` fills in (``modeling.data.card``)."""

@@ -10,7 +10,7 @@ import pytest
 # Nothing downloads in tests: a mistyped local path must fail at once, not fall back to the Hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-from modeling.synthetic import DEFAULT_CATEGORIES, generate_release
+from modeling.synthetic.generator import DEFAULT_CATEGORIES, generate_release
 
 SYNTHETIC_IMAGES_PER_CATEGORY = 5
 SYNTHETIC_SEED = 0
@@ -39,7 +39,7 @@ def synthetic_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_dataset(synthetic_release: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The `pose` and `open_vocab` configs of the synthetic release at 32-pixel crops; read-only, shared."""
-    from eval_helpers import build_small
+    from tests.helpers.evaluation import build_small
 
     return build_small(synthetic_release, tmp_path_factory.mktemp("small_dataset") / "ds")
 
@@ -47,6 +47,6 @@ def small_dataset(synthetic_release: Path, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="session")
 def tiny_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny classification baseline folder (seed 0); read-only, shared."""
-    from modeling.baseline import build_baseline
+    from modeling.baseline.model import build_baseline
 
     return build_baseline(tmp_path_factory.mktemp("baseline") / "tiny", size="tiny", seed=0)

@@ -1,0 +1,352 @@
+"""``imagenet3d build SOURCE [OUT]``: the official release → Parquet shards + dataset card.
+
+OUT (default ``./imagenet3d``) then loads with ``load_dataset("imagenet3d", "pose")`` from the
+folder the build ran in, or ``load_dataset(OUT, config)`` from anywhere, offline.
+
+* **Shards.** ``data/pose/<split>/<category>-<known|novel>.parquet`` (crops and every field),
+  ``data/image/<split>/<category>-<known|novel>.parquet`` (full images, objects, captions) and
+  ``data/cad/cad.parquet``; every config is a column selection over one kind (``imagenet3d.py``),
+  ``open_vocab`` selects categories by the ``-known``/``-novel`` suffix. Files sort in category order.
+* **Deterministic.** Work is split into (category, split) units whose rows come in list order and
+  whose files are written with fixed Parquet settings; reports are sorted and hold no time or
+  absolute path. Same input, same bytes, whatever ``--num-proc`` (and a folder and its zip agree).
+* **Atomic.** Everything is written into ``.<OUT>.partial`` beside OUT and swapped in by rename at the
+  end; an interrupted build leaves OUT as it was, and the next build starts over.
+* **Bad input** is counted in ``build_report.json`` (and printed), or raises with ``--strict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+import imagenet3d
+from dataset_card import KNOWN_CATEGORIES
+from modeling.data.captions import read_captions_file
+from modeling.data.card import describe_configs, render_card, summary_lines
+from modeling.data.crop import DEFAULT_CROP_SIZE
+from modeling.data.release import SPLITS, Release
+from modeling.data.rows import (
+    SPLIT_NAMES,
+    BuildOptions,
+    BuildReport,
+    cad_rows,
+    iter_unit,
+    release_categories,
+    unlisted_images,
+)
+from modeling.utils.errors import ImageNet3DError
+
+REPORT_NAME = "build_report.json"
+HUB_REPO, HUB_FILE = "ccvl/ImageNet3D", "imagenet3d_v1.zip"
+ROW_GROUP_SIZE = 100
+"""Rows per Parquet row group: ~100 images, what ``datasets`` uses for image columns (streaming-friendly)."""
+_PARQUET = {"compression": "zstd", "compression_level": 3, "version": "2.6", "use_dictionary": True,
+            "write_statistics": True}
+
+_WORKER_RELEASES: dict[str, Release] = {}
+
+
+def _group(category: str) -> str:
+    return "known" if category in KNOWN_CATEGORIES else "novel"
+
+
+def shard_path(kind: str, split: str, category: str) -> str:
+    """Release-independent path of a category's shard, relative to OUT."""
+    return f"data/{kind}/{split}/{category}-{_group(category)}.parquet"
+
+
+def _release(source: str) -> Release:
+    # One open release per process: a zip's index is built once, not per unit.
+    if source not in _WORKER_RELEASES:
+        _WORKER_RELEASES[source] = Release(source)
+    return _WORKER_RELEASES[source]
+
+
+# ---- writing Parquet -----------------------------------------------------------------------------------------
+
+
+class ShardWriter:
+    """Rows → one Parquet file with the features of a shard kind, in row groups, created on first row."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path, self.features = path, imagenet3d.SHARD_FEATURES[kind]
+        self.schema = self.features.arrow_schema
+        self.rows: list[dict] = []
+        self.count, self.captioned = 0, 0
+        self.column_bytes: Counter = Counter()
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, row: dict) -> None:
+        self.rows.append(self.features.encode_example(row))
+        if len(self.rows) >= ROW_GROUP_SIZE:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        table = pa.Table.from_pylist(self.rows, schema=self.schema)
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.path, self.schema, **_PARQUET)
+        self._writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        self.count += table.num_rows
+        if "has_caption" in table.column_names:
+            self.captioned += sum(table.column("has_caption").to_pylist())
+        for name in table.column_names:
+            self.column_bytes[name] += table.column(name).nbytes
+        self.rows = []
+
+    def close(self) -> dict | None:
+        """Finish the file; its stats, or None when it got no row (then no file exists)."""
+        self._flush()
+        if self._writer is None:
+            return None
+        self._writer.close()
+        return {"rows": self.count, "captioned": self.captioned, "column_bytes": dict(self.column_bytes),
+                "size": self.path.stat().st_size}
+
+
+def build_unit(task: tuple[str, str, str, BuildOptions, dict | None, str]) -> dict:
+    """Worker: one category's official split → its pose and image shards. Returns stats and report."""
+    source, category, split, options, captions, out = task
+    release = _release(source)
+    report = BuildReport(strict=options.strict, where=release.where)
+    hf_split = SPLIT_NAMES[split]
+    writers = {kind: ShardWriter(Path(out) / shard_path(kind, hf_split, category), kind)
+               for kind, wanted in (("pose", options.pose), ("image", options.image)) if wanted}
+    images = 0
+    for result in iter_unit(release, category, split, options, report, captions):
+        images += 1
+        if "pose" in writers:
+            for row in result.pose_rows:
+                writers["pose"].add(row)
+        if "image" in writers:
+            writers["image"].add(result.image_row)
+    files = {}
+    for kind, writer in writers.items():
+        stats = writer.close()
+        if stats is not None:
+            files[shard_path(kind, hf_split, category)] = stats
+    return {"files": files, "report": report, "images": images}
+
+
+def _write_cad(release: Release, categories: list[str], out: Path, report: BuildReport) -> dict:
+    writer = ShardWriter(out / "data/cad/cad.parquet", "cad")
+    for category in categories:
+        for row in cad_rows(release, category, report):
+            writer.add(row)
+    stats = writer.close()
+    return {"data/cad/cad.parquet": stats} if stats else {}
+
+
+def summarize(report: BuildReport, notes: list[str]) -> dict:
+    """The build report as sorted JSON-able dicts (no time, no absolute path: builds compare bytewise)."""
+    totals: dict[str, dict[str, int]] = {}
+    for key, value in sorted(report.totals.items()):
+        split, name = key.split("/", 1)
+        totals.setdefault(split, {})[name] = value
+    filtered: dict[str, dict[str, int]] = {}
+    for key, value in sorted(report.filtered.items()):
+        split, reason = key.split("/", 1)
+        filtered.setdefault(split, {})[reason] = value
+    skips = sorted(report.skips, key=lambda s: (s["reason"], s["file"], s["field"] or "", s.get("detail", "")))
+    return {
+        "totals": totals, "filtered": filtered,
+        "skipped": dict(sorted(Counter(s["reason"] for s in skips).items())),
+        "converted": dict(sorted(Counter(c["from"] for c in report.converted).items())),
+        "notes": notes, "skips": skips, "conversions": sorted(report.converted, key=lambda c: c["file"]),
+    }
+
+
+# ---- the build -----------------------------------------------------------------------------------------------
+
+
+def _prepare_out(out: Path) -> Path:
+    """The empty staging folder beside OUT; restores OUT from an interrupted swap; refuses foreign folders."""
+    staging, old = out.parent / f".{out.name}.partial", out.parent / f".{out.name}.old"
+    if old.exists() and not out.exists():
+        old.rename(out)  # a previous build died between its two renames: OUT goes back
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / REPORT_NAME).is_file())):
+        raise ImageNet3DError(f"{out}: exists and is not an imagenet3d build (no {REPORT_NAME}); "
+                              "choose another OUT or remove it")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    old = out.parent / f".{out.name}.old"
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str] | tuple[str, ...] | None = None,
+          crop_size: int = DEFAULT_CROP_SIZE, jpeg_quality: int = 75, num_proc: int = 1, strict: bool = False,
+          captions_file: str | Path | None = None, progress: bool = True) -> dict:
+    """Build the dataset from a release folder or zip into ``out``; returns the build report (as written).
+
+    Raises :class:`ImageNet3DError` for unusable input (and, with ``strict``, for the first bad input).
+    With ``num_proc > 1`` workers are spawned (not forked: pyarrow's threads make fork unsafe), so a
+    script calling this must do so under ``if __name__ == "__main__":``.
+    """
+    configs = list(imagenet3d.CONFIG_NAMES if not configs else dict.fromkeys(configs))
+    unknown = [c for c in configs if c not in imagenet3d.CONFIG_NAMES]
+    if unknown:
+        raise ImageNet3DError(f"unknown config(s) {unknown}; choose from {list(imagenet3d.CONFIG_NAMES)}")
+    if crop_size < 16 or not 1 <= jpeg_quality <= 95 or num_proc < 1:
+        raise ImageNet3DError("need crop_size >= 16, 1 <= jpeg_quality <= 95 and num_proc >= 1")
+    kinds = {imagenet3d.CONFIG_SHARDS[c] for c in configs}
+    if captions_file and "captions" not in configs:
+        raise ImageNet3DError("--captions imports captions for the captions config, which --configs leaves out")
+    captions = read_captions_file(captions_file) if captions_file and "image" in kinds else None
+    options = BuildOptions(crop_size=crop_size, jpeg_quality=jpeg_quality, strict=strict, pose="pose" in kinds,
+                           image="image" in kinds,
+                           imported_captions=Path(captions_file).name if captions is not None else None)
+    release = Release(source)
+    report = BuildReport(strict=strict, where=release.where)
+    categories = release_categories(release, report)
+    notes = []
+    units = [(category, split) for category in categories for split in SPLITS]
+    listed = {unit: release.list_ids(*unit) or [] for unit in units}
+    for category in categories:
+        unlisted = unlisted_images(release, category)
+        if unlisted:
+            notes.append(f"{unlisted} image(s) of {category} are in no list file (outside both splits, not built)")
+    if captions is not None:
+        known_ids = {image_id for ids in listed.values() for image_id in ids}
+        for image_id in sorted(set(captions) - known_ids):
+            report.skip("caption for an image that no list names", Path(captions_file).name, "image_id", image_id)
+
+    out = Path(out).absolute()
+    staging = _prepare_out(out)
+    try:
+        files: dict[str, dict] = {}
+        if options.pose or options.image:
+            tasks = [(str(release.source), c, s, options,
+                      {i: captions[i] for i in listed[(c, s)] if i in captions} if captions is not None else None,
+                      str(staging)) for c, s in units]
+            bar = tqdm(total=sum(len(ids) for ids in listed.values()), desc="build", unit="img", disable=not progress)
+            if num_proc > 1 and len(tasks) > 1:
+                import multiprocessing
+
+                # spawn, not fork: the parent holds pyarrow thread pools, which fork can deadlock.
+                with multiprocessing.get_context("spawn").Pool(min(num_proc, len(tasks))) as pool:
+                    results = []
+                    for (category, split), result in zip(units, pool.imap(build_unit, tasks)):
+                        bar.update(len(listed[(category, split)]))
+                        results.append(result)
+            else:
+                results = []
+                for (category, split), task in zip(units, tasks):
+                    results.append(build_unit(task))
+                    bar.update(len(listed[(category, split)]))
+            bar.close()
+            for result in results:  # unit order: the merged report does not depend on num_proc
+                files.update(result["files"])
+                report.merge(result["report"])
+        if "cad" in kinds:
+            files.update(_write_cad(release, categories, staging, report))
+        summary = summarize(report, notes)
+        yaml_configs, infos, counts = describe_configs(configs, files)
+        for config in configs:
+            if config not in counts:
+                summary["notes"].append(f"config {config} has no rows and is not in the card")
+        summary = {"options": {**asdict(options), "configs": configs}, "rows": counts, **summary}
+        (staging / "README.md").write_text(render_card(options, yaml_configs, infos, counts, summary),
+                                           encoding="utf-8")
+        (staging / REPORT_NAME).write_text(json.dumps(summary, indent=1, sort_keys=False, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        release.close()
+    return summary
+
+
+# ---- the command ---------------------------------------------------------------------------------------------
+
+
+def download_release(token: str | None = None) -> Path:
+    """The official zip from the Hub (gated: accept the terms on the dataset page, then log in or pass a token)."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(HUB_REPO, HUB_FILE, repo_type="dataset", token=token))
+    except LocalEntryNotFoundError as err:
+        raise ImageNet3DError(f"cannot download {HUB_REPO}/{HUB_FILE}: offline and not cached ({err})") from None
+    except HfHubHTTPError as err:
+        raise ImageNet3DError(f"cannot download {HUB_REPO}/{HUB_FILE} (gated: accept the terms at "
+                              f"https://huggingface.co/datasets/{HUB_REPO} and log in): {err}") from None
+    except Exception as err:  # network errors of the HTTP client (not all are OSError): one line, no traceback
+        raise ImageNet3DError(f"cannot download {HUB_REPO}/{HUB_FILE}: {type(err).__name__}: {err}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``imagenet3d build``."""
+    parser.description = ("Build the Hugging Face dataset (Parquet shards + dataset card) from the official "
+                          "ImageNet3D release, a folder or imagenet3d_v1.zip; then load_dataset(OUT, config).")
+    parser.add_argument("source", metavar="SOURCE", nargs="?", type=Path,
+                        help="release folder or imagenet3d_v1.zip (omit with --hub)")
+    parser.add_argument("out", metavar="OUT", nargs="?", type=Path, default=None,
+                        help="output folder (default: ./imagenet3d, so that load_dataset('imagenet3d', 'pose') works "
+                             "here); an earlier build there is replaced")
+    parser.add_argument("--configs", nargs="+", choices=imagenet3d.CONFIG_NAMES, metavar="CONFIG",
+                        help=f"configs to build (default: all: {', '.join(imagenet3d.CONFIG_NAMES)})")
+    parser.add_argument("--crop-size", type=int, default=DEFAULT_CROP_SIZE, metavar="N",
+                        help="side of the object-centric crops in pixels: the official 512 x 512 crop resampled to "
+                             "N x N, the same content at a lower resolution (default: %(default)s, the official)")
+    parser.add_argument("--jpeg-quality", type=int, default=75, metavar="Q",
+                        help="JPEG quality of the crops (default: %(default)s, what the official script writes)")
+    parser.add_argument("--num-proc", type=int, default=1, metavar="N",
+                        help="worker processes; the output does not depend on it (default: %(default)s)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first bad input with an error naming the file and the field "
+                             "(default: count it as a skip in build_report.json)")
+    parser.add_argument("--captions", type=Path, metavar="FILE",
+                        help="JSONL of {\"image_id\", \"caption\"} to import instead of template captions")
+    parser.add_argument("--hub", action="store_true",
+                        help=f"download {HUB_FILE} from {HUB_REPO} (gated: needs a token) and build from it")
+    parser.add_argument("--token", default=None, help="Hugging Face token for --hub (default: the saved login)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build, then print the summary."""
+    if args.hub:
+        if args.out is not None:
+            raise ImageNet3DError("with --hub give only OUT (the release comes from the Hub)")
+        args.out, args.source = args.source, download_release(args.token)
+    if args.source is None:
+        raise ImageNet3DError("SOURCE is required (a release folder or imagenet3d_v1.zip), or use --hub")
+    out = args.out or Path("imagenet3d")
+    start = time.perf_counter()
+    summary = build(args.source, out, args.configs, args.crop_size, args.jpeg_quality, args.num_proc, args.strict,
+                    args.captions, progress=not args.no_progress)
+    elapsed = time.perf_counter() - start
+    objects = sum(t.get("objects kept", 0) for t in summary["totals"].values())
+    print(f"wrote {out}: {objects:,} objects in {elapsed:.1f} s ({objects / max(elapsed, 1e-9):,.1f} objects/s)")
+    for config, splits in summary["rows"].items():
+        print(f"  {config}: " + ", ".join(f"{split} {rows:,}" for split, rows in splits.items()))
+    for line in summary_lines(summary):
+        print(f"  {line[2:]}")
+    if summary["skips"]:
+        print(f"  first skips (all in {out / REPORT_NAME}):")
+        for skip in summary["skips"][:5]:
+            print(f"    {skip['file']}: {skip['field'] or '-'}: {skip['reason']}")
+    return 0

@@ -1,0 +1,262 @@
+"""Captions with ``<pose6D>`` tokens, in the form of the paper's GPT-4v captions (spec §6).
+
+The paper's captions are not released, so the ``captions`` config gets template captions written
+from the annotations: the prompt is "Describe the image in detail with 6D poses.", and each object
+is named by an UPPERCASE category tag with a 1-based instance index followed by "with <pose6D>",
+e.g. "a bicycle BICYCLE1 with <pose6D> is at the forefront". The value of each ``<pose6D>`` is the
+object's pose (azimuth, elevation, theta, distance, px, py), listed per token, in order, in the
+``pose6d`` column.
+
+Tag convention (also for imported captions): ``<CATEGORY><k>`` is the k-th object of that category,
+in the order of the npz annotation list, among the objects that pass the official filter. Every
+such object is tagged exactly once per caption.
+
+Templates use the object's horizontal position (from px), its depth rank among the objects (from
+distance), the side it is seen from (azimuth; the CAD models face −y, so azimuth 0 shows the front
+and azimuth 90° puts the camera on the object's left), the elevation and the occlusion status. The
+wording is chosen by a random generator seeded by the image id: the same image always gets the
+same caption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.jsonl import iter_json_objects
+
+POSE_TOKEN = "<pose6D>"
+"""The special token that stands for one object's 6D pose (the dataset side's one definition)."""
+PROMPT = "Describe the image in detail with 6D poses."
+"""The user turn of the paper's caption example."""
+POSE6D_FIELDS = ("azimuth", "elevation", "theta", "distance", "px", "py")
+
+_TOKEN_RE = re.compile(r"<pose6d>", re.IGNORECASE)
+# A tag right before a token: "BICYCLE1 with <pose6D>"; the tag itself must be uppercase.
+_TAGGED_TOKEN_RE = re.compile(r"\b([A-Z](?:[A-Z_]*[A-Z])?)([1-9][0-9]*)\s+with\s+(?i:<pose6d>)")
+
+_DISPLAY = {"tvmonitor": "TV monitor", "diningtable": "dining table", "go_kart": "go-kart",
+            "salt_or_pepper_shaker": "salt or pepper shaker", "cellphone": "cell phone"}
+_PAIRS = {"eyeglasses", "scissors"}
+_PLURAL = {"knife": "knives", "bookshelf": "bookshelves", "mouse": "mice"}
+_NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+@dataclass(frozen=True)
+class CaptionObject:
+    """What a caption may say about one object that passes the filter."""
+
+    index: int
+    category: str
+    azimuth: float
+    elevation: float
+    theta: float
+    distance: float
+    px: float
+    py: float
+    object_status: str | None = None
+
+    def pose(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in POSE6D_FIELDS}
+
+
+def tag_of(category: str, instance: int) -> str:
+    """The tag of the ``instance``-th (1-based) object of a category: hand_barrow, 1 → HAND_BARROW1."""
+    return f"{category.upper()}{instance}"
+
+
+def assign_tags(objects: list[CaptionObject]) -> dict[str, CaptionObject]:
+    """Tag → object, numbering the objects of each category in list order from 1."""
+    counts: dict[str, int] = {}
+    tags = {}
+    for obj in objects:
+        counts[obj.category] = counts.get(obj.category, 0) + 1
+        tags[tag_of(obj.category, counts[obj.category])] = obj
+    return tags
+
+
+def pose6d_entry(tag: str, obj: CaptionObject) -> dict:
+    """One entry of the ``pose6d`` column: which object a token stands for, and its pose."""
+    return {"tag": tag, "object_index": obj.index, **obj.pose()}
+
+
+# ---- template captions ---------------------------------------------------------------------------------------
+
+
+def _name(category: str) -> str:
+    return _DISPLAY.get(category, category.replace("_", " "))
+
+
+def _with_article(category: str) -> str:
+    name = _name(category)
+    if category in _PAIRS:
+        return f"a pair of {name}"
+    vowel = name[0].lower() in "aeio" or (name[0].lower() == "u" and not name.lower().startswith(("uni", "use")))
+    return f"{'an' if vowel or name.startswith('hour') else 'a'} {name}"
+
+
+def _plural(category: str, count: int) -> str:
+    name = _name(category)
+    number = _NUMBERS[count] if count < len(_NUMBERS) else str(count)
+    if category in _PAIRS:
+        return f"{number} pairs of {name}"
+    if category in _PLURAL:
+        return f"{number} {_PLURAL[category]}"
+    if name.endswith(("s", "sh", "ch", "x")):
+        return f"{number} {name}es"
+    if name.endswith("y") and name[-2:-1] not in "aeiou":
+        return f"{number} {name[:-1]}ies"
+    return f"{number} {name}s"
+
+
+def _signed_degrees(angle: float) -> float:
+    degrees = math.degrees(angle) % 360.0
+    return degrees - 360.0 if degrees > 180.0 else degrees
+
+
+def _view(azimuth: float) -> str:
+    # Eight 45° sectors around the object; azimuth 0 looks at its front, 90° at its left side.
+    sectors = ("the front", "the front left", "its left side", "the back left", "behind", "the back right",
+               "its right side", "the front right")
+    return sectors[int(((math.degrees(azimuth) % 360.0) + 22.5) // 45.0) % 8]
+
+
+def _elevation(elevation: float) -> str | None:
+    degrees = _signed_degrees(elevation)
+    if degrees > 30:
+        return "from high above"
+    if degrees > 10:
+        return "from slightly above"
+    if degrees < -10:
+        return "from below"
+    return None
+
+
+def _horizontal(obj: CaptionObject, width: int) -> str:
+    fraction = obj.px / width if width > 0 else 0.5
+    return "on the left" if fraction < 1 / 3 else "on the right" if fraction > 2 / 3 else "in the centre"
+
+
+def _depth(obj: CaptionObject, objects: list[CaptionObject]) -> str | None:
+    if len(objects) < 2:
+        return None
+    nearest = min(objects, key=lambda o: (o.distance, o.index))
+    farthest = max(objects, key=lambda o: (o.distance, -o.index))
+    if obj is nearest:
+        return "at the forefront"
+    if obj is farthest:
+        return "further back"
+    return None
+
+
+def _status(obj: CaptionObject) -> str | None:
+    return {"status_partially": "partly occluded", "status_barely": "barely visible"}.get(obj.object_status or "")
+
+
+def _object_sentence(rng: random.Random, tag: str, obj: CaptionObject, objects: list[CaptionObject],
+                     width: int) -> str:
+    subject = f"{_with_article(obj.category)} {tag} with {POSE_TOKEN}"
+    where = " ".join(p for p in (_depth(obj, objects), _horizontal(obj, width)) if p)
+    seen = f"seen from {_view(obj.azimuth)}"
+    elevation = _elevation(obj.elevation)
+    if elevation:
+        seen += f" and {elevation}"
+    extras = [e for e in (_status(obj), "tilted to one side" if abs(_signed_degrees(obj.theta)) > 15 else None) if e]
+    extra = f", {' and '.join(extras)}" if extras else ""
+    templates = (
+        f"{subject[0].upper()}{subject[1:]} is {where}, {seen}{extra}.",
+        f"{where[0].upper()}{where[1:]} there is {subject}, {seen}{extra}.",
+        f"We see {subject} {where}{extra}; it is {seen}.",
+        f"{subject[0].upper()}{subject[1:]} stands {where}{extra}, {seen}.",
+    )
+    return rng.choice(templates)
+
+
+def _rng(image_id: str) -> random.Random:
+    return random.Random(int.from_bytes(hashlib.sha256(image_id.encode("utf-8")).digest()[:8], "big"))
+
+
+def template_caption(image_id: str, objects: list[CaptionObject], width: int) -> tuple[str, list[dict]] | None:
+    """A caption of an image and its ``pose6d`` entries (one per token, in order); None without objects.
+
+    Deterministic: the wording depends only on the image id and the objects.
+    """
+    if not objects:
+        return None
+    rng = _rng(image_id)
+    tags = assign_tags(objects)
+    by_category: dict[str, int] = {}
+    for obj in objects:
+        by_category[obj.category] = by_category.get(obj.category, 0) + 1
+    things = " and ".join(_with_article(c) if n == 1 else _plural(c, n) for c, n in sorted(by_category.items()))
+    opening = rng.choice((f"The image shows {things}.", f"This photo features {things}.",
+                          f"In this picture we can see {things}."))
+    # Mention order: left to right or front to back; tags keep their list-order numbering.
+    order = list(tags.items())
+    if rng.random() < 0.5:
+        order.sort(key=lambda item: (item[1].px, item[1].index))
+    else:
+        order.sort(key=lambda item: (item[1].distance, item[1].index))
+    sentences = [opening] + [_object_sentence(rng, tag, obj, objects, width) for tag, obj in order]
+    return " ".join(sentences), [pose6d_entry(tag, obj) for tag, obj in order]
+
+
+# ---- imported captions ---------------------------------------------------------------------------------------
+
+
+class CaptionError(ImageNet3DError):
+    """An imported caption does not match the annotations of its image."""
+
+
+def check_caption(text: str, objects: list[CaptionObject]) -> tuple[str, list[dict]]:
+    """Check an imported caption's tags against an image's objects; return (text, pose6d entries).
+
+    The token is normalised to ``<pose6D>`` (the paper's figure spells it ``<pose6d>``). Raises
+    :class:`CaptionError` for a token without a tag before it, an unknown tag, a tag used twice, or a
+    caption that does not tag every object exactly once.
+    """
+    text = _TOKEN_RE.sub(POSE_TOKEN, text)
+    tags = assign_tags(objects)
+    matches = list(_TAGGED_TOKEN_RE.finditer(text))
+    tokens = len(_TOKEN_RE.findall(text))
+    if len(matches) != tokens:
+        raise CaptionError(f"{tokens - len(matches)} {POSE_TOKEN} token(s) without a tag such as "
+                           f"'CHAIR1 with {POSE_TOKEN}' before them")
+    seen: list[str] = []
+    for match in matches:
+        tag = match.group(1) + match.group(2)
+        if tag not in tags:
+            raise CaptionError(f"unknown tag {tag} (this image has: {', '.join(tags) or 'no objects'})")
+        if tag in seen:
+            raise CaptionError(f"tag {tag} has {POSE_TOKEN} twice")
+        seen.append(tag)
+    if len(seen) != len(tags):
+        missing = [t for t in tags if t not in seen]
+        raise CaptionError(f"tag count mismatch: {len(seen)} tagged, {len(tags)} objects (missing: "
+                           f"{', '.join(missing)})")
+    return text, [pose6d_entry(tag, tags[tag]) for tag in seen]
+
+
+def read_captions_file(path: str | Path) -> dict[str, str]:
+    """Image id → caption from a JSONL file of ``{"image_id": ..., "caption": ...}`` lines.
+
+    Errors name the file and the line: malformed JSON, missing or non-string fields, duplicate ids.
+    """
+    captions: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for number, record in iter_json_objects(path):
+        image_id, caption = record.get("image_id"), record.get("caption", record.get("text"))
+        if not isinstance(image_id, str) or not image_id:
+            raise located(path, "field 'image_id' must be a non-empty string", number)
+        if not isinstance(caption, str):
+            raise located(path, "field 'caption' must be a string", number)
+        if image_id in first:
+            raise located(path, f"duplicate image_id {image_id!r} (first on line {first[image_id]})", number)
+        first[image_id] = number
+        captions[image_id] = caption
+    return captions

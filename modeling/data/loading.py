@@ -1,0 +1,66 @@
+"""Open one split of a dataset folder written by ``imagenet3d build``, with clear errors for anything else.
+
+Training and evaluation read the built dataset through :func:`load_split`: it checks that the folder is a built
+dataset (a ``README.md`` whose YAML front matter lists ``configs:``), that it holds the config and split asked
+for, and that the category labels are the official 189 in the official order (the class heads' index), before
+handing over to ``datasets.load_dataset``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dataset_card import CATEGORIES
+from modeling.utils.errors import ImageNet3DError, located
+
+
+def built_configs(data_dir: str | Path) -> dict[str, list[str]]:
+    """Config name -> its split names, from the dataset card of a built dataset folder."""
+    import yaml
+
+    data_dir = Path(data_dir)
+    card = data_dir / "README.md"
+    if not data_dir.is_dir():
+        raise located(data_dir, "dataset folder not found (build one with `imagenet3d build RELEASE OUT`)")
+    if not card.is_file():
+        raise located(data_dir, "not a built ImageNet3D dataset: no README.md (build one with `imagenet3d build`)")
+    text = card.read_text(encoding="utf-8")
+    parts = text.split("---", 2)
+    if not text.startswith("---") or len(parts) < 3:
+        raise located(card, "not a built ImageNet3D dataset: the card has no YAML front matter")
+    try:
+        meta = yaml.safe_load(parts[1]) or {}
+    except yaml.YAMLError as err:
+        raise located(card, f"malformed YAML front matter: {err}") from None
+    configs = meta.get("configs") if isinstance(meta, dict) else None
+    if not isinstance(configs, list) or not configs:
+        raise located(card, "not a built ImageNet3D dataset: the YAML front matter has no `configs:`")
+    out: dict[str, list[str]] = {}
+    for entry in configs:
+        if isinstance(entry, dict) and "config_name" in entry:
+            files = entry.get("data_files") or []
+            out[str(entry["config_name"])] = [str(f.get("split")) for f in files if isinstance(f, dict)]
+    return out
+
+
+def load_split(data_dir: str | Path, config: str, split: str):
+    """The `datasets.Dataset` of `config`/`split` in a built dataset folder (offline, local)."""
+    from datasets import load_dataset
+
+    configs = built_configs(data_dir)
+    card = Path(data_dir) / "README.md"
+    if config not in configs:
+        raise located(card, f"the dataset has no {config!r} config (it has {', '.join(configs)}); "
+                            f"rebuild with `imagenet3d build ... --configs {config} ...`")
+    if split not in configs[config]:
+        raise located(card, f"config {config!r} has no split {split!r} (it has {', '.join(configs[config])})")
+    dataset = load_dataset(str(data_dir), config, split=split)
+    names = getattr(dataset.features.get("category"), "names", None)
+    if names != list(CATEGORIES):
+        raise located(card, f"config {config!r}: the `category` column is not the official 189-category ClassLabel")
+    if len(dataset) == 0:
+        raise ImageNet3DError(f"{data_dir}: {config}/{split} is empty")
+    return dataset
+
+
+__all__ = ["built_configs", "load_split"]

@@ -1,0 +1,422 @@
+"""Reading the official ImageNet3D release (a folder or the official zip) without trusting it.
+
+The release is a tree (spec §1)::
+
+    [imagenet3d_v1/]images/<category>/<image_id>.JPEG
+                    annotations/<category>/<image_id>.npz    # key 'annotations': pickled object array of dicts
+                    lists/<category>_imagenet_{train,val}.txt
+                    CAD/<category>/<NN>.off
+
+Three things here guard against a hostile or broken file:
+
+* :func:`load_annotations` unpickles the npz with an unpickler that resolves only the exact numpy
+  globals an object array of dicts needs; any other global (``os.system``, ``builtins.exec``...) is
+  refused with an error naming the file, before anything runs. Non-object arrays are read with
+  ``allow_pickle=False``.
+* :class:`Release` refuses a zip with a member whose name is absolute, has a drive letter, a ``..``
+  component or is a symbolic link (zip slip), and it never extracts anything to disk.
+* :func:`check_object` validates every object and applies the official filter (spec §2.2, EXP):
+  ``object_status`` present and not ``status_bad``, pose keys present, ``distance > 0``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pickle
+import re
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from modeling.geometry import wrap_angle
+from modeling.utils.errors import ImageNet3DError, located
+
+SPLITS = ("train", "val")
+"""The official splits, as the list files name them (``<category>_imagenet_<split>.txt``)."""
+POSE_KEYS = ("azimuth", "elevation", "theta", "distance", "px", "py")
+ANGLE_KEYS = ("azimuth", "elevation", "theta")
+BBOX_TOLERANCE = 1.0
+"""Pixels a bbox corner may lie outside the image (annotation tools round to the border pixel)."""
+
+# Why objects leave the pose configs. FILTERED_* are the official filter (expected in good data, counted);
+# the rest are bad input (counted skips by default, errors with --strict).
+FILTERED_NO_STATUS = "filtered: no object_status (unannotated object)"
+FILTERED_STATUS_BAD = "filtered: object_status is status_bad"
+FILTERED_DISTANCE = "filtered: distance <= 0"
+FILTER_REASONS = (FILTERED_NO_STATUS, FILTERED_STATUS_BAD, FILTERED_DISTANCE)
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+# ---- the restricted unpickler --------------------------------------------------------------------------------
+
+
+class UnsafePickleError(ImageNet3DError):
+    """An annotation pickle names something other than the numpy globals of an array of dicts."""
+
+
+def _numpy_globals() -> dict[tuple[str, str], object]:
+    """The only globals an annotation pickle may name: how numpy reduces arrays, dtypes and scalars.
+
+    Files written by numpy 1.x name ``numpy.core.multiarray``, numpy 2.x ``numpy._core.multiarray``;
+    both are mapped to this numpy's functions without importing the deprecated alias.
+    """
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    allowed: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(module, "_reconstruct")] = multiarray._reconstruct
+        allowed[(module, "scalar")] = multiarray.scalar
+    return allowed
+
+
+_ALLOWED_GLOBALS = _numpy_globals()
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only :data:`_ALLOWED_GLOBALS`; dicts, lists, tuples, str, bytes and numbers need no global."""
+
+    def __init__(self, stream: io.BufferedIOBase, name: str) -> None:
+        super().__init__(stream)
+        self._name = name
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise UnsafePickleError(f"{self._name}: refusing to unpickle {module}.{name}: annotation files may "
+                                    "hold only dicts, lists, strings, numbers and numpy arrays") from None
+
+    def persistent_load(self, pid: object) -> object:
+        raise UnsafePickleError(f"{self._name}: refusing to unpickle a persistent id")
+
+
+def _read_npy(raw: bytes, name: str) -> np.ndarray:
+    """One .npy member: plain arrays through numpy with pickles disabled, object arrays through
+    the restricted unpickler (the .npy body of an object array is a pickle of the whole array)."""
+    stream = io.BytesIO(raw)
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        _, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        _, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise located(name, f"unsupported .npy format version {version}")
+    if not dtype.hasobject:
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    array = _RestrictedUnpickler(stream, name).load()
+    if not isinstance(array, np.ndarray):
+        raise located(name, f"expected a pickled numpy array, got {type(array).__name__}")
+    return array
+
+
+def load_npz(data: bytes, name: str) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` (bytes), unpickling object arrays with the restricted unpickler.
+
+    ``name`` is used in errors. Raises :class:`ImageNet3DError` for a refused global and
+    ``ValueError``/``zipfile.BadZipFile`` subclasses (wrapped as ImageNet3DError) for a corrupt file.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                arrays[info.filename[:-4]] = _read_npy(archive.read(info), name)
+    except ImageNet3DError:
+        raise
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, OSError) as err:
+        raise located(name, f"corrupt npz ({type(err).__name__}: {err})") from None
+    return arrays
+
+
+def load_annotations(data: bytes, name: str) -> list:
+    """The list of per-object entries under key ``annotations`` of an annotation npz (bytes).
+
+    Entries are returned as found (normally dicts); :func:`check_object` validates each one.
+    """
+    arrays = load_npz(data, name)
+    if "annotations" not in arrays:
+        raise located(name, f"no 'annotations' array (keys: {sorted(arrays)})")
+    return list(np.asarray(arrays["annotations"], dtype=object).reshape(-1))
+
+
+# ---- per-object validation and the official filter ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectCheck:
+    """Outcome of :func:`check_object`: ``reason`` is None when the object passes."""
+
+    reason: str | None = None
+    field: str | None = None
+    bad_input: bool = False
+
+    @property
+    def passes(self) -> bool:
+        return self.reason is None
+
+
+def as_float(value: object) -> float | None:
+    """A number (Python, numpy scalar or 1-element array) as float, or None when it is not one."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return float(array.reshape(-1)[0]) if array.size == 1 else None
+
+
+def as_bbox(value: object) -> list[float] | None:
+    """A bbox (x1, y1, x2, y2) as 4 floats, or None when it is not 4 numbers."""
+    if value is None or isinstance(value, (str, bytes)):
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    return [float(v) for v in array] if array.size == 4 else None
+
+
+def check_object(obj: object, width: int, height: int) -> ObjectCheck:
+    """Validate one annotation entry of an image of ``width`` × ``height`` pixels and apply the filter.
+
+    Order matters and follows the official preprocessing: an object without ``object_status`` or
+    with ``status_bad`` is skipped before its pose is looked at (unannotated objects carry only a
+    bbox and a class); an annotated object without a pose key, or with a non-finite value, would
+    crash or poison the official script, so it is bad input.
+    """
+    if not isinstance(obj, dict):
+        return ObjectCheck("object is not a dict", None, True)
+    if "object_status" not in obj:
+        return ObjectCheck(FILTERED_NO_STATUS, "object_status")
+    if obj["object_status"] == "status_bad":
+        return ObjectCheck(FILTERED_STATUS_BAD, "object_status")
+    for key in POSE_KEYS:
+        if key not in obj:
+            return ObjectCheck("missing pose key", key, True)
+        value = as_float(obj[key])
+        if value is None:
+            return ObjectCheck("pose value is not a number", key, True)
+        if not math.isfinite(value):
+            return ObjectCheck("NaN or infinite pose value", key, True)
+    if as_float(obj["distance"]) <= 0:
+        return ObjectCheck(FILTERED_DISTANCE, "distance")
+    if "bbox" not in obj:
+        return ObjectCheck("missing bbox", "bbox", True)
+    bbox = as_bbox(obj["bbox"])
+    if bbox is None or not all(math.isfinite(v) for v in bbox):
+        return ObjectCheck("bbox is not 4 finite numbers", "bbox", True)
+    x1, y1, x2, y2 = bbox
+    if x2 < x1 or y2 < y1:
+        return ObjectCheck("bbox has x2 < x1 or y2 < y1", "bbox", True)
+    tol = BBOX_TOLERANCE
+    if x1 < -tol or y1 < -tol or x2 > width + tol or y2 > height + tol:
+        return ObjectCheck("bbox outside the image", "bbox", True)
+    return ObjectCheck()
+
+
+def wrapped(value: object) -> float | None:
+    """An angle wrapped to [0, 2π) (non-finite values are kept as they are), or None when not a number."""
+    number = as_float(value)
+    if number is None or not math.isfinite(number):
+        return number
+    return float(wrap_angle(number))
+
+
+# ---- the release tree ---------------------------------------------------------------------------------------
+
+
+def check_member_name(name: str, archive: object) -> None:
+    """Refuse zip members that would escape an extraction folder (zip slip)."""
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or ".." in PurePosixPath(posix).parts:
+        raise located(archive, f"refusing zip member {name!r}: absolute path or '..' (zip slip)")
+
+
+def is_safe_id(name: str) -> bool:
+    """An image id or category name from a list file that cannot name a path outside its folder."""
+    return bool(_SAFE_ID.match(name)) and ".." not in name
+
+
+class Release:
+    """Read-only access to a release in a folder or a zip (the official ``imagenet3d_v1.zip``).
+
+    Paths are relative to the release root (the folder holding ``annotations/``), POSIX style, the
+    same for a folder and a zip, so that build reports and outputs do not depend on the container.
+    Picklable: a worker process reopens the zip itself.
+    """
+
+    def __init__(self, source: str | Path) -> None:
+        self.source = Path(source)
+        self._zip: zipfile.ZipFile | None = None
+        if self.source.is_dir():
+            self._root = self._find_folder_root(self.source)
+            self._names: dict[str, str] | None = None
+        elif zipfile.is_zipfile(self.source):
+            self._names = self._index_zip()
+        elif self.source.exists():
+            raise located(self.source, "not a folder and not a zip file")
+        else:
+            raise located(self.source, "no such file or folder")
+
+    # -- opening --
+
+    @staticmethod
+    def _find_folder_root(folder: Path) -> Path:
+        if (folder / "annotations").is_dir():
+            return folder
+        nested = [p for p in sorted(folder.iterdir()) if p.is_dir() and (p / "annotations").is_dir()]
+        if len(nested) == 1:  # the extracted zip: <folder>/imagenet3d_v1/annotations
+            return nested[0]
+        raise located(folder, "no annotations/ folder: not a release in the official layout")
+
+    def _open_zip(self) -> zipfile.ZipFile:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.source)
+        return self._zip
+
+    def _index_zip(self) -> dict[str, str]:
+        """Relative path → member name, after checking every member name."""
+        archive = self._open_zip()
+        infos = archive.infolist()
+        for info in infos:
+            check_member_name(info.filename, self.source)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise located(self.source, f"refusing zip member {info.filename!r}: symbolic link")
+        names = [info.filename for info in infos if not info.is_dir()]
+        prefixes = sorted({n[: n.index("annotations/")] for n in names
+                           if n.startswith("annotations/") or "/annotations/" in n})
+        prefixes = [p for p in prefixes if p == "" or p.count("/") == 1]
+        if len(prefixes) != 1:
+            raise located(self.source, "no (single) annotations/ folder in the zip: not an official release")
+        prefix = prefixes[0]
+        return {n[len(prefix):]: n for n in names if n.startswith(prefix)}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_zip"] = None
+        return state
+
+    def where(self, path: str) -> str:
+        """A release-relative path as the user can find it: under the folder, or ``<zip>/<member>``."""
+        if self._names is not None:
+            return f"{self.source}/{self._names.get(path, path)}"
+        return str(self._root / path)
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __enter__(self) -> Release:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading --
+
+    def files(self, folder: str) -> list[str]:
+        """Relative paths of all files under ``folder`` (recursively), sorted."""
+        prefix = folder.rstrip("/") + "/"
+        if self._names is not None:
+            return sorted(n for n in self._names if n.startswith(prefix))
+        base = self._root / folder
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(self._root).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def subfolders(self, folder: str) -> list[str]:
+        """Names of the folders directly under ``folder``, sorted."""
+        if self._names is not None:
+            prefix = folder.rstrip("/") + "/"
+            return sorted({n[len(prefix):].split("/", 1)[0] for n in self._names
+                           if n.startswith(prefix) and "/" in n[len(prefix):]})
+        base = self._root / folder
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+    def exists(self, path: str) -> bool:
+        if self._names is not None:
+            return path in self._names
+        return (self._root / path).is_file()
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of a file, or None when the release has no such file."""
+        if self._names is not None:
+            member = self._names.get(path)
+            return None if member is None else self._open_zip().read(member)
+        full = self._root / path
+        return full.read_bytes() if full.is_file() else None
+
+    def categories(self) -> list[str]:
+        """Every category name the release mentions: folders of images/, annotations/, CAD/ and list files."""
+        names = set(self.subfolders("images")) | set(self.subfolders("annotations")) | set(self.subfolders("CAD"))
+        for path in self.files("lists"):
+            match = re.fullmatch(r"lists/(.+)_imagenet_(?:train|val)\.txt", path)
+            if match:
+                names.add(match.group(1))
+        return sorted(names)
+
+    def list_path(self, category: str, split: str) -> str:
+        return f"lists/{category}_imagenet_{split}.txt"
+
+    def list_ids(self, category: str, split: str) -> list[str] | None:
+        """The image ids of a list file in file order (blank lines dropped), or None when it is missing."""
+        data = self.read(self.list_path(category, split))
+        if data is None:
+            return None
+        return [line.strip() for line in data.decode("utf-8", errors="replace").splitlines() if line.strip()]
+
+    def cad_paths(self, category: str) -> Iterator[tuple[int, str]]:
+        """(cad_index, path) of the category's ``CAD/<category>/<NN>.off`` files, by index."""
+        found = []
+        for path in self.files(f"CAD/{category}"):
+            match = re.fullmatch(rf"CAD/{re.escape(category)}/(\d+)\.off", path)
+            if match:
+                found.append((int(match.group(1)), path))
+        yield from sorted(found)
+
+
+def parse_off(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (N, 3) float32 and triangular faces (M, 3) int32 of an OFF mesh (spec §1).
+
+    Faces with more than 3 vertices are fanned into triangles; indices are checked against N.
+    """
+    try:
+        tokens_per_line = [line.split() for line in data.decode("ascii").splitlines()]
+    except UnicodeDecodeError:
+        raise located(name, "OFF file is not ASCII text") from None
+    lines = [t for t in tokens_per_line if t and not t[0].startswith("#")]
+    if not lines or not lines[0][0].startswith("OFF"):
+        raise located(name, "missing 'OFF' header", 1)
+    header = lines[0][1:] if len(lines[0]) > 1 else lines[1]
+    body = lines[1:] if len(lines[0]) > 1 else lines[2:]
+    try:
+        n_vertices, n_faces = int(header[0]), int(header[1])
+        vertices = np.array([[float(v) for v in row[:3]] for row in body[:n_vertices]], dtype=np.float32)
+        faces = []
+        for row in body[n_vertices:n_vertices + n_faces]:
+            count, indices = int(row[0]), [int(v) for v in row[1:]]
+            if count < 3 or len(indices) < count:
+                raise ValueError(f"face with {count} vertices")
+            faces.extend([indices[0], indices[k], indices[k + 1]] for k in range(1, count - 1))
+    except (ValueError, IndexError) as err:
+        raise located(name, f"malformed OFF ({err})") from None
+    if vertices.shape != (n_vertices, 3) or len(body) < n_vertices + n_faces:
+        raise located(name, f"OFF file is truncated (header says {n_vertices} vertices, {n_faces} faces)")
+    faces_array = np.array(faces, dtype=np.int32).reshape(-1, 3)
+    if faces_array.size and (faces_array.min() < 0 or faces_array.max() >= n_vertices):
+        raise located(name, "face index out of range")
+    if not np.isfinite(vertices).all():
+        raise located(name, "NaN or infinite vertex coordinate")
+    return vertices, faces_array

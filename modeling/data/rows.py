@@ -1,0 +1,331 @@
+"""From the release to rows: one image at a time, decoded once, to its ``image`` row and its ``pose`` rows.
+
+Both ways of building the dataset use this module: ``imagenet3d build`` (Parquet shards, see
+:mod:`modeling.data.build`) and the ``datasets`` builder in ``imagenet3d.py``. Rows are plain dicts
+whose keys are the features of ``imagenet3d.py``; images are ``{"bytes": ..., "path": None}``.
+
+Bad input never stops a default build and is never dropped silently: :class:`BuildReport` counts
+every skip with its reason, file and field (with ``strict`` the first one raises an
+:class:`~modeling.utils.errors.ImageNet3DError` naming the file and the field). Objects removed by the
+official filter are counted by reason too.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from PIL import Image, UnidentifiedImageError
+
+from dataset_card import CATEGORIES, META_CLASS_OF
+from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
+from modeling.data.crop import DEFAULT_CROP_SIZE, object_centric_crop, official_crop_geometry
+from modeling.data.release import (
+    SPLITS,
+    ObjectCheck,
+    Release,
+    UnsafePickleError,
+    as_bbox,
+    as_float,
+    check_object,
+    is_safe_id,
+    load_annotations,
+    parse_off,
+    wrapped,
+)
+from modeling.geometry import angle_to_bin
+from modeling.utils.errors import ImageNet3DError, located
+
+SPLIT_NAMES = {"train": "train", "val": "validation"}
+"""Official split name → Hugging Face split name."""
+CROP_JPEG_QUALITY = 75
+"""The official preprocessing saves crops with Pillow's default JPEG quality, 75."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What to make from each image; picklable, sent to worker processes."""
+
+    crop_size: int = DEFAULT_CROP_SIZE
+    jpeg_quality: int = CROP_JPEG_QUALITY
+    strict: bool = False
+    pose: bool = True
+    image: bool = True
+    imported_captions: str | None = None
+    """Name of the ``--captions`` file when captions are imported (None: template captions)."""
+
+
+@dataclass
+class BuildReport:
+    """Counts of a build: skips (bad input) with file and field, the official filter, conversions, totals.
+
+    ``where`` turns a release-relative path into the path shown in strict-mode errors; it is not
+    pickled (worker processes set their own).
+    """
+
+    strict: bool = False
+    skips: list[dict] = field(default_factory=list)
+    filtered: Counter = field(default_factory=Counter)
+    converted: list[dict] = field(default_factory=list)
+    totals: Counter = field(default_factory=Counter)
+    where: Callable[[str], str] | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "where": None}
+
+    def skip(self, reason: str, file: str, field: str | None = None, detail: str | None = None) -> None:
+        """Record a skip, or raise it in strict mode."""
+        if self.strict:
+            message = f"{field}: {reason}" if field else reason
+            raise located(self.where(file) if self.where else file, f"{message}{f' ({detail})' if detail else ''}")
+        entry = {"reason": reason, "file": file, "field": field}
+        if detail:
+            entry["detail"] = detail
+        self.skips.append(entry)
+
+    def merge(self, other: BuildReport) -> None:
+        self.skips.extend(other.skips)
+        self.filtered.update(other.filtered)
+        self.converted.extend(other.converted)
+        self.totals.update(other.totals)
+
+
+@dataclass
+class ImageResult:
+    """The rows made from one listed image."""
+
+    image_row: dict | None
+    pose_rows: list[dict]
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return None
+
+
+def _integer(value: object) -> int | None:
+    number = as_float(value)
+    return int(number) if number is not None and math.isfinite(number) and number == int(number) else None
+
+
+def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck) -> dict:
+    """An object of the ``image`` config: every official key (None when absent), angles wrapped."""
+    get = obj.get if isinstance(obj, dict) else (lambda key: None)
+    principal = get("principal")
+    principal_values = None
+    if principal is not None and not isinstance(principal, (str, bytes)):
+        try:
+            principal_values = [float(v) for v in list(principal)[:2]]
+        except (TypeError, ValueError):
+            principal_values = None
+    return {
+        "index": index, "object_id": object_id, "passes_filter": check.passes, "skip_reason": check.reason,
+        **{name: wrapped(get(name)) for name in ("azimuth", "elevation", "theta")},
+        **{name: as_float(get(name)) for name in ("distance", "px", "py", "focal", "viewport")},
+        "principal": principal_values, "bbox": as_bbox(get("bbox")), "class": _text(get("class")),
+        "cad_index": _integer(get("cad_index")), "object_status": _text(get("object_status")),
+        "dense": _text(get("dense")), "ignore": as_float(get("ignore")),
+        "height": _integer(get("height")), "width": _integer(get("width")),
+    }
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index: int,
+             options: BuildOptions) -> dict:
+    """The ``pose`` row of an object that passed :func:`~modeling.data.release.check_object`: crop and every field."""
+    distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
+    geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
+    crop = object_centric_crop(image, geometry)
+    bbox = as_bbox(obj["bbox"])
+    angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}
+    principal = geometry.principal
+    return {
+        "object_id": f"{image_id}_{index:02d}", "image_id": image_id, "object_index": index,
+        "category": category, "meta_class": META_CLASS_OF[category],
+        "image": {"bytes": _jpeg(crop, options.jpeg_quality), "path": None},
+        **angles, **{f"{name}_bin": int(angle_to_bin(value)) for name, value in angles.items()},
+        "distance": geometry.distance, "px": principal[0], "py": principal[1], "bbox": geometry.bbox_to_crop(bbox),
+        "distance_original": distance, "px_original": px, "py_original": py, "bbox_original": bbox,
+        "resize_rate": geometry.resize_rate, "width_original": image.width, "height_original": image.height,
+        "viewport": as_float(obj.get("viewport")), "focal": as_float(obj.get("focal")),
+        "cad_index": _integer(obj.get("cad_index")), "object_status": _text(obj.get("object_status")),
+        "dense": _text(obj.get("dense")),
+    }
+
+
+def decode_image(data: bytes, path: str, report: BuildReport) -> tuple[Image.Image, bytes] | None:
+    """The RGB image and the bytes to store, or None (counted) for a corrupt or truncated file.
+
+    An RGB JPEG keeps its original bytes. Grayscale, CMYK, palette or a PNG named .JPEG (all in
+    ImageNet) are converted to RGB and stored as PNG, losslessly, with the conversion counted.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()  # decodes now: truncated files raise here
+            source_format, mode = opened.format, opened.mode
+            rgb = opened if mode == "RGB" else opened.convert("RGB")
+            rgb.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        report.skip("corrupt or truncated image", path, None, f"{type(err).__name__}: {err}")
+        return None
+    if source_format == "JPEG" and mode == "RGB":
+        return rgb, data
+    report.converted.append({"file": path, "from": f"{source_format} {mode}"})
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="PNG")
+    return rgb, buffer.getvalue()
+
+
+def _caption_objects(objects: list, checks: list[ObjectCheck], category: str) -> list[CaptionObject]:
+    return [CaptionObject(index, category, *(wrapped(obj[k]) for k in ("azimuth", "elevation", "theta")),
+                          *(as_float(obj[k]) for k in ("distance", "px", "py")), _text(obj.get("object_status")))
+            for index, (obj, check) in enumerate(zip(objects, checks)) if check.passes]
+
+
+def _caption(image_id: str, annotation_path: str, objects: list[CaptionObject], width: int,
+             captions: dict[str, str] | None, options: BuildOptions, report: BuildReport,
+             split: str) -> tuple[str | None, list[dict]]:
+    if options.imported_captions is None:
+        made = template_caption(image_id, objects, width)
+        return made if made else (None, [])
+    text = (captions or {}).get(image_id)
+    if text is None:
+        report.totals[f"{split}/images without an imported caption"] += 1
+        return None, []
+    try:
+        return check_caption(text, objects)
+    except CaptionError as err:
+        report.skip(f"imported caption does not match the annotations: {err}", annotation_path, "caption",
+                    options.imported_captions)
+        return None, []
+
+
+def iter_unit(release: Release, category: str, split: str, options: BuildOptions, report: BuildReport,
+              captions: dict[str, str] | None = None) -> Iterator[ImageResult]:
+    """The rows of one category's official split, in list order; skips and filter counts go to ``report``.
+
+    ``captions`` are the imported captions of this unit's images (with ``options.imported_captions``).
+    """
+    list_path = release.list_path(category, split)
+    ids = release.list_ids(category, split)
+    hf_split = SPLIT_NAMES[split]
+    if ids is None:
+        report.skip("list file missing", list_path)
+        return
+    if not ids:
+        report.skip("empty list file", list_path)
+        return
+    seen: set[str] = set()
+    for image_id in ids:
+        report.totals[f"{hf_split}/images listed"] += 1
+        if not is_safe_id(image_id) or image_id in seen:
+            report.skip("invalid image id" if image_id not in seen else "duplicate image id", list_path,
+                        None, image_id)
+            continue
+        seen.add(image_id)
+        result = _image(release, category, image_id, hf_split, options, report, captions)
+        if result is not None:
+            yield result
+
+
+def _image(release: Release, category: str, image_id: str, split: str, options: BuildOptions,
+           report: BuildReport, captions: dict[str, str] | None) -> ImageResult | None:
+    image_path, annotation_path = f"images/{category}/{image_id}.JPEG", f"annotations/{category}/{image_id}.npz"
+    data = release.read(image_path)
+    if data is None:
+        report.skip("image listed but missing", image_path)
+        return None
+    annotation = release.read(annotation_path)
+    if annotation is None:
+        report.skip("annotation file missing", annotation_path)
+        return None
+    try:
+        objects = load_annotations(annotation, annotation_path)
+    except UnsafePickleError as err:
+        # Never a counted skip: a pickle naming code to run means the release was tampered with.
+        raise UnsafePickleError(f"{release.where(annotation_path)}: {str(err).split(': ', 1)[-1]}") from None
+    except ImageNet3DError as err:
+        report.skip("corrupt annotation file", annotation_path, "annotations", str(err).split(": ", 1)[-1])
+        return None
+    decoded = decode_image(data, image_path, report)
+    if decoded is None:
+        return None
+    image, stored = decoded
+    report.totals[f"{split}/images"] += 1
+    report.totals[f"{split}/objects"] += len(objects)
+    checks, raw, rows = [], [], []
+    for index, obj in enumerate(objects):
+        check = check_object(obj, image.width, image.height)
+        checks.append(check)
+        if check.bad_input:
+            report.skip(check.reason, annotation_path, f"annotations[{index}]" + (f".{check.field}" if check.field
+                                                                                 else ""))
+        elif not check.passes:
+            report.filtered[f"{split}/{check.reason}"] += 1
+        object_id = f"{image_id}_{index:02d}"
+        raw.append(raw_object(obj, index, object_id, check))
+        if check.passes and options.pose:
+            rows.append(pose_row(image, obj, category, image_id, index, options))
+    report.totals[f"{split}/objects kept"] += sum(c.passes for c in checks)
+    image_row = None
+    if options.image:
+        caption_objects = _caption_objects(objects, checks, category)
+        caption, pose6d = _caption(image_id, annotation_path, caption_objects, image.width, captions, options,
+                                   report, split)
+        report.totals[f"{split}/images with a caption"] += caption is not None
+        image_row = {
+            "image_id": image_id, "category": category, "meta_class": META_CLASS_OF[category],
+            "image": {"bytes": stored, "path": None}, "width": image.width, "height": image.height,
+            "objects": raw, "prompt": PROMPT, "caption": caption, "pose6d": pose6d, "has_caption": caption is not None,
+        }
+    return ImageResult(image_row, rows)
+
+
+def cad_rows(release: Release, category: str, report: BuildReport) -> list[dict]:
+    """One row per CAD model of a category: vertices (N, 3) and triangular faces (M, 3), 0-based."""
+    rows = []
+    paths = list(release.cad_paths(category))
+    if not paths:
+        report.skip("no CAD models", f"CAD/{category}")
+    for cad_index, path in paths:
+        try:
+            vertices, faces = parse_off(release.read(path), path)
+        except ImageNet3DError as err:
+            report.skip("malformed CAD model", path, None, str(err).split(": ", 1)[-1])
+            continue
+        rows.append({"category": category, "cad_index": cad_index, "vertices": vertices.tolist(),
+                     "faces": faces.tolist()})
+    return rows
+
+
+def release_categories(release: Release, report: BuildReport) -> list[str]:
+    """The release's categories in the official taxonomy, sorted; other folders are counted skips."""
+    known = []
+    for name in release.categories():
+        if name in CATEGORIES:
+            known.append(name)
+        else:
+            folder = next((f"{top}/{name}" for top in ("images", "annotations", "CAD")
+                           if name in release.subfolders(top)), f"lists/{name}_imagenet_*.txt")
+            report.skip("unknown category folder", folder)
+    return known
+
+
+def unlisted_images(release: Release, category: str) -> int:
+    """Images of a category that no list file names: outside both official splits, hence not built."""
+    listed = set()
+    for split in SPLITS:
+        listed.update(release.list_ids(category, split) or [])
+    return sum(1 for path in release.files(f"images/{category}")
+               if path.rsplit("/", 1)[-1].rsplit(".", 1)[0] not in listed)

@@ -1,0 +1,265 @@
+"""``imagenet3d evaluate``: run a model on a built dataset and score it with the official metric.
+
+The model folder's ``config.json`` says what it is: ``llava_pose`` (LLaVA-pose; batched
+``generate(return_poses=True)`` with the joint prompt for the object's box in its object-centric crop) or
+``imagenet3d_pose_classifier`` (the classification baseline; argmax class and bin centres). Which objects:
+
+* ``pose`` and ``joint``: the ``pose`` config's ``validation`` split (``--split`` picks another, or
+  ``validation_known`` / ``validation_novel`` of the ``open_vocab`` config);
+* ``open_vocab``: ``validation_known`` then ``validation_novel`` of the ``open_vocab`` config (scored with
+  ``known`` and ``novel`` blocks, each per meta-class, every error keeping its own category).
+
+Files written to OUT: ``predictions.jsonl`` (the scorer's format, angles in radians, plus confidences),
+``references.jsonl``, ``metrics.json`` (exactly ``scoring.score_records``'s JSON, so that
+``imagenet3d score --predictions OUT/predictions.jsonl --references OUT/references.jsonl --task T`` recomputes
+it), ``table.md`` (the paper's layout), ``run.json`` (model, data, counts of unparsable answers, timing) and the
+plots of ``modeling/evaluation/plots.py``. A LLaVA-pose answer without a ``<pose6D>`` gets NaN angles (error π)
+and one without a readable category gets ``category: null`` (a wrong class in the joint task); both are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataset_card import KNOWN_CATEGORIES
+from modeling.evaluation.metrics import TASKS, pose_error
+from modeling.evaluation.scoring import format_table, score_records
+from modeling.geometry import ANGLE_NAMES
+from modeling.utils import model_folder
+from modeling.utils.errors import ImageNet3DError, located
+
+LLAVA_POSE = "llava_pose"
+BASELINE = "imagenet3d_pose_classifier"
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_MAX_NEW_TOKENS = 32
+"""The joint answer ("It is a hand barrow HAND_BARROW1 with <pose6D>.") is ~15 tokens of the tiny tokenizer."""
+OUTPUT_FILES = ("predictions.jsonl", "references.jsonl", "metrics.json", "table.md", "run.json")
+
+
+def model_type_of(model_dir: str | Path) -> str:
+    """The `model_type` of a model folder: a LLaVA-pose or a baseline; anything else raises ImageNet3DError."""
+    return model_folder.model_type_of(model_dir, (LLAVA_POSE, BASELINE), "a LLaVA-pose or baseline model",
+                                      "evaluate takes a LLaVA-pose or a classification-baseline folder")
+
+
+OPEN_VOCAB_SPLITS = ("validation_known", "validation_novel")
+
+
+def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, max_objects: int | None = None):
+    """The `pose` config rows to evaluate (crop, bbox in the crop, category, angles), as a `datasets.Dataset`.
+
+    pose/joint: the `pose` config's `split` (default: validation); `split="validation_known"` or
+    `"validation_novel"` takes the objects of that `open_vocab` split instead (e.g. Task 3 on the known categories
+    only). open_vocab: the objects of `validation_known` then `validation_novel`. Objects of `open_vocab` splits
+    are read from the `pose` validation split, which also has their boxes. `max_objects` keeps that many, evenly
+    spaced over the list (so that every category stays represented).
+    """
+    from modeling.data.loading import load_split
+
+    if task not in TASKS:
+        raise ImageNet3DError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    if task == "open_vocab" and split is not None:
+        raise ImageNet3DError("--split: open_vocab always evaluates validation_known and validation_novel")
+    parts = OPEN_VOCAB_SPLITS if task == "open_vocab" else (split,) if split in OPEN_VOCAB_SPLITS else ()
+    if parts:
+        pose = load_split(data_dir, "pose", "validation")
+        position = {object_id: i for i, object_id in enumerate(pose["object_id"])}
+        ids = [object_id for part in parts for object_id in load_split(data_dir, "open_vocab", part)["object_id"]]
+        missing = [object_id for object_id in ids if object_id not in position]
+        if missing:
+            raise located(Path(data_dir) / "README.md",
+                          f"open_vocab objects missing from pose/validation: {missing[:5]}")
+        rows = pose.select([position[object_id] for object_id in ids])
+    else:
+        rows = load_split(data_dir, "pose", split or "validation")
+    if max_objects is not None:
+        if max_objects < 1:
+            raise ImageNet3DError(f"--max-objects must be positive, got {max_objects}")
+        if max_objects < len(rows):
+            rows = rows.select(np.linspace(0, len(rows) - 1, max_objects).round().astype(int).tolist())
+    return rows.select_columns(["object_id", "image", "category", "bbox", *ANGLE_NAMES])
+
+
+class LlavaPosePredictor:
+    """Batched joint-task answers of a LLaVA-pose folder: box prompt -> category + pose of the first `<pose6D>`."""
+
+    def __init__(self, model_dir: Path, device: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> None:
+        from modeling.llava_pose.inference import load_model
+
+        self.model, self.processor = load_model(model_dir)
+        self.model.to(device)
+        self.max_new_tokens = max_new_tokens
+
+    def __call__(self, images: list, boxes: list) -> list[dict[str, Any]]:
+        from modeling.llava_pose.inference import predict
+
+        prompts = [self.processor.joint_prompt(box, (image.height, image.width)) for image, box in zip(images, boxes)]
+        results = predict(self.model, self.processor, images, task="joint", prompts=prompts,
+                          max_new_tokens=self.max_new_tokens)
+        out = []
+        for result in results:
+            objects = result["objects"]
+            if not objects:  # no <pose6D>: no pose to score (error π) and no class
+                out.append({"category": None, **{name: math.nan for name in ANGLE_NAMES}, "text": result["text"]})
+                continue
+            first = objects[0]
+            out.append({"category": first["category"], **{name: first[name] for name in ANGLE_NAMES},
+                        "confidence": first["confidence"], "text": result["text"]})
+        return out
+
+
+class BaselinePredictor:
+    """Batched predictions of a baseline folder: argmax category and bin centres."""
+
+    def __init__(self, model_dir: Path, device: str) -> None:
+        from modeling.baseline.model import load_baseline
+
+        self.model, self.processor = load_baseline(model_dir)
+        self.model.to(device)
+
+    def __call__(self, images: list, boxes: list) -> list[dict[str, Any]]:
+        import torch
+
+        from modeling.baseline.model import decode, pixel_values
+
+        with torch.no_grad():
+            output = self.model(pixel_values=pixel_values(self.processor, images).to(self.model.device))
+        names = [self.model.config.id2label[i] for i in range(self.model.config.num_categories)]
+        return decode(output, names)
+
+
+def _batches(rows, batch_size: int) -> Iterator[dict]:
+    yield from rows.iter(batch_size=batch_size)
+
+
+def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", out_dir: str | Path | None = None,
+             split: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_objects: int | None = None,
+             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, device: str | None = None, progress: bool = True) -> dict:
+    """Evaluate a model folder on a built dataset; returns the scorer's JSON (also written to OUT/metrics.json).
+
+    Args:
+        model_dir: a LLaVA-pose or baseline folder (its config.json's model_type decides).
+        data_dir: a dataset folder written by `imagenet3d build` (`pose` config; `open_vocab` for that task).
+        task: "joint" (3D-aware Δ'), "pose" (Δ) or "open_vocab" (Δ, known and novel blocks).
+        out_dir: folder for the files listed in the module docstring (created); `None` writes nothing.
+        split: for pose/joint, a `pose` split (default: validation) or an `open_vocab` validation split
+            (validation_known, validation_novel); not allowed with open_vocab.
+        batch_size: images per forward pass / generate call.
+        max_objects: evaluate this many objects, evenly spaced over the list (default: all).
+        max_new_tokens: generation limit of LLaVA-pose.
+        device: torch device (default: cuda when available, else cpu).
+        progress: show a progress bar.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    model_dir = Path(model_dir)
+    model_type = model_type_of(model_dir)
+    if batch_size < 1:
+        raise ImageNet3DError(f"--batch-size must be positive, got {batch_size}")
+    rows = evaluation_rows(data_dir, task, split, max_objects)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    start = time.perf_counter()
+    predictor = (LlavaPosePredictor(model_dir, device, max_new_tokens) if model_type == LLAVA_POSE
+                 else BaselinePredictor(model_dir, device))
+    names = rows.features["category"].names
+    predictions: list[dict] = []
+    references: list[dict] = []
+    with tqdm(total=len(rows), desc=f"evaluate {task}", unit="obj", disable=not progress) as bar:
+        for batch in _batches(rows, batch_size):
+            outputs = predictor(batch["image"], batch["bbox"])
+            for i, output in enumerate(outputs):
+                predictions.append({"id": batch["object_id"][i], **output})
+                references.append({"id": batch["object_id"][i], "category": names[batch["category"][i]],
+                                   **{name: batch[name][i] for name in ANGLE_NAMES}})
+            bar.update(len(outputs))
+    seconds = time.perf_counter() - start
+    metrics = score_records(predictions, references, task)
+    run_info = {
+        "model": str(model_dir), "model_type": model_type, "data": str(data_dir), "task": task,
+        "split": "validation_known+validation_novel" if task == "open_vocab" else (split or "validation"),
+        "objects": len(references),
+        "no_pose": sum(not math.isfinite(p["azimuth"]) for p in predictions),
+        "no_category": sum(p["category"] is None for p in predictions),
+        "seconds": round(seconds, 2), "objects_per_second": round(len(references) / max(seconds, 1e-9), 2),
+        "device": device, "batch_size": batch_size,
+    }
+    if out_dir is not None:
+        write_outputs(Path(out_dir), metrics, run_info, predictions, references, task)
+    return metrics
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+
+
+def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: list[dict], references: list[dict],
+                  task: str) -> None:
+    """predictions.jsonl, references.jsonl, metrics.json, table.md, run.json and the plots."""
+    from modeling.evaluation.plots import write_plots
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_jsonl(out_dir / "predictions.jsonl", predictions)
+    _write_jsonl(out_dir / "references.jsonl", references)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+    title = f"{Path(run_info['model']).name} · {task}"
+    notes = [f"model `{run_info['model']}` ({run_info['model_type']}), data `{run_info['data']}`, "
+             f"split {run_info['split']}, {run_info['objects']} objects"]
+    if run_info["model_type"] == LLAVA_POSE:
+        notes.append(f"answers without a <pose6D> (error π): {run_info['no_pose']}; "
+                     f"without a readable category: {run_info['no_category']}")
+    table = format_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
+    (out_dir / "table.md").write_text(f"## {title}\n\n{table}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n",
+                                      encoding="utf-8")
+    pred = np.array([[p[name] for name in ANGLE_NAMES] for p in predictions], dtype=np.float64).reshape(-1, 3)
+    gt = np.array([[r[name] for name in ANGLE_NAMES] for r in references], dtype=np.float64).reshape(-1, 3)
+    class_correct = np.array([p["category"] == r["category"] for p, r in zip(predictions, references)], dtype=bool)
+    known = np.array([r["category"] in KNOWN_CATEGORIES for r in references], dtype=bool)
+    write_plots(out_dir, metrics, task, pose_error(pred, gt), pred, gt, class_correct, known, title)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, type=Path, metavar="DIR",
+                        help="a LLaVA-pose folder (imagenet3d init-model / train) or a baseline folder "
+                             "(imagenet3d train-baseline)")
+    parser.add_argument("--data", required=True, type=Path, metavar="DATASET_DIR",
+                        help="dataset folder written by `imagenet3d build`")
+    parser.add_argument("--task", choices=TASKS, default="joint",
+                        help="joint: 3D-aware error (wrong class adds π) on pose/validation; pose: pose error on "
+                             "pose/validation; open_vocab: pose error on open_vocab validation_known and "
+                             "validation_novel, scored separately (default: joint)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder for predictions, references, metrics, table and plots (default: ./eval_TASK)")
+    parser.add_argument("--split", help="pose/joint only: a pose split (default: validation), or validation_known / "
+                                        "validation_novel of the open_vocab config")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects, evenly spaced (default: all)")
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+                        help=f"LLaVA-pose generation limit (default: {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = args.out or Path(f"eval_{args.task}")
+    evaluate(args.model, args.data, args.task, out, split=args.split, batch_size=args.batch_size,
+                       max_objects=args.max_objects, max_new_tokens=args.max_new_tokens, device=args.device,
+                       progress=not args.no_progress)
+    print((out / "table.md").read_text(encoding="utf-8"))
+    print(f"wrote {', '.join(OUTPUT_FILES)} and plots to {out}")
+    return 0
+
+
+__all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluate", "evaluation_rows", "model_type_of"]

@@ -1,0 +1,160 @@
+"""Score any predictions file with the official metric: ``imagenet3d score``.
+
+Files are JSON Lines. References: ``id``, ``category``, ``azimuth``, ``elevation``, ``theta``.
+Predictions: ``id``, ``azimuth``, ``elevation``, ``theta`` (radians) and, for the joint task,
+``category``. A reference without a prediction counts as error π and is reported; an unknown or
+duplicate id, a malformed line or a non-numeric angle is an error naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASS_OF, META_CLASSES
+from modeling.evaluation.metrics import TASKS, pose_error, score_errors
+from modeling.geometry import ANGLE_NAMES
+from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.jsonl import iter_json_objects
+
+
+def read_jsonl(path: str | Path, required: tuple[str, ...], numeric: tuple[str, ...] = ANGLE_NAMES) -> list[dict]:
+    """Records of a JSONL file, each with its 1-based line number under ``"_line"``.
+
+    Blank lines are skipped. Every record must be an object with the ``required`` keys, a string
+    or integer ``id`` unique in the file, and numbers (NaN and inf allowed) in the ``numeric`` keys.
+    """
+    records: list[dict] = []
+    first_line: dict[str, int] = {}
+    for line_number, record in iter_json_objects(path):
+        missing = [key for key in required if key not in record]
+        if missing:
+            raise located(path, f"missing field(s) {', '.join(map(repr, missing))}", line_number)
+        for key in numeric:
+            value = record[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise located(path, f"field {key!r} must be a number in radians, got {value!r}", line_number)
+        if isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
+            raise located(path, f"field 'id' must be a string or an integer, got {record['id']!r}", line_number)
+        key = str(record["id"])
+        if key in first_line:
+            raise located(path, f"duplicate id {key!r} (first on line {first_line[key]})", line_number)
+        first_line[key] = line_number
+        records.append({**record, "_line": line_number})
+    return records
+
+
+def score_records(predictions: list[dict], references: list[dict], task: str = "pose",
+                  predictions_path: str | Path = "predictions") -> dict:
+    """The scorer's JSON for in-memory records (as :func:`read_jsonl` returns or as a model writes)."""
+    by_id = {str(p["id"]): p for p in predictions}
+    reference_ids = {str(r["id"]) for r in references}
+    for p in predictions:
+        if str(p["id"]) not in reference_ids:
+            raise located(predictions_path, f"id {p['id']!r} is not in the references", p.get("_line"))
+    pred = np.full((len(references), 3), np.nan)
+    gt = np.array([[r[a] for a in ANGLE_NAMES] for r in references], dtype=np.float64).reshape(-1, 3)
+    class_correct = np.zeros(len(references), dtype=bool)
+    missing = []
+    for i, ref in enumerate(references):
+        p = by_id.get(str(ref["id"]))
+        if p is None:
+            missing.append(str(ref["id"]))
+            continue
+        pred[i] = [p[a] for a in ANGLE_NAMES]
+        class_correct[i] = p.get("category") == ref["category"]
+    # A missing prediction is a NaN pose, which the metric scores as error π.
+    result = score_errors(pose_error(pred, gt), [r["category"] for r in references], task,
+                          class_correct if task == "joint" else None)
+    result["missing_predictions"] = len(missing)
+    if missing:
+        result["missing_ids"] = missing[:20]
+    return result
+
+
+def score_files(predictions_path: str | Path, references_path: str | Path, task: str = "pose") -> dict:
+    """Read, validate and score two JSONL files."""
+    if task not in TASKS:
+        raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    references = read_jsonl(references_path, ("id", "category", *ANGLE_NAMES))
+    for ref in references:
+        if ref["category"] not in META_CLASS_OF:
+            raise located(references_path, f"unknown category {ref['category']!r}", ref["_line"])
+    predictions = read_jsonl(predictions_path, ("id", *ANGLE_NAMES) + (("category",) if task == "joint" else ()))
+    return score_records(predictions, references, task, predictions_path)
+
+
+def _cell(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _rows(label: str, block: dict) -> list[str]:
+    blocks = [block["overall"], *(block["meta_classes"][name] for name in META_CLASSES)]
+    rows = []
+    for metric, title, digits in (("acc_pi6", "Acc@π/6", 1), ("acc_pi18", "Acc@π/18", 1),
+                                  ("median_error_deg", "MedErr (°)", 1), ("count", "objects", 0)):
+        rows.append(f"| {label}{title} | " + " | ".join(_cell(b[metric], digits) for b in blocks) + " |")
+    return rows
+
+
+def format_table(result: dict, title: str = "") -> str:
+    """A Markdown table in the paper's layout: Avg then the 7 meta-classes, percentages with one decimal."""
+    columns = ["Avg", *(META_CLASS_ABBREVIATIONS[name] for name in META_CLASSES)]
+    header = f"| {title or 'metric'} | " + " | ".join(columns) + " |"
+    lines = [header, "|" + "---|" * (len(META_CLASSES) + 2)]
+    lines += _rows("", result)
+    for split in ("known", "novel"):
+        if split in result:
+            block = {"overall": result[split], "meta_classes": result[split]["meta_classes"]}
+            lines += _rows(f"{split} ", block)
+    return "\n".join(lines)
+
+
+COMPARISON_METRICS = {"acc_pi6": ("Acc@π/6", 1), "acc_pi18": ("Acc@π/18", 1), "median_error_deg": ("MedErr (°)", 1)}
+
+
+def format_comparison(results: dict[str, dict], metric: str = "acc_pi6", title: str = "") -> str:
+    """Several scorer results side by side: one row per result (and per known/novel block), Avg + meta-classes.
+
+    ``results`` maps a row label (e.g. "LLaVA-pose", "baseline") to a :func:`score_records` result; results of
+    the open_vocab task get a "known" and a "novel" row each. ``metric`` is acc_pi6, acc_pi18 or median_error_deg.
+    """
+    if metric not in COMPARISON_METRICS:
+        raise ImageNet3DError(f"metric: expected one of {', '.join(COMPARISON_METRICS)}, got {metric!r}")
+    name, digits = COMPARISON_METRICS[metric]
+    columns = ["Avg", *(META_CLASS_ABBREVIATIONS[meta] for meta in META_CLASSES)]
+    lines = [f"| {title or name} | " + " | ".join(columns) + " | objects |", "|" + "---|" * (len(columns) + 2)]
+    for label, result in results.items():
+        blocks = [(f"{label} {split}", result[split]) for split in ("known", "novel") if split in result]
+        for row_label, block in blocks or [(label, {**result["overall"], "meta_classes": result["meta_classes"]})]:
+            cells = [block[metric], *(block["meta_classes"][meta][metric] for meta in META_CLASSES)]
+            lines.append(f"| {row_label} | " + " | ".join(_cell(v, digits) for v in cells) + f" | {block['count']} |")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--predictions", required=True, type=Path, metavar="P.jsonl",
+                        help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
+    parser.add_argument("--references", required=True, type=Path, metavar="R.jsonl",
+                        help="ground truth: id, category, azimuth, elevation, theta (radians)")
+    parser.add_argument("--task", choices=TASKS, default="pose",
+                        help="pose: pose error; open_vocab: also known/novel blocks; joint: 3D-aware error "
+                             "(wrong class adds π). Default: pose")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = score_files(args.predictions, args.references, args.task)
+    if result["missing_predictions"]:
+        print(f"warning: {result['missing_predictions']} reference id(s) have no prediction in {args.predictions}"
+              f" and count as error π (first: {', '.join(result['missing_ids'][:5])})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_table(result, title=f"{args.task} (n={result['overall']['count']})"))
+    return 0

@@ -1,0 +1,158 @@
+"""``imagenet3d predict``: objects and their 6D poses in an image, from a LLaVA-pose folder.
+
+Python API: :func:`load_model`, :func:`read_image`, :func:`parse_box`, :func:`predict`. Bad input raises
+:class:`~modeling.utils.errors.ImageNet3DError` naming the file or the field; the CLI prints it on one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.model_folder import model_type_of
+
+TASKS = ("describe", "joint")
+DEFAULT_MAX_NEW_TOKENS = 96
+
+
+def load_model(model_dir: str | Path):
+    """Load a LLaVA-pose folder (model + processor) with this package's classes; returns `(model, processor)`.
+
+    The folder must hold a `config.json` with `model_type: llava_pose`, as written by `imagenet3d init-model`
+    or `save_pretrained`. Elsewhere (no package installed) load it with
+    `AutoModel.from_pretrained(model_dir, trust_remote_code=True)` and `AutoProcessor.from_pretrained(...)`.
+    """
+    from modeling import LlavaPoseConfig, LlavaPoseForConditionalGeneration, LlavaPoseProcessor
+
+    model_dir = Path(model_dir)
+    model_type_of(model_dir, (LlavaPoseConfig.model_type,), "a LLaVA-pose model",
+                  "create one with `imagenet3d init-model`, or convert a stock LLaVA with "
+                  "`imagenet3d init-model OUT --base PATH`")
+    if not (model_dir / "processor_config.json").is_file():
+        raise located(model_dir, "no processor_config.json: save the processor next to the model")
+    model = LlavaPoseForConditionalGeneration.from_pretrained(model_dir)
+    processor = LlavaPoseProcessor.from_pretrained(model_dir)
+    model.eval()
+    return model, processor
+
+
+def read_image(path: str | Path):
+    """Open an image file as RGB; an unreadable file raises ImageNet3DError naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise located(path, "image not found")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError) as err:
+        raise located(path, f"cannot read the image: {err}") from None
+
+
+def parse_box(text: str | Sequence[float], image_size: tuple[int, int], field: str = "--box") -> tuple[float, ...]:
+    """A box "x1,y1,x2,y2" (pixels) checked against an image of (height, width): x1 < x2, y1 < y2, inside."""
+    if isinstance(text, str):
+        try:
+            values = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            raise ImageNet3DError(f"{field}: expected four numbers x1,y1,x2,y2, got {text!r}") from None
+    else:
+        values = tuple(float(v) for v in text)
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ImageNet3DError(f"{field}: expected four finite numbers x1,y1,x2,y2, got {text!r}")
+    x1, y1, x2, y2 = values
+    height, width = image_size
+    if not (x1 < x2 and y1 < y2):
+        raise ImageNet3DError(f"{field}: need x1 < x2 and y1 < y2, got {text!r}")
+    if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+        raise ImageNet3DError(f"{field}: box {text!r} lies outside the image ({width}x{height} pixels)")
+    return values
+
+
+def predict(model, processor, images: Sequence[Any], task: str = "describe",
+            boxes: Sequence[Sequence[float] | None] | None = None, prompts: Sequence[str] | None = None,
+            max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
+    """Generate for a batch of PIL images; one result per image: `{"text", "objects"}`.
+
+    `task` is "describe" (caption with 6D poses) or "joint" (name and pose the object in `boxes[i]`, pixels).
+    `prompts` overrides the task's prompts; each must contain the processor's image token. Objects are dicts
+    `{tag, category, azimuth, elevation, theta, distance, px, py, confidence}`, angles in radians.
+    """
+    import torch
+
+    if task not in TASKS:
+        raise ImageNet3DError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    sizes = [(image.height, image.width) for image in images]
+    if prompts is None:
+        if task == "joint":
+            if boxes is None or len(boxes) != len(images) or any(box is None for box in boxes):
+                raise ImageNet3DError("box: the joint task needs one box per image (--box x1,y1,x2,y2)")
+            prompts = [processor.joint_prompt(parse_box(box, size), size) for box, size in zip(boxes, sizes)]
+        else:
+            prompts = [processor.describe_prompt()] * len(images)
+    for i, prompt in enumerate(prompts):
+        if processor.image_token not in prompt:
+            raise ImageNet3DError(f"prompts[{i}]: no image token {processor.image_token!r} in {prompt!r}")
+    if len(prompts) != len(images):
+        raise ImageNet3DError(f"prompts: {len(prompts)} prompts for {len(images)} images")
+    inputs = processor(images=list(images), text=list(prompts), return_tensors="pt", padding=True)
+    with torch.no_grad():
+        output = model.generate(**inputs.to(model.device), max_new_tokens=max_new_tokens, do_sample=False,
+                                return_poses=True)
+    objects = processor.post_process_pose_generation(output, sizes)
+    texts = processor.batch_decode(output.sequences[:, output.prompt_length:], skip_special_tokens=False)
+    cleanup = [t for t in (processor.tokenizer.pad_token, processor.tokenizer.eos_token) if t]
+    for token in cleanup:
+        texts = [text.replace(token, "") for text in texts]
+    return [{"text": text.strip(), "objects": found} for text, found in zip(texts, objects)]
+
+
+def format_table(objects: Sequence[dict[str, Any]]) -> str:
+    """Objects as a small text table: angles in degrees, confidences of (azimuth, elevation, theta)."""
+    header = (f"{'tag':<16} {'category':<16} {'azim':>6} {'elev':>6} {'theta':>6} {'dist':>7} {'px':>7} {'py':>7}"
+              "  conf a/e/t")
+    lines = [header, "-" * len(header)]
+    for obj in objects:
+        conf = "/".join(f"{obj['confidence'][k]:.2f}" for k in ("azimuth", "elevation", "theta"))
+        lines.append(f"{obj['tag'] or '?':<16} {obj['category'] or '?':<16} "
+                     f"{math.degrees(obj['azimuth']):6.1f} {math.degrees(obj['elevation']):6.1f} "
+                     f"{math.degrees(obj['theta']):6.1f} {obj['distance']:7.2f} {obj['px']:7.1f} {obj['py']:7.1f}  "
+                     f"{conf}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="DIR", help="LLaVA-pose folder (imagenet3d init-model)")
+    parser.add_argument("image", metavar="IMAGE", help="image file")
+    parser.add_argument("--task", choices=TASKS, default=None,
+                        help="describe: caption with 6D poses; joint: name and pose the object in --box "
+                             "(default: joint with --box, describe otherwise)")
+    parser.add_argument("--box", metavar="x1,y1,x2,y2", help="object box in pixels (joint task)")
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+                        help=f"generation length limit (default: {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--json", action="store_true", help="print the list of objects as JSON (angles in radians)")
+
+
+def run(args: argparse.Namespace) -> int:
+    image = read_image(args.image)
+    task = args.task or ("joint" if args.box else "describe")
+    box = parse_box(args.box, (image.height, image.width)) if args.box else None
+    if task == "joint" and box is None:
+        raise ImageNet3DError("--box: the joint task needs a box x1,y1,x2,y2")
+    if task == "describe" and box is not None:
+        raise ImageNet3DError("--box: only the joint task takes a box")
+    model, processor = load_model(args.model)
+    result = predict(model, processor, [image], task=task, boxes=[box], max_new_tokens=args.max_new_tokens)[0]
+    if args.json:
+        print(json.dumps(result["objects"], indent=2))
+        return 0
+    print(result["text"])
+    print()
+    print(format_table(result["objects"]) if result["objects"] else "no <pose6D> in the output: no objects")
+    return 0

@@ -1,0 +1,37 @@
+"""LLaVA-pose, registered with transformers' auto classes.
+
+Importing this module (``import modeling.llava_pose.registration``, or touching any LLaVA-pose name through
+``modeling``, e.g. ``from modeling import LlavaPoseForConditionalGeneration``) registers the classes in-process with
+AutoConfig, AutoModel, AutoModelForImageTextToText and AutoProcessor, and marks them for ``save_pretrained``
+to write ``auto_map`` and copy the custom code, so that a saved folder loads elsewhere with
+``trust_remote_code=True``.
+
+This lives apart from ``modeling/__init__.py`` so that ``import modeling`` stays light: the dataset side,
+the scorer and the CLI's ``--help`` must not pay for importing torch and transformers (~4 s).
+"""
+
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
+
+from modeling.configuration_llava_pose import LlavaPoseConfig
+from modeling.modeling_llava_pose import (
+    LlavaPoseCausalLMOutputWithPast,
+    LlavaPoseForConditionalGeneration,
+    LlavaPoseGenerateOutput,
+)
+from modeling.processing_llava_pose import LlavaPoseProcessor
+
+AutoConfig.register(LlavaPoseConfig.model_type, LlavaPoseConfig, exist_ok=True)
+AutoModel.register(LlavaPoseConfig, LlavaPoseForConditionalGeneration, exist_ok=True)
+AutoModelForImageTextToText.register(LlavaPoseConfig, LlavaPoseForConditionalGeneration, exist_ok=True)
+AutoProcessor.register(LlavaPoseConfig, LlavaPoseProcessor, exist_ok=True)
+LlavaPoseConfig.register_for_auto_class()
+LlavaPoseForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
+LlavaPoseProcessor.register_for_auto_class()
+
+__all__ = [
+    "LlavaPoseCausalLMOutputWithPast",
+    "LlavaPoseConfig",
+    "LlavaPoseForConditionalGeneration",
+    "LlavaPoseGenerateOutput",
+    "LlavaPoseProcessor",
+]

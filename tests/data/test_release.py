@@ -1,0 +1,271 @@
+"""Reading untrusted release files: the restricted unpickler, zip slip, per-object checks, OFF meshes."""
+
+import io
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from modeling.data.release import (
+    FILTERED_DISTANCE,
+    FILTERED_NO_STATUS,
+    FILTERED_STATUS_BAD,
+    Release,
+    UnsafePickleError,
+    check_member_name,
+    check_object,
+    is_safe_id,
+    load_annotations,
+    load_npz,
+    parse_off,
+    wrapped,
+)
+from modeling.utils.errors import ImageNet3DError
+
+
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def object_array(objects: list) -> np.ndarray:
+    array = np.empty(len(objects), dtype=object)
+    array[:] = objects
+    return array
+
+
+def good_object(**overrides) -> dict:
+    obj = {"bbox": np.array([10.0, 20.0, 60.0, 80.0]), "class": "chair", "azimuth": 1.0, "elevation": 0.2,
+           "theta": 6.0, "distance": 5.0, "px": 35.0, "py": 50.0, "principal": np.array([35.0, 50.0]),
+           "focal": 1.0, "viewport": 2000, "height": np.uint16(100), "width": np.uint16(120), "cad_index": 2,
+           "object_status": "status_good", "dense": "dense_no", "ignore": np.int64(0)}
+    obj.update(overrides)
+    return obj
+
+
+def test_annotations_round_trip_with_numpy_types():
+    objects = [good_object(), good_object(azimuth=np.float64(-0.5), cad_index=np.int32(1))]
+    loaded = load_annotations(npz_bytes(annotations=object_array(objects)), "a.npz")
+    assert len(loaded) == 2
+    for got, want in zip(loaded, objects):
+        assert set(got) == set(want)
+        np.testing.assert_array_equal(got["bbox"], want["bbox"])
+        assert got["height"] == 100 and got["height"].dtype == np.uint16
+        assert got["azimuth"] == want["azimuth"] and got["object_status"] == "status_good"
+
+
+def test_plain_arrays_are_read_without_pickle():
+    arrays = load_npz(npz_bytes(a=np.arange(6, dtype=np.int16).reshape(2, 3), b=np.asfortranarray(np.eye(3))), "x")
+    np.testing.assert_array_equal(arrays["a"], np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(arrays["b"], np.eye(3))
+
+
+class _WritesAFile:
+    """Pickles to a call of exec() that creates a file: what a hostile annotation could do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return exec, (f"open({self.target!r}, 'w').write('pwned')",)
+
+
+def test_crafted_pickle_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned.txt"
+    data = npz_bytes(annotations=object_array([good_object(), {"payload": _WritesAFile(marker)}]))
+    with pytest.raises(UnsafePickleError, match=r"evil\.npz: refusing to unpickle builtins\.exec"):
+        load_annotations(data, "evil.npz")
+    assert not marker.exists()
+    # The file is really hostile: numpy with pickles allowed runs the payload.
+    np.load(io.BytesIO(data), allow_pickle=True)["annotations"]
+    assert marker.read_text() == "pwned"
+
+
+@pytest.mark.parametrize("module, name", [("os", "system"), ("builtins", "eval"), ("numpy", "load"),
+                                          ("numpy.core.multiarray", "_get_ndarray_c_version"), ("subprocess", "Popen")])
+def test_any_other_global_is_refused(module, name):
+    payload = (b"\x80\x02c" + module.encode() + b"\n" + name.encode() + b"\nq\x00.")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("annotations.npy", header.getvalue() + payload)
+    with pytest.raises(UnsafePickleError, match=rf"{module}\.{name}"):
+        load_annotations(archive.getvalue(), "x.npz")
+
+
+def test_persistent_ids_are_refused():
+    class Persisting(pickle.Pickler):
+        def persistent_id(self, obj):
+            return "ref" if obj == "secret" else None
+
+    buffer = io.BytesIO()
+    Persisting(buffer, protocol=2).dump(["secret"])
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("annotations.npy", header.getvalue() + buffer.getvalue())
+    with pytest.raises(UnsafePickleError, match="persistent id"):
+        load_annotations(archive.getvalue(), "x.npz")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"not a zip at all", "corrupt npz"),
+    (npz_bytes(other=np.zeros(3)), "no 'annotations' array"),
+])
+def test_corrupt_npz_names_the_file(data, message):
+    with pytest.raises(ImageNet3DError, match=rf"^bad\.npz: .*{message}"):
+        load_annotations(data, "bad.npz")
+
+
+def test_truncated_npz_is_corrupt_not_unsafe():
+    data = npz_bytes(annotations=object_array([good_object()]))
+    with pytest.raises(ImageNet3DError, match="corrupt npz") as info:
+        load_annotations(data[: len(data) // 2], "cut.npz")
+    assert not isinstance(info.value, UnsafePickleError)
+
+
+# ---- zip slip -------------------------------------------------------------------------------------------------
+
+
+def _zip(path, names):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in names:
+            zf.writestr(name, b"x")
+    return path
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "imagenet3d_v1/../../evil.txt", "/etc/evil", "C:/evil.txt",
+                                    "imagenet3d_v1\\..\\..\\evil.txt", "imagenet3d_v1/images/../../../evil"])
+def test_zip_slip_members_are_refused(tmp_path, member):
+    archive = _zip(tmp_path / "r.zip", ["imagenet3d_v1/annotations/chair/a.npz", member])
+    with pytest.raises(ImageNet3DError, match="zip slip"):
+        Release(archive)
+    assert not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_symlink_members_are_refused(tmp_path):
+    archive = tmp_path / "r.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("imagenet3d_v1/annotations/chair/a.npz", b"x")
+        link = zipfile.ZipInfo("imagenet3d_v1/images/chair/a.JPEG")
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, "/etc/passwd")
+    with pytest.raises(ImageNet3DError, match="symbolic link"):
+        Release(archive)
+
+
+def test_member_names_inside_the_tree_pass():
+    for name in ("imagenet3d_v1/images/chair/n1_2.JPEG", "a..b/c.txt", "lists/x..y.txt"):
+        check_member_name(name, "r.zip")
+
+
+def test_release_reads_folder_and_zip_alike(tmp_path):
+    root = tmp_path / "rel" / "imagenet3d_v1"
+    for path, data in {"annotations/chair/a.npz": b"A", "images/chair/a.JPEG": b"I",
+                       "lists/chair_imagenet_train.txt": b"a\n\n", "CAD/chair/01.off": b"OFF"}.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    archive = tmp_path / "r.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in root.rglob("*"):
+            zf.write(path, path.relative_to(tmp_path / "rel").as_posix())
+    for release in (Release(tmp_path / "rel"), Release(root), Release(archive)):
+        assert release.categories() == ["chair"]
+        assert release.list_ids("chair", "train") == ["a"] and release.list_ids("chair", "val") is None
+        assert release.read("images/chair/a.JPEG") == b"I" and release.read("images/chair/b.JPEG") is None
+        assert list(release.cad_paths("chair")) == [(1, "CAD/chair/01.off")]
+        assert release.where("images/chair/a.JPEG").endswith("imagenet3d_v1/images/chair/a.JPEG")
+    with pytest.raises(ImageNet3DError, match="no annotations/ folder"):
+        Release(tmp_path)
+
+
+def test_ids_that_could_name_other_paths_are_unsafe():
+    assert is_safe_id("n02818832_13") and is_safe_id("img.v2-1")
+    for bad in ("../x", "a/b", "a\\b", "", ".hidden", "..", "x..y"):
+        assert not is_safe_id(bad)
+
+
+# ---- per-object checks and the official filter --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change, reason, field, bad", [
+    ({}, None, None, False),
+    ({"object_status": None}, FILTERED_NO_STATUS, "object_status", False),
+    ({"object_status": "status_bad"}, FILTERED_STATUS_BAD, "object_status", False),
+    ({"distance": 0.0}, FILTERED_DISTANCE, "distance", False),
+    ({"distance": -1.0}, FILTERED_DISTANCE, "distance", False),
+    ({"azimuth": None}, "missing pose key", "azimuth", True),
+    ({"py": None}, "missing pose key", "py", True),
+    ({"theta": float("nan")}, "NaN or infinite pose value", "theta", True),
+    ({"elevation": np.inf}, "NaN or infinite pose value", "elevation", True),
+    ({"distance": "far"}, "pose value is not a number", "distance", True),
+    ({"bbox": np.array([10.0, 20.0, 200.0, 80.0])}, "bbox outside the image", "bbox", True),
+    ({"bbox": np.array([-5.0, 20.0, 60.0, 80.0])}, "bbox outside the image", "bbox", True),
+    ({"bbox": np.array([60.0, 20.0, 10.0, 80.0])}, "bbox has x2 < x1 or y2 < y1", "bbox", True),
+    ({"bbox": np.array([1.0, 2.0])}, "bbox is not 4 finite numbers", "bbox", True),
+    ({"bbox": None}, "missing bbox", "bbox", True),
+])
+def test_check_object(change, reason, field, bad):
+    obj = good_object()
+    for key, value in change.items():
+        if value is None:
+            del obj[key]
+        else:
+            obj[key] = value
+    check = check_object(obj, width=120, height=100)
+    assert (check.reason, check.field, check.bad_input, check.passes) == (reason, field, bad, reason is None)
+
+
+def test_unannotated_objects_are_filtered_before_their_pose_is_read():
+    # The official preprocessing skips objects without object_status first; they carry only bbox and class.
+    assert check_object({"bbox": np.zeros(4), "class": "chair"}, 10, 10).reason == FILTERED_NO_STATUS
+    assert check_object("not a dict", 10, 10).bad_input
+
+
+def test_bbox_on_the_border_pixel_passes():
+    assert check_object(good_object(bbox=np.array([0.0, 0.0, 120.0, 100.0])), 120, 100).passes
+    assert check_object(good_object(bbox=np.array([-1.0, 0.0, 121.0, 100.0])), 120, 100).passes
+
+
+def test_wrapped_angles():
+    assert wrapped(-np.pi / 2) == pytest.approx(1.5 * np.pi)
+    assert wrapped(2 * np.pi + 0.25) == pytest.approx(0.25)
+    assert np.isnan(wrapped(float("nan"))) and wrapped("x") is None
+
+
+# ---- OFF meshes ----------------------------------------------------------------------------------------------
+
+
+def test_parse_off_fans_polygons():
+    text = b"OFF\n4 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n4 0 1 2 3\n"
+    vertices, faces = parse_off(text, "m.off")
+    assert vertices.shape == (4, 3) and vertices.dtype == np.float32
+    np.testing.assert_array_equal(faces, [[0, 1, 2], [0, 1, 2], [0, 2, 3]])
+    vertices, faces = parse_off(b"OFF 3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n", "m.off")
+    assert faces.tolist() == [[0, 1, 2]]
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"PLY\n", "missing 'OFF' header"),
+    (b"OFF\n3 1 0\n0 0 0\n1 0 0\n", "truncated|malformed"),
+    (b"OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n", "out of range"),
+    (b"OFF\n3 1 0\n0 0 x\n1 0 0\n0 1 0\n3 0 1 2\n", "malformed"),
+    (b"OFF\n3 1 0\n0 0 nan\n1 0 0\n0 1 0\n3 0 1 2\n", "NaN"),
+])
+def test_parse_off_errors_name_the_file(text, message):
+    with pytest.raises(ImageNet3DError, match=rf"^m\.off.*({message})"):
+        parse_off(text, "m.off")
+
+
+def test_release_refuses_what_is_not_a_release(tmp_path):
+    (tmp_path / "file.txt").write_text("hello")
+    with pytest.raises(ImageNet3DError, match="not a folder and not a zip"):
+        Release(tmp_path / "file.txt")
+    with pytest.raises(ImageNet3DError, match="no such file"):
+        Release(tmp_path / "missing")
+    assert os.listdir(tmp_path) == ["file.txt"]

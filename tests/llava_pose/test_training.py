@@ -1,0 +1,346 @@
+"""`imagenet3d train`: both stages learn, LoRA stays off the vision tower, resume = uninterrupted, the data and the
+collator (prompt masked, one pose target per <pose6D> in order, mirroring), --known-only, bad input, --help."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import ImageOps
+from safetensors.torch import load_file
+from transformers import AutoModel, TrainerCallback
+
+from dataset_card import CATEGORIES, KNOWN_CATEGORIES
+from modeling import cli
+from modeling.data import build as build_module
+from modeling.data.loading import load_split
+from modeling.geometry import angle_to_bin, flip_pose
+from modeling.llava_pose.inference import load_model
+from modeling.llava_pose.training import (
+    DEFAULT_LORA_TARGETS,
+    SUMMARY_FILE,
+    TrainOptions,
+    apply_lora,
+    load_trained,
+    train,
+)
+from modeling.llava_pose.training_data import (
+    IGNORE_INDEX,
+    PoseCollator,
+    caption_example,
+    joint_example,
+    load_training_data,
+)
+from modeling.utils.errors import ImageNet3DError
+from tests.helpers.llava_pose import tiny_model_dir
+
+CROP = 32
+FAST = {"batch_size": 4, "logging_steps": 1, "eval_steps": 0, "save_steps": 0, "max_eval_samples": 8, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def data_dir(synthetic_release, tmp_path_factory):
+    out = tmp_path_factory.mktemp("train_data") / "imagenet3d"
+    build_module.build(synthetic_release, out, configs=["pose", "open_vocab", "captions"], crop_size=CROP,
+                       progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def processor():
+    return load_model(tiny_model_dir())[1]
+
+
+def losses(output_dir):
+    summary = json.loads((output_dir / SUMMARY_FILE).read_text())
+    return [entry["loss"] for entry in summary["log_history"] if "loss" in entry]
+
+
+def falls(curve):
+    return np.mean(curve[-3:]) < np.mean(curve[:3])
+
+
+@pytest.fixture(scope="module")
+def stage1(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stage1")
+    target = train(data_dir, tiny_model_dir(), out, stage=1, max_steps=10, learning_rate=3e-3, progress=False, **FAST)
+    return out, target
+
+
+def test_stage1_full_finetuning_loss_falls_and_saves_a_model(stage1):
+    out, target = stage1
+    assert target == out
+    curve = losses(out)
+    assert len(curve) == 10 and falls(curve), curve
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["trained"]["trainable_parameters"] == summary["trained"]["total_parameters"]
+    assert summary["data"]["train_items"]["caption"] == 0  # stage 1: the joint task only
+    model, _ = load_model(out)  # a complete LLaVA-pose folder: stage 2 takes it as --model
+    base, _ = load_model(tiny_model_dir())
+    tower = "model.vision_tower.backbone.embedder.embedder.convolution.weight"  # the tiny ResNet's stem
+    assert not torch.equal(model.state_dict()[tower], base.state_dict()[tower])  # the vision tower trained
+
+
+def test_stage2_lora_loss_falls_merge_and_adapter_agree(stage1, data_dir, processor, tmp_path):
+    out = tmp_path / "stage2"
+    target = train(data_dir, stage1[0], out, stage=2, max_steps=10, learning_rate=5e-3, caption_ratio=0.5,
+                   merge=True, progress=False, **FAST)
+    assert target == out / "merged"
+    curve = losses(out)
+    assert len(curve) == 10 and falls(curve), curve
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["data"]["train_items"]["caption"] > 0 and summary["data"]["train_items"]["joint"] > 0
+    assert 0 < summary["trained"]["trainable_parameters"] < summary["trained"]["total_parameters"] / 4
+    assert {"eval_loss", "eval_pose_acc_pi6", "eval_aware_acc_pi6"} <= set(summary["eval"])
+    assert (out / "adapter_model.safetensors").is_file() and (out / "processor_config.json").is_file()
+    adapter = load_file(out / "adapter_model.safetensors")
+    assert any("pose_head" in k for k in adapter) and any("multi_modal_projector" in k for k in adapter)
+    assert not any("vision_tower" in k for k in adapter)
+
+    peft_model, _ = load_trained(out)
+    merged = AutoModel.from_pretrained(target, trust_remote_code=True).eval()
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    data = load_training_data(data_dir, processor, caption_ratio=0.5, hflip=False)
+    batch = PoseCollator(processor, with_angles=False)([data.train[0], data.train[len(data.train) - 1]])
+    with torch.no_grad():
+        want, got = peft_model(**batch), merged(**batch)
+    torch.testing.assert_close(got.logits, want.logits, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(got.pose_logits, want.pose_logits, rtol=1e-4, atol=1e-4)
+
+
+def test_lora_targets_never_include_the_vision_tower():
+    model, _ = load_model(tiny_model_dir("tiny-clip"))  # a ViT tower has q_proj modules too
+    _, adapted = apply_lora(model, rank=2, targets=DEFAULT_LORA_TARGETS)
+    assert adapted and all("language_model" in name and "vision_tower" not in name for name in adapted)
+    assert {name.rsplit(".", 1)[1] for name in adapted} == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    with pytest.raises(ImageNet3DError, match="vision-tower"):  # a bare suffix also matches CLIP's attention
+        apply_lora(load_model(tiny_model_dir("tiny-clip"))[0], rank=2, targets=r".*\.q_proj")
+    with pytest.raises(ImageNet3DError, match="lora-targets"):
+        apply_lora(load_model(tiny_model_dir())[0], rank=2, targets=r".*no_such_module")
+
+
+class StopAt(TrainerCallback):
+    """Interrupts training after a step, as a killed run would (after that step's checkpoint)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        control.should_training_stop = state.global_step >= self.step
+        return control
+
+
+def test_stage1_on_a_baseline_tower_keeps_it_frozen(data_dir, tmp_path):
+    from modeling.baseline.model import build_baseline, load_baseline
+    from modeling.llava_pose.init_model import build_tiny_model
+
+    baseline_dir = build_baseline(tmp_path / "baseline", size="tiny", image_size=64, seed=3)
+    baseline, baseline_processor = load_baseline(baseline_dir)
+    base = build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir)
+    model, processor = load_model(base)
+    assert model.config.image_seq_length == 4  # 64 px at stride 32
+    assert list(processor.image_processor.image_mean) == list(baseline_processor.image_mean)
+    assert list(processor.image_processor.image_std) == list(baseline_processor.image_std)
+    expected = baseline.backbone.state_dict()  # weights and BatchNorm statistics
+    tower = model.model.vision_tower.backbone.state_dict()
+    assert tower.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(tower[key], expected[key], rtol=0, atol=0)
+
+    out = tmp_path / "stage1"
+    train(data_dir, base, out, stage=1, freeze_vision_tower=True, max_steps=3, learning_rate=3e-3, progress=False,
+          **FAST)
+    trained, _ = load_model(out)
+    after = trained.state_dict()
+    for key, value in model.state_dict().items():
+        if key.startswith("model.vision_tower."):
+            torch.testing.assert_close(after[key], value, rtol=0, atol=0)
+    projector = "model.multi_modal_projector.linear_1.weight"
+    assert not torch.equal(after[projector], model.state_dict()[projector])
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert "vision tower frozen" in summary["trained"]["what"]
+    assert summary["trained"]["trainable_parameters"] < summary["trained"]["total_parameters"]
+
+    with pytest.raises(ImageNet3DError, match="classification baseline"):
+        build_tiny_model(tmp_path / "not_a_baseline", vision_tower=base)
+    with pytest.raises(ImageNet3DError, match="--freeze-vision-tower"):
+        train(data_dir, base, tmp_path / "s2", stage=2, freeze_vision_tower=True, progress=False, **FAST)
+
+
+def test_a_clip_baseline_tower_keeps_its_crop_and_cls_token(tmp_path):
+    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel
+
+    from modeling.baseline.model import build_baseline
+    from modeling.llava_pose.init_model import build_tiny_model
+
+    clip = tmp_path / "clip"
+    config = CLIPVisionConfig(image_size=64, patch_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2)
+    CLIPVisionModel(config).save_pretrained(clip)
+    CLIPImageProcessorPil(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}).save_pretrained(clip)
+    baseline = build_baseline(tmp_path / "baseline", backbone=clip)
+    model, processor = load_model(build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline))
+    assert model.config.vision_config.model_type == "clip_vision_model"
+    assert model.config.vision_feature_select_strategy == "default"  # the CLS token is dropped, as in LLaVA
+    assert model.config.image_seq_length == 16  # 64 px / 16 px patches, squared
+    assert processor.image_processor.crop_size["height"] == 64
+    expected = CLIPVisionModel.from_pretrained(clip).state_dict()
+    for key, value in model.model.vision_tower.state_dict().items():
+        torch.testing.assert_close(value, expected[key], rtol=0, atol=0)
+
+    CLIPImageProcessorPil(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96}).save_pretrained(clip)
+    with pytest.raises(ImageNet3DError, match="expects 64"):
+        build_tiny_model(tmp_path / "b2", vision_tower=build_baseline(tmp_path / "baseline96", backbone=clip))
+
+
+def test_resume_continues_where_it_stopped(data_dir, tmp_path):
+    # Stage 2 from the random base: LoRA dropout, mirroring and the data order all draw random numbers.
+    options = TrainOptions(stage=2, max_steps=6, save_steps=3, learning_rate=5e-3, caption_ratio=0.3, batch_size=2,
+                           logging_steps=1, eval_steps=0, max_eval_samples=4, lora_dropout=0.1)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    train(data_dir, tiny_model_dir(), whole, options, progress=False)
+    train(data_dir, tiny_model_dir(), cut, options, callbacks=[StopAt(3)], progress=False)
+    assert losses(cut) == losses(whole)[:3]  # same seed, same loss curve
+    with pytest.raises(ImageNet3DError, match="--resume"):  # checkpoints there: continuing needs --resume
+        train(data_dir, tiny_model_dir(), cut, options, progress=False)
+    train(data_dir, tiny_model_dir(), cut, options, resume=True, progress=False)
+    # The resumed run's history starts with the checkpoint's; its new steps continue the uninterrupted curve.
+    np.testing.assert_allclose(losses(cut), losses(whole), rtol=1e-6)
+    final_whole = load_file(whole / "adapter_model.safetensors")
+    final_cut = load_file(cut / "adapter_model.safetensors")
+    assert final_whole.keys() == final_cut.keys()
+    for key in final_whole:
+        torch.testing.assert_close(final_cut[key], final_whole[key], rtol=1e-5, atol=1e-6)
+    start = load_file(cut / "checkpoint-3" / "adapter_model.safetensors")
+    assert any(not torch.equal(start[k], final_cut[k]) for k in start)  # it did train after the resume
+
+
+def test_known_only_has_no_novel_category(data_dir, processor):
+    known = {CATEGORIES.index(c) for c in KNOWN_CATEGORIES}
+    everything = load_training_data(data_dir, processor, caption_ratio=0.5)
+    assert set(everything.train.joint["category"]) - known  # the release has novel categories to drop
+    data = load_training_data(data_dir, processor, known_only=True, caption_ratio=0.5)
+    assert set(data.train.joint["category"]) <= known
+    assert sorted(data.train.joint["object_id"]) == sorted(load_split(data_dir, "open_vocab", "train")["object_id"])
+    assert len(data.train.captions) and set(data.train.captions["category"]) <= known
+    assert data.info["captions_dropped_known_only"] > 0
+    for i in range(len(data.train)):
+        example = data.train[i]
+        name = example.answer.split(" with ")[0].split()[-1].rstrip("0123456789").lower() \
+            if example.kind == "joint" else None
+        assert example.kind == "caption" or name in KNOWN_CATEGORIES
+    assert set(data.eval.joint["category"]) <= known
+
+
+def test_collator_masks_the_prompt_and_orders_the_pose_targets(data_dir, processor):
+    captions = load_split(data_dir, "captions", "train")
+    multi = next(row for row in captions if len(row["pose6d"]) >= 2)
+    joint_row = load_split(data_dir, "pose", "train")[0]
+    examples = [joint_example(joint_row, processor), caption_example(multi, processor)]
+    batch = PoseCollator(processor)(examples)
+    tokenizer = processor.tokenizer
+    for b, example in enumerate(examples):
+        ids, labels = batch["input_ids"][b], batch["labels"][b]
+        prompt_length = processor(images=[example.image], text=[example.prompt],
+                                  return_tensors="pt")["input_ids"].shape[1]
+        assert (labels[:prompt_length] == IGNORE_INDEX).all()  # prompt and image tokens: no loss
+        assert (ids[:prompt_length] == processor.image_token_id).sum() > 0
+        scored = labels[labels != IGNORE_INDEX]
+        assert scored[-1] == tokenizer.eos_token_id
+        assert tokenizer.decode(scored[:-1]).strip() == example.answer
+        assert (labels[prompt_length:][batch["attention_mask"][b][prompt_length:].bool()] != IGNORE_INDEX).all()
+        n = len(example.poses)
+        assert (ids == processor.pose_token_id).sum() == n and batch["pose_mask"][b].sum() == n
+        want = angle_to_bin(np.asarray(example.poses)[:, :3])
+        assert batch["pose_labels"][b, :n].tolist() == want.tolist()
+    poses = multi["pose6d"]
+    assert batch["pose_labels"][1, :len(poses), 0].tolist() == [int(angle_to_bin(p["azimuth"])) for p in poses]
+    width, height = multi["image"].size
+    np.testing.assert_allclose(batch["pose_regression_labels"][1, 1].numpy(),
+                               [poses[1]["px"] / width, poses[1]["py"] / height, math.log(poses[1]["distance"])],
+                               rtol=1e-6)
+    assert not batch["pose_mask"][0, 1:].any()  # the joint row has one pose, padded to the caption's count
+    bad = caption_example({**multi, "pose6d": multi["pose6d"][:1]}, processor)
+    with pytest.raises(ImageNet3DError, match="caption:"):
+        PoseCollator(processor)([bad])
+
+
+def test_mirroring_flips_the_crop_the_box_and_the_pose(data_dir, processor):
+    row = load_split(data_dir, "pose", "train")[3]
+    plain, mirrored = joint_example(row, processor), joint_example(row, processor, flip=True)
+    assert np.array_equal(np.asarray(mirrored.image), np.asarray(ImageOps.mirror(plain.image)))
+    azimuth, elevation, theta = flip_pose(row["azimuth"], row["elevation"], row["theta"])
+    np.testing.assert_allclose(mirrored.poses[0][:3], [azimuth, elevation, theta])
+    assert mirrored.poses[0][3] == pytest.approx(1 - plain.poses[0][3]) and mirrored.poses[0][4:] == plain.poses[0][4:]
+    x1, y1, x2, y2 = row["bbox"]
+    assert mirrored.prompt == processor.joint_prompt((CROP - x2, y1, CROP - x1, y2), (CROP, CROP))
+    data = load_training_data(data_dir, processor)
+    flips = [data.train.flips(i) for i in range(len(data.train))]
+    assert 0.3 < np.mean(flips) < 0.7
+    data.train.set_epoch(1)
+    assert [data.train.flips(i) for i in range(len(data.train))] != flips  # new draws each epoch
+    data.train.set_epoch(0)
+    assert [data.train.flips(i) for i in range(len(data.train))] == flips  # a pure function of (seed, epoch, i)
+
+
+def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
+    base = str(tiny_model_dir())
+    not_built = tmp_path / "not_built"
+    not_built.mkdir()
+    assert cli.main(["train", "--data", str(not_built), "--model", base, "--output", str(tmp_path / "o")]) == 2
+    assert "not a built ImageNet3D dataset" in capsys.readouterr().err
+    llama = tmp_path / "llama"
+    llama.mkdir()
+    (llama / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert cli.main(["train", "--data", str(data_dir), "--model", str(llama), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "not a LLaVA-pose model" in err and "config.json" in err
+    assert cli.main(["train", "--data", str(data_dir), "--model", base, "--output", str(tmp_path / "o"),
+                     "--caption-ratio", "1.5"]) == 2
+    assert "--caption-ratio" in capsys.readouterr().err
+    assert cli.main(["train", "--data", str(data_dir), "--model", base, "--output", str(tmp_path / "o"),
+                     "--resume"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert cli.main(["train", "--data", str(data_dir), "--model", base, "--output", str(tmp_path / "o"),
+                     "--stage", "1", "--merge"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--data", str(data_dir), "--model", base, "--output", "o", "--max-steps", "2",
+                  "--epochs", "1"])
+    assert exit_info.value.code == 2
+    if not torch.cuda.is_available():
+        assert cli.main(["train", "--data", str(data_dir), "--model", base, "--output", str(tmp_path / "o"),
+                         "--bf16"]) == 2
+        assert "--bf16" in capsys.readouterr().err
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--data", "--model", "--output", "--stage", "--known-only", "--lora-rank", "--lora-alpha",
+                 "--lora-targets", "--max-steps", "--epochs", "--batch-size", "--learning-rate", "--bf16",
+                 "--eval-steps", "--save-steps", "--resume", "--merge", "--seed", "--caption-ratio",
+                 "--freeze-vision-tower"):
+        assert flag in text, flag
+    assert "llava-hf/llava-1.5-7b-hf" in text and "accelerate launch" in text
+    assert "train" in cli.COMMANDS
+
+
+REAL_BASE = os.environ.get("IMAGENET3D_REAL_LLAVA", "llava-hf/llava-1.5-7b-hf")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the real-checkpoint path needs a GPU with bf16")
+@pytest.mark.skipif(os.environ.get("HF_HUB_OFFLINE") == "1" and not os.path.isdir(REAL_BASE),
+                    reason="the real-checkpoint path needs the Hub (HF_HUB_OFFLINE=1) or IMAGENET3D_REAL_LLAVA=DIR")
+def test_real_checkpoint_stage2_bf16(data_dir, tmp_path):
+    from modeling.llava_pose.init_model import convert_model
+
+    base = convert_model(tmp_path / "base", REAL_BASE, dtype=torch.bfloat16)
+    target = train(data_dir, base, tmp_path / "run", stage=2, max_steps=2, batch_size=2, bf16=True, merge=False,
+                   eval_steps=0, save_steps=0, max_eval_samples=4, progress=False)
+    assert (target / "adapter_model.safetensors").is_file()
