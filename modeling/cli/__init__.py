@@ -1,8 +1,9 @@
 """The ``imagenet3d`` command.
 
-Each subcommand lives in the module that implements it, which defines ``add_arguments(parser)``
-and ``run(args) -> int``. Only the module of the command being run is imported, so
-``imagenet3d --help`` stays fast even though training imports torch.
+This package is the only place that parses arguments: each subcommand is one module here
+(``modeling/cli/<command>.py``) that defines ``add_arguments(parser)`` and ``run(args) -> int`` and calls the
+library. Only the module of the command being run is imported, so ``imagenet3d --help`` stays fast even though
+training imports torch.
 """
 
 from __future__ import annotations
@@ -16,21 +17,21 @@ from modeling.utils.errors import ImageNet3DError
 
 # name -> (module, one-line help). The order is the order of `imagenet3d --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synthesize": ("modeling.synthetic.generator", "write a synthetic release in the official ImageNet3D v1 layout"),
-    "build": ("modeling.data.build", "build the Hugging Face dataset (Parquet + card) from the official release"),
-    "score": ("modeling.evaluation.scoring", "score a predictions file against references with the official metric"),
-    "init-model": ("modeling.llava_pose.init_model",
+    "synthesize": ("modeling.cli.synthesize", "write a synthetic release in the official ImageNet3D v1 layout"),
+    "build": ("modeling.cli.build", "build the Hugging Face dataset (Parquet + card) from the official release"),
+    "score": ("modeling.cli.score", "score a predictions file against references with the official metric"),
+    "init-model": ("modeling.cli.init_model",
                    "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
     "train": ("modeling.llava_pose.training",
               "fine-tune LLaVA-pose on a built dataset: stage 1 (full, tiny base) or 2 (LoRA)"),
-    "predict": ("modeling.llava_pose.inference", "objects and their 6D poses in an image, with a LLaVA-pose model"),
+    "predict": ("modeling.cli.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
     "train-baseline": ("modeling.baseline.training",
                        "train the classification baseline (backbone + category head + 3x40 pose bins)"),
-    "evaluate": ("modeling.evaluation.evaluate", "evaluate a LLaVA-pose or baseline folder on a built dataset "
+    "evaluate": ("modeling.cli.evaluate", "evaluate a LLaVA-pose or baseline folder on a built dataset "
                                         "(predictions, metrics, table, plots)"),
-    "probe": ("modeling.probing.probe",
+    "probe": ("modeling.cli.probe",
               "Task 1: linear probing of a frozen Hugging Face vision backbone (official grid)"),
-    "demo": ("modeling.demo.pipeline",
+    "demo": ("modeling.cli.demo",
              "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
 }
 

@@ -19,7 +19,6 @@ and one without a readable category gets ``category: null`` (a wrong class in th
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -227,39 +226,6 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     class_correct = np.array([p["category"] == r["category"] for p, r in zip(predictions, references)], dtype=bool)
     known = np.array([r["category"] in KNOWN_CATEGORIES for r in references], dtype=bool)
     write_plots(out_dir, metrics, task, pose_error(pred, gt), pred, gt, class_correct, known, title)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, type=Path, metavar="DIR",
-                        help="a LLaVA-pose folder (imagenet3d init-model / train) or a baseline folder "
-                             "(imagenet3d train-baseline)")
-    parser.add_argument("--data", required=True, type=Path, metavar="DATASET_DIR",
-                        help="dataset folder written by `imagenet3d build`")
-    parser.add_argument("--task", choices=TASKS, default="joint",
-                        help="joint: 3D-aware error (wrong class adds π) on pose/validation; pose: pose error on "
-                             "pose/validation; open_vocab: pose error on open_vocab validation_known and "
-                             "validation_novel, scored separately (default: joint)")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="folder for predictions, references, metrics, table and plots (default: ./eval_TASK)")
-    parser.add_argument("--split", help="pose/joint only: a pose split (default: validation), or validation_known / "
-                                        "validation_novel of the open_vocab config")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                        help=f"images per batch (default: {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects, evenly spaced (default: all)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"LLaVA-pose generation limit (default: {DEFAULT_MAX_NEW_TOKENS})")
-    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    out = args.out or Path(f"eval_{args.task}")
-    evaluate(args.model, args.data, args.task, out, split=args.split, batch_size=args.batch_size,
-                       max_objects=args.max_objects, max_new_tokens=args.max_new_tokens, device=args.device,
-                       progress=not args.no_progress)
-    print((out / "table.md").read_text(encoding="utf-8"))
-    print(f"wrote {', '.join(OUTPUT_FILES)} and plots to {out}")
-    return 0
 
 
 __all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluate", "evaluation_rows", "model_type_of"]

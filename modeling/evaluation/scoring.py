@@ -8,10 +8,7 @@ duplicate id, a malformed line or a non-numeric angle is an error naming the fil
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -135,26 +132,3 @@ def format_comparison(results: dict[str, dict], metric: str = "acc_pi6", title: 
             cells = [block[metric], *(block["meta_classes"][meta][metric] for meta in META_CLASSES)]
             lines.append(f"| {row_label} | " + " | ".join(_cell(v, digits) for v in cells) + f" | {block['count']} |")
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--predictions", required=True, type=Path, metavar="P.jsonl",
-                        help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
-    parser.add_argument("--references", required=True, type=Path, metavar="R.jsonl",
-                        help="ground truth: id, category, azimuth, elevation, theta (radians)")
-    parser.add_argument("--task", choices=TASKS, default="pose",
-                        help="pose: pose error; open_vocab: also known/novel blocks; joint: 3D-aware error "
-                             "(wrong class adds π). Default: pose")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-
-
-def run(args: argparse.Namespace) -> int:
-    result = score_files(args.predictions, args.references, args.task)
-    if result["missing_predictions"]:
-        print(f"warning: {result['missing_predictions']} reference id(s) have no prediction in {args.predictions}"
-              f" and count as error π (first: {', '.join(result['missing_ids'][:5])})", file=sys.stderr)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(format_table(result, title=f"{args.task} (n={result['overall']['count']})"))
-    return 0

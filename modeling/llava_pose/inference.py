@@ -6,8 +6,6 @@ Python API: :func:`load_model`, :func:`read_image`, :func:`parse_box`, :func:`pr
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,34 +123,3 @@ def format_table(objects: Sequence[dict[str, Any]]) -> str:
                      f"{math.degrees(obj['theta']):6.1f} {obj['distance']:7.2f} {obj['px']:7.1f} {obj['py']:7.1f}  "
                      f"{conf}")
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="DIR", help="LLaVA-pose folder (imagenet3d init-model)")
-    parser.add_argument("image", metavar="IMAGE", help="image file")
-    parser.add_argument("--task", choices=TASKS, default=None,
-                        help="describe: caption with 6D poses; joint: name and pose the object in --box "
-                             "(default: joint with --box, describe otherwise)")
-    parser.add_argument("--box", metavar="x1,y1,x2,y2", help="object box in pixels (joint task)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"generation length limit (default: {DEFAULT_MAX_NEW_TOKENS})")
-    parser.add_argument("--json", action="store_true", help="print the list of objects as JSON (angles in radians)")
-
-
-def run(args: argparse.Namespace) -> int:
-    image = read_image(args.image)
-    task = args.task or ("joint" if args.box else "describe")
-    box = parse_box(args.box, (image.height, image.width)) if args.box else None
-    if task == "joint" and box is None:
-        raise ImageNet3DError("--box: the joint task needs a box x1,y1,x2,y2")
-    if task == "describe" and box is not None:
-        raise ImageNet3DError("--box: only the joint task takes a box")
-    model, processor = load_model(args.model)
-    result = predict(model, processor, [image], task=task, boxes=[box], max_new_tokens=args.max_new_tokens)[0]
-    if args.json:
-        print(json.dumps(result["objects"], indent=2))
-        return 0
-    print(result["text"])
-    print()
-    print(format_table(result["objects"]) if result["objects"] else "no <pose6D> in the output: no objects")
-    return 0
