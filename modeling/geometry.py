@@ -35,6 +35,15 @@ def wrap_angle(angle: np.ndarray | float) -> np.ndarray:
     return np.where(wrapped >= TWO_PI, 0.0, wrapped)
 
 
+def signed_angle(angle: np.ndarray | float) -> np.ndarray:
+    """Wrap angles (radians) to (−π, π]: how elevation and θ read naturally (−4.5°, not 355.5°).
+
+    The stored convention stays [0, 2π) (:func:`wrap_angle`); this is for display and wording only.
+    """
+    wrapped = wrap_angle(angle)
+    return np.where(wrapped > np.pi, wrapped - TWO_PI, wrapped)
+
+
 def _rot_z(phi: np.ndarray) -> np.ndarray:
     c, s = np.cos(phi), np.sin(phi)
     zero, one = np.zeros_like(phi), np.ones_like(phi)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from modeling.utils.errors import ImageNet3DError
+from modeling.utils.progress import disable_library_progress_bars
 
 # name -> (module, one-line help). The order is the order of `imagenet3d --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -62,10 +64,24 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``imagenet3d`` on ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    Bad input (:class:`~modeling.utils.errors.ImageNet3DError`, missing files) is one line on stderr and status 2;
+    Ctrl-C is status 130; output piped into a reader that stops early (``| head``) ends quietly with status 1,
+    as Python's documentation recommends for EPIPE. ``--no-progress`` silences the libraries' bars too.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
+    if getattr(args, "no_progress", False):
+        disable_library_progress_bars()
     try:
-        return int(args._run(args) or 0)
+        status = int(args._run(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below rather than at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader is gone: point stdout at devnull so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ImageNet3DError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as err:
         print(f"imagenet3d {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -73,6 +89,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imagenet3d {args.command}: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeling.geometry import signed_angle
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.jsonl import iter_json_objects
 
@@ -115,8 +116,7 @@ def _plural(category: str, count: int) -> str:
 
 
 def _signed_degrees(angle: float) -> float:
-    degrees = math.degrees(angle) % 360.0
-    return degrees - 360.0 if degrees > 180.0 else degrees
+    return math.degrees(float(signed_angle(angle)))
 
 
 def _view(azimuth: float) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from modeling.geometry import signed_angle, wrap_angle
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import model_type_of
 
@@ -111,15 +112,25 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe",
     return [{"text": text.strip(), "objects": found} for text, found in zip(texts, objects)]
 
 
+OBJECTS_TABLE_NOTE = ("azimuth in [0°, 360°); elevation and θ in (−180°, 180°]; distance from the camera in CAD "
+                      "units (the CAD models are about 1 unit across); px, py: the object centre in pixels of the "
+                      "image given; conf: probability mass of the chosen bin and its two neighbours")
+
+
 def format_table(objects: Sequence[dict[str, Any]]) -> str:
-    """Objects as a small text table: angles in degrees, confidences of (azimuth, elevation, theta)."""
-    header = (f"{'tag':<16} {'category':<16} {'azim':>6} {'elev':>6} {'theta':>6} {'dist':>7} {'px':>7} {'py':>7}"
-              "  conf a/e/t")
+    """Objects as a text table for people: one row per object, units in the header and a note below.
+
+    ``objects`` are dicts as :func:`predict` returns them (angles in radians). Azimuth is shown in [0°, 360°),
+    elevation and θ in (−180°, 180°] (:func:`modeling.geometry.signed_angle`).
+    """
+    header = (f"{'tag':<16} {'category':<16} {'azim (°)':>8} {'elev (°)':>8} {'θ (°)':>7} {'dist':>6} "
+              f"{'px':>7} {'py':>7}  conf a/e/θ")
     lines = [header, "-" * len(header)]
     for obj in objects:
         conf = "/".join(f"{obj['confidence'][k]:.2f}" for k in ("azimuth", "elevation", "theta"))
+        elevation, theta = (math.degrees(float(signed_angle(obj[k]))) for k in ("elevation", "theta"))
         lines.append(f"{obj['tag'] or '?':<16} {obj['category'] or '?':<16} "
-                     f"{math.degrees(obj['azimuth']):6.1f} {math.degrees(obj['elevation']):6.1f} "
-                     f"{math.degrees(obj['theta']):6.1f} {obj['distance']:7.2f} {obj['px']:7.1f} {obj['py']:7.1f}  "
-                     f"{conf}")
+                     f"{math.degrees(float(wrap_angle(obj['azimuth']))):8.1f} {elevation:8.1f} {theta:7.1f} "
+                     f"{obj['distance']:6.2f} {obj['px']:7.1f} {obj['py']:7.1f}  {conf}")
+    lines.append(f"({OBJECTS_TABLE_NOTE})")
     return "\n".join(lines)
