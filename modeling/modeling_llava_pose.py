@@ -165,12 +165,14 @@ class LlavaPoseConvVisionTower(nn.Module):
         self.backbone = backbone
 
     def forward(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:
+        """Encode ``pixel_values`` (B, 3, H, W); every stage's (B, C, h, w) map is read as (B, h·w, C) tokens."""
         output = self.backbone(pixel_values, output_hidden_states=True, return_dict=True)
         tokens = tuple(h.flatten(2).transpose(1, 2) if h.dim() == 4 else h for h in output.hidden_states)
         return BaseModelOutputWithPooling(last_hidden_state=tokens[-1], pooler_output=output.pooler_output,
                                           hidden_states=tokens)
 
     def train(self, mode: bool = True) -> LlavaPoseConvVisionTower:
+        """Set training mode; a fully frozen tower stays in eval mode, so its BatchNorm statistics never change."""
         # A frozen tower (e.g. under LoRA) keeps its BatchNorm statistics: they belong to the frozen weights, and
         # updating them would make the trained model differ from the one saved and reloaded.
         frozen = not any(parameter.requires_grad for parameter in self.parameters())

@@ -9,6 +9,7 @@ from modeling.demo.pipeline import PLANS, report, run_demo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``imagenet3d demo``."""
     parser.add_argument("--out", type=Path, default=Path("demo_output"),
                         help="folder for everything the demo writes (default: ./demo_output)")
     parser.add_argument("--plan", choices=sorted(PLANS), default="full",
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the demo into --out and print both models' tables and the stage times. Returns the exit status."""
     results = run_demo(args.out, args.plan, seed=args.seed, num_proc=args.num_proc, progress=not args.no_progress)
     print(report(results))
     print(f"\nresults: {args.out / 'results.json'}; plots: {args.out / 'eval'}; models: {args.out / 'models'}")

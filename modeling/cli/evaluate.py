@@ -10,6 +10,7 @@ from modeling.evaluation.metrics import TASKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``imagenet3d evaluate``."""
     parser.add_argument("--model", required=True, type=Path, metavar="DIR",
                         help="a LLaVA-pose folder (imagenet3d init-model / train) or a baseline folder "
                              "(imagenet3d train-baseline)")
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the outputs to --out (default ./eval_TASK) and print the table. Returns the exit status."""
     out = args.out or Path(f"eval_{args.task}")
     evaluate(args.model, args.data, args.task, out, split=args.split, batch_size=args.batch_size,
              max_objects=args.max_objects, max_new_tokens=args.max_new_tokens, device=args.device,

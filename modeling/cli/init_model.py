@@ -10,6 +10,7 @@ from modeling.utils.errors import ImageNet3DError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``imagenet3d init-model``."""
     parser.add_argument("out", metavar="OUT", help="folder to write (model, processor and custom code)")
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny",
                         help="size of the built-in random model (default: tiny); ignored with --base")
@@ -24,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the built-in random model (or convert --base) to OUT, which must be new or empty; returns
+    the exit status.
+    """
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise ImageNet3DError(f"{out}: folder exists and is not empty")

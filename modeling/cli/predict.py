@@ -18,6 +18,7 @@ from modeling.utils.errors import ImageNet3DError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``imagenet3d predict``."""
     parser.add_argument("--model", required=True, metavar="DIR", help="LLaVA-pose folder (imagenet3d init-model)")
     parser.add_argument("image", metavar="IMAGE", help="image file")
     parser.add_argument("--task", choices=TASKS, default=None,
@@ -30,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Predict the objects of IMAGE, print the generated text and the objects table (or JSON); returns
+    the exit status.
+    """
     image = read_image(args.image)
     task = args.task or ("joint" if args.box else "describe")
     box = parse_box(args.box, (image.height, image.width)) if args.box else None

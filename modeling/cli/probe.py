@@ -16,6 +16,7 @@ def _csv(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``imagenet3d probe``."""
     parser.add_argument("--backbone", required=True, metavar="NAME_OR_DIR",
                         help="a Hugging Face vision backbone: a local save_pretrained folder (model + image "
                              "processor) or a Hub id such as facebook/dinov2-base, facebook/vit-mae-base or "
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Probe the backbone with the official grid and print the best head's table. Returns the exit status."""
     avgpool = {"both": (False, True), "on": (True,), "off": (False,)}[args.avgpool]
     out = args.out or default_out(args.backbone)
     result = probe(args.backbone, args.data, out, args.epochs, args.batch_size, args.layers, avgpool,

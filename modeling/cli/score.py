@@ -12,6 +12,7 @@ from modeling.evaluation.scoring import format_table, score_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``imagenet3d score``."""
     parser.add_argument("--predictions", required=True, type=Path, metavar="P.jsonl",
                         help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
     parser.add_argument("--references", required=True, type=Path, metavar="R.jsonl",
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the files and print the table (or one JSON object with --json); missing predictions are
+    warned about. Returns the exit status.
+    """
     result = score_files(args.predictions, args.references, args.task)
     if result["missing_predictions"]:
         print(f"warning: {result['missing_predictions']} reference id(s) have no prediction in {args.predictions}"

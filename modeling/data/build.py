@@ -85,6 +85,7 @@ class ShardWriter:
         self._writer: pq.ParquetWriter | None = None
 
     def add(self, row: dict) -> None:
+        """Queue one row (encoded with the shard's features); a full row group is written out."""
         self.rows.append(self.features.encode_example(row))
         if len(self.rows) >= ROW_GROUP_SIZE:
             self._flush()

@@ -63,6 +63,7 @@ class CaptionObject:
     object_status: str | None = None
 
     def pose(self) -> dict[str, float]:
+        """The object's pose6D entry: azimuth, elevation, theta (radians), distance, px, py (pixels)."""
         return {name: getattr(self, name) for name in POSE6D_FIELDS}
 
 

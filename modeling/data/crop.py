@@ -53,11 +53,13 @@ class CropGeometry:
 
     @property
     def padding(self) -> tuple[int, int, int, int]:
+        """Zero padding (top, bottom, left, right) in pixels of the rescaled image, as the official script pads."""
         (rw, rh), (w, h) = self.resized_size, self.crop_size
         return (max(-self.top, 0), max(self.top + h - rh, 0), max(-self.left, 0), max(self.left + w - rw, 0))
 
     @property
     def cropping(self) -> tuple[int, int, int, int]:
+        """The official script's saved crop parameters (top, bottom, left, right), in pixels."""
         # The official script measures bottom/right on the padded image from the unpadded centre; only
         # top/left are used to cut, but the saved parameters are these.
         (rw, rh), (w, h) = self.resized_size, self.crop_size

@@ -162,6 +162,7 @@ class ObjectCheck:
 
     @property
     def passes(self) -> bool:
+        """True when the object passes the official filter (no reason to drop it)."""
         return self.reason is None
 
 
@@ -314,6 +315,7 @@ class Release:
         return str(self._root / path)
 
     def close(self) -> None:
+        """Close the zip archive, if the release is one (a folder needs nothing)."""
         if self._zip is not None:
             self._zip.close()
             self._zip = None
@@ -346,6 +348,7 @@ class Release:
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
     def exists(self, path: str) -> bool:
+        """Whether the release holds the file ``path`` (relative to the release root, '/'-separated)."""
         if self._names is not None:
             return path in self._names
         return (self._root / path).is_file()
@@ -368,6 +371,7 @@ class Release:
         return sorted(names)
 
     def list_path(self, category: str, split: str) -> str:
+        """The path of the list file of ``category`` and ``split`` ('train' or 'val'), relative to the root."""
         return f"lists/{category}_imagenet_{split}.txt"
 
     def list_ids(self, category: str, split: str) -> list[str] | None:

@@ -87,6 +87,7 @@ class BuildReport:
         self.skips.append(entry)
 
     def merge(self, other: BuildReport) -> None:
+        """Add another unit's report to this one (skips, filter counts, conversions, totals)."""
         self.skips.extend(other.skips)
         self.filtered.update(other.filtered)
         self.converted.extend(other.converted)

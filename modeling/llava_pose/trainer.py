@@ -42,6 +42,7 @@ class PoseStats:
         self.reset()
 
     def reset(self) -> None:
+        """Zero the counts (a new evaluation, or the window since the last training log)."""
         # poses, poses < π/6, poses < π/18, sequences, right answers, right answers with all poses < π/6
         self.counts = np.zeros(6, dtype=np.float64)
 
@@ -107,6 +108,10 @@ class PoseTrainer(Trainer):
         self.loss_is_scaled_for_ga = False
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The model's loss (LM + weighted pose loss); counts the teacher-forced pose accuracies while training.
+
+        ``pose_angles`` (exact angles, B × 3 radians, for the metrics only) is taken out of ``inputs`` first.
+        """
         angles = inputs.pop("pose_angles", None)
         outputs = model(**inputs)
         if model.training:
@@ -114,6 +119,7 @@ class PoseTrainer(Trainer):
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Evaluation step: counts the pose accuracies here and returns only the loss (no B × L × V logits gathered)."""
         inputs = self._prepare_inputs(inputs)
         angles = inputs.pop("pose_angles", None)
         with torch.no_grad(), self.compute_loss_context_manager():
@@ -124,6 +130,7 @@ class PoseTrainer(Trainer):
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):
+        """The Trainer's evaluation loop, with the pose accuracies summed over processes added to its metrics."""
         self.eval_stats.reset()
         output = super().evaluation_loop(dataloader, description, prediction_loss_only=prediction_loss_only,
                                          ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
@@ -133,6 +140,7 @@ class PoseTrainer(Trainer):
         return output
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Log; a training log (one that has ``loss``) also gets the accuracies since the previous one."""
         # A training log (it has "loss") gets the accuracies since the previous one.
         if "loss" in logs:
             logs.update(self.train_stats.metrics(self._sum_over_processes(self.train_stats.counts)))
@@ -155,11 +163,13 @@ class PoseProgressCallback(ProgressCallback):
         self.description = description
 
     def on_train_begin(self, args, state, control, **kwargs):
+        """Open the training bar with this run's description."""
         super().on_train_begin(args, state, control, **kwargs)
         if self.training_bar is not None:
             self.training_bar.set_description(self.description)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        """Show the last loss and pose accuracies on the training bar (main process only)."""
         if not state.is_world_process_zero or self.training_bar is None or not logs:
             return
         if "loss" in logs:
@@ -180,6 +190,7 @@ class EpochCallback(TrainerCallback):
         self.dataset = dataset
 
     def on_epoch_begin(self, args, state, control, **kwargs):
+        """Tell the dataset which epoch starts, so that its per-epoch sampling (mix, jitter) is reproducible."""
         # state.epoch is the float epoch reached so far: k.0 at the start of epoch k, fractional after a resume.
         self.dataset.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
 

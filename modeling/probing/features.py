@@ -60,6 +60,7 @@ class Variant:
 
     @property
     def name(self) -> str:
+        """The variant's name: the layer set, with '+avgpool' when the patch-token mean is appended."""
         return self.layer_set + ("+avgpool" if self.avgpool else "")
 
 
@@ -88,12 +89,14 @@ class FeatureCache:
 
     @property
     def num_views(self) -> int:
+        """How many views each row has (1, or 2 with the mirrored training crops)."""
         return self.cls.shape[0]
 
     def __len__(self) -> int:
         return self.cls.shape[1]
 
     def input_dim(self, variant: Variant) -> int:
+        """Width of a head's input for ``variant``: hidden size × (layers + 1 if avgpool)."""
         return self.cls.shape[-1] * (len(variant.layers) + int(variant.avgpool))
 
     def inputs(self, variants: Sequence[Variant], index: torch.Tensor, view: torch.Tensor | None = None,

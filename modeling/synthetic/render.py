@@ -55,6 +55,7 @@ class Rendered:
 
     @property
     def visible_fractions(self) -> list[float]:
+        """Per object, the fraction of its unoccluded area that is visible (0 when it projects to nothing)."""
         return [float(v.sum()) / a if a else 0.0 for v, a in zip(self.visible_masks, self.full_areas)]
 
 
