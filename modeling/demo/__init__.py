@@ -1,0 +1,1 @@
+"""The README's main job: the whole pipeline on the synthetic release, end to end."""
