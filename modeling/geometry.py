@@ -16,7 +16,12 @@ Conventions:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 TWO_PI = 2.0 * np.pi
 NUM_BINS = 40
@@ -107,18 +112,25 @@ def angle_to_bin(angle: np.ndarray | float, num_bins: int = NUM_BINS) -> np.ndar
     return (np.floor(fraction * num_bins).astype(np.int64)) % num_bins
 
 
-def soft_bin_targets(index: np.ndarray, num_bins: int = NUM_BINS, sigma: float = 0.0) -> np.ndarray:
-    """Training targets over periodic bins, shape index.shape + (num_bins,), float32: a Gaussian of std ``sigma``
-    bins around each index, in the periodic bin distance (so bins 0 and num_bins − 1 are neighbours), normalised to
-    sum to 1. ``sigma`` = 0 gives one-hot targets. A neighbouring bin is a small error (9° at 40 bins), which
-    one-hot cross-entropy punishes as much as a 180° one."""
-    index = np.asarray(index, dtype=np.int64)
+def soft_bin_targets(index: torch.Tensor, num_bins: int = NUM_BINS, sigma: float = 0.0) -> torch.Tensor:
+    """Training targets over periodic bins, shape index.shape + (num_bins,), float32, on ``index``'s device: a
+    Gaussian of std ``sigma`` bins around each index, in the periodic bin distance (so bins 0 and num_bins − 1 are
+    neighbours), normalised to sum to 1. ``sigma`` = 0 gives one-hot targets. A neighbouring bin is a small error
+    (9° at 40 bins), which one-hot cross-entropy punishes as much as a 180° one.
+
+    In torch, for the losses (LLaVA-pose's and the baseline's): computed where the labels are, with no round trip
+    through the host (a device sync per step on a GPU). torch is imported inside, so importing this module stays
+    torch-free.
+    """
+    import torch
+
+    index = torch.as_tensor(index).long()
+    offset = (torch.arange(num_bins, device=index.device) - index[..., None]).abs() % num_bins
+    distance = torch.minimum(offset, num_bins - offset).float()
     if sigma <= 0:
-        return np.eye(num_bins, dtype=np.float32)[index % num_bins]
-    offset = np.abs(np.arange(num_bins) - index[..., None]) % num_bins
-    distance = np.minimum(offset, num_bins - offset)
-    weights = np.exp(-0.5 * (distance / sigma) ** 2)
-    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
+        return (distance == 0).float()
+    weights = torch.exp(-0.5 * (distance / sigma) ** 2)
+    return weights / weights.sum(dim=-1, keepdim=True)
 
 
 def bin_to_angle(index: np.ndarray | int, num_bins: int = NUM_BINS) -> np.ndarray:

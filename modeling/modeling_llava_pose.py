@@ -313,8 +313,7 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         slot = (batch_index[has_target], rank[has_target])
         logits = pose_logits[has_target].float()
         bins = pose_labels.to(logits.device)[slot]
-        targets = torch.from_numpy(soft_bin_targets(bins.cpu().numpy(), self.config.num_bins,
-                                                    self.config.pose_bin_sigma)).to(logits.device)
+        targets = soft_bin_targets(bins, self.config.num_bins, self.config.pose_bin_sigma)
         # Sum over the three angles, mean over poses.
         loss = self.config.pose_bin_loss_weight * 3 * F.cross_entropy(logits.flatten(0, 1), targets.flatten(0, 1))
         if pose_regression_labels is not None:

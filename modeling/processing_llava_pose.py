@@ -5,7 +5,8 @@ instance index, followed by "with <pose6D>": "a bicycle BICYCLE1 with <pose6D> i
 multi-word category keeps its underscores: hand_barrow -> HAND_BARROW1.
 
 Hub custom code: this file is copied next to the weights by ``save_pretrained`` and may import only torch,
-transformers and its sibling files (``geometry.py``, the one home of the bin convention, imports only numpy).
+transformers and its sibling files (``geometry.py``, the one home of the bin convention, imports only numpy, and torch
+only inside its ``soft_bin_targets``).
 """
 
 from __future__ import annotations

@@ -93,12 +93,37 @@ def test_flip_pose_renders_the_mirror_image(seed):
     np.testing.assert_allclose(uv_flip[:, 1], uv[:, 1], atol=1e-7)
 
 
-def test_soft_bin_targets_are_periodic_gaussians_summing_to_one():
-    from modeling.geometry import soft_bin_targets
+def _soft_bin_targets_reference(index, num_bins, sigma):
+    """The numpy formula the losses used before the targets moved to torch (float64, then float32)."""
+    index = np.asarray(index, dtype=np.int64)
+    if sigma <= 0:
+        return np.eye(num_bins, dtype=np.float32)[index % num_bins]
+    offset = np.abs(np.arange(num_bins) - index[..., None]) % num_bins
+    distance = np.minimum(offset, num_bins - offset)
+    weights = np.exp(-0.5 * (distance / sigma) ** 2)
+    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
 
-    targets = soft_bin_targets(np.array([0, 39, 17]), 40, sigma=1.0)
-    assert targets.shape == (3, 40) and np.allclose(targets.sum(-1), 1.0)
+
+def test_soft_bin_targets_are_periodic_gaussians_summing_to_one():
+    import torch
+
+    targets = geometry.soft_bin_targets(torch.tensor([0, 39, 17]), 40, sigma=1.0).numpy()
+    assert targets.shape == (3, 40) and targets.dtype == np.float32 and np.allclose(targets.sum(-1), 1.0)
     assert targets[0].argmax() == 0 and targets[0][1] == pytest.approx(targets[0][39])  # bins 39 and 1 neighbour 0
     assert targets[1][0] == pytest.approx(targets[1][38]) and targets[2][16] == pytest.approx(targets[2][18])
     assert targets[0][1] / targets[0][0] == pytest.approx(np.exp(-0.5))
-    np.testing.assert_array_equal(soft_bin_targets(np.array([5]), 40, sigma=0.0), np.eye(40, dtype=np.float32)[[5]])
+    one_hot = geometry.soft_bin_targets(torch.tensor([5]), 40, sigma=0.0)
+    assert one_hot.dtype == torch.float32
+    np.testing.assert_array_equal(one_hot.numpy(), np.eye(40, dtype=np.float32)[[5]])
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.5, 1.0, 2.5, 7.0])
+@pytest.mark.parametrize("num_bins", [40, 12])
+def test_soft_bin_targets_in_torch_equal_the_numpy_formula(sigma, num_bins):
+    import torch
+
+    # Both ends of the circle (wrap-around), the middle, out-of-range and negative indices, and a (2, 4) batch.
+    index = np.array([[0, 1, num_bins - 1, num_bins // 2], [num_bins - 2, num_bins, -1, 3 * num_bins + 2]])
+    got = geometry.soft_bin_targets(torch.from_numpy(index), num_bins, sigma)
+    assert got.shape == (2, 4, num_bins) and got.dtype == torch.float32
+    np.testing.assert_allclose(got.numpy(), _soft_bin_targets_reference(index, num_bins, sigma), rtol=0, atol=1e-6)

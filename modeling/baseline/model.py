@@ -200,8 +200,8 @@ class PoseClassifier(PreTrainedModel):
             loss = loss + self.config.category_loss_weight * category_loss
         if pose_labels is not None:
             # Mean over the batch per angle, summed over the three angles.
-            targets = torch.from_numpy(soft_bin_targets(pose_labels.cpu().numpy(), self.config.num_bins,
-                                                        self.config.pose_bin_sigma)).to(pose_logits.device)
+            targets = soft_bin_targets(pose_labels.to(pose_logits.device), self.config.num_bins,
+                                       self.config.pose_bin_sigma)
             bins = self.config.num_bins
             pose_loss = F.cross_entropy(pose_logits.reshape(-1, bins), targets.reshape(-1, bins),
                                         reduction="sum") / pose_labels.shape[0]

@@ -97,11 +97,7 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     counts = known_novel_counts(DEFAULT_CATEGORIES, plan.images_per_category, plan.novel_images_per_category)
     release = _timed(stages, "synthesize", lambda: generate_release(
         out / "release", images_per_category=counts, seed=seed, num_proc=num_proc, progress=progress))
-    data = out / "dataset"
-    if data.exists():
-        import shutil
-
-        shutil.rmtree(data)  # the build refuses to replace a folder; a rerun rebuilds from the new release
+    data = out / "dataset"  # a rerun's build replaces the earlier build whole (written beside it, then swapped in)
     _timed(stages, "build", lambda: build(release, data, configs=["pose", "open_vocab", "image", "captions"],
                                           crop_size=plan.crop_size, num_proc=num_proc, progress=progress))
     _timed(stages, "train_baseline", lambda: train_baseline(
