@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from modeling.cli.progress import disable_library_progress_bars
 from modeling.utils.errors import ImageNet3DError
-from modeling.utils.progress import disable_library_progress_bars
 
 # name -> (module, one-line help). The order is the order of `imagenet3d --help`.
 COMMANDS: dict[str, tuple[str, str]] = {

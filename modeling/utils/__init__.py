@@ -1,2 +1,1 @@
-"""Small shared pieces: errors that name the file and the field, JSON Lines, model-folder checks, progress-bar
-switches."""
+"""Small shared pieces: errors that name the file and the field, JSON Lines, model-folder checks."""
