@@ -24,10 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("modeling.cli.score", "score a predictions file against references with the official metric"),
     "init-model": ("modeling.cli.init_model",
                    "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
-    "train": ("modeling.llava_pose.training",
+    "train": ("modeling.cli.train",
               "fine-tune LLaVA-pose on a built dataset: stage 1 (full, tiny base) or 2 (LoRA)"),
     "predict": ("modeling.cli.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
-    "train-baseline": ("modeling.baseline.training",
+    "train-baseline": ("modeling.cli.train_baseline",
                        "train the classification baseline (backbone + category head + 3x40 pose bins)"),
     "evaluate": ("modeling.cli.evaluate", "evaluate a LLaVA-pose or baseline folder on a built dataset "
                                         "(predictions, metrics, table, plots)"),

@@ -101,8 +101,8 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     _timed(stages, "build", lambda: build(release, data, configs=["pose", "open_vocab", "image", "captions"],
                                           crop_size=plan.crop_size, num_proc=num_proc, progress=progress))
     _timed(stages, "train_baseline", lambda: train_baseline(
-        None, data, models / "baseline", categories="known", max_steps=plan.baseline_steps, seed=seed,
-        batch_size=plan.batch_size, lr=plan.learning_rate, image_size=plan.crop_size, progress=progress))
+        data, None, models / "baseline", known_only=True, max_steps=plan.baseline_steps, seed=seed,
+        batch_size=plan.batch_size, learning_rate=plan.learning_rate, image_size=plan.crop_size, progress=progress))
     base = _timed(stages, "init_llava_pose", lambda: build_tiny_model(
         models / "llava_pose_base", size=plan.model_size, seed=seed, vision_tower=models / "baseline"))
     stage1 = _timed(stages, "train_llava_pose_stage1", lambda: train(

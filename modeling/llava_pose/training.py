@@ -1,4 +1,5 @@
-"""``imagenet3d train``: fine-tune LLaVA-pose on a built ImageNet3D dataset, in LLaVA's two stages.
+"""Fine-tune LLaVA-pose on a built ImageNet3D dataset, in LLaVA's two stages: :func:`train` (and ``imagenet3d train``,
+whose options are the fields of :class:`~modeling.llava_pose.training_arguments.LlavaPoseTrainingArguments`).
 
 Built on the HF :class:`~transformers.Trainer`, so the same command scales to several GPUs unchanged::
 
@@ -12,7 +13,7 @@ pose head) on the LM loss of the answers plus the pose loss, by default on the j
 ``--model``. LLaVA starts from a pretrained CLIP and keeps it frozen; the built-in base does the same when its tower
 comes from a trained classification baseline (``init-model --vision-tower BASELINE_DIR``, the baseline's backbone)
 and stage 1 runs with ``--freeze-vision-tower``: it then trains the projector, LM and pose head on a tower that
-already sees category and pose. Through the LM alone a random tower learns pose far more slowly (issue 5 notes).
+already sees category and pose. Through the LM alone a random tower learns pose far more slowly.
 
 **Stage 2** (``--stage 2``, the default, and the path of a real checkpoint) is PEFT: LoRA on the language model's
 attention projections only (``--lora-targets``, a regex over module names, default
@@ -40,135 +41,21 @@ are seeded and restored. The same seed gives the same loss curve on CPU.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modeling.llava_pose.training_arguments import DEFAULT_LORA_TARGETS, LlavaPoseTrainingArguments
 from modeling.utils.errors import ImageNet3DError, located
 
-DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)"
-"""LoRA targets: the language model's attention projections (never the vision tower's, which share the names)."""
 MODULES_TO_SAVE = ("pose_head", "multi_modal_projector")
 """Trained in full in stage 2 and saved with the adapter."""
-STAGE_DEFAULTS: dict[int, dict[str, float]] = {
-    1: {"learning_rate": 1e-3, "caption_ratio": 0.0},
-    2: {"learning_rate": 2e-4, "caption_ratio": 0.25},
-}
-"""Per-stage defaults of the options left as None."""
-DEFAULT_EPOCHS = 3.0
 MERGED_DIR = "merged"
 SUMMARY_FILE = "training_summary.json"
 LARGE_MODEL_PARAMETERS = 100_000_000
-
-
-@dataclass
-class TrainOptions:
-    """Every option of :func:`train` (and of ``imagenet3d train``; the CLI flag is the name with dashes).
-
-    Attributes:
-        stage: 1 = full fine-tuning of the built-in random base; 2 = LoRA (see the module docstring).
-        known_only: train on the 63 known categories only (Task 2's open-vocabulary protocol).
-        lora_rank: LoRA rank r (stage 2).
-        lora_alpha: LoRA scaling α (the update is scaled by α / r); None = 2 · r.
-        lora_dropout: dropout on the LoRA branch's input.
-        lora_targets: regex over module names selecting the LoRA targets (must not match the vision tower).
-        max_steps: optimizer steps to train; overrides ``epochs``.
-        freeze_vision_tower: stage 1 only: keep the vision tower frozen (a tower taken from a trained baseline with
-            ``init-model --vision-tower``, as LLaVA keeps CLIP frozen: gradients from a fresh projector, LM and pose
-            head would wreck what the tower learned).
-        epochs: passes over the training mix (fractions allowed); default 3 when ``max_steps`` is not given.
-        batch_size: examples per device and step.
-        gradient_accumulation_steps: batches accumulated per optimizer step.
-        learning_rate: peak learning rate of AdamW; None = 1e-3 in stage 1, 2e-4 in stage 2.
-        weight_decay: AdamW weight decay.
-        warmup_ratio: fraction of the steps with a linear warm-up.
-        lr_scheduler: the Trainer's scheduler name ("cosine", "linear", "constant", ...).
-        bf16: bfloat16 mixed precision (and a bfloat16 frozen base in stage 2); needs a GPU that supports it.
-        eval_steps: evaluate every N steps (0: only at the end).
-        save_steps: write a checkpoint every N steps (0: none, then ``resume`` has nothing to resume from).
-        save_total_limit: keep at most this many checkpoints (None: all).
-        logging_steps: log (and update the progress bar's loss and accuracy) every N steps.
-        max_eval_samples: evaluate on at most N validation rows (a seeded subset; None or 0: all).
-        caption_ratio: fraction of the training items that are captions, in [0, 1]; None = 0 in stage 1, 0.25 in
-            stage 2.
-        hflip: mirror joint-task crops with probability 1/2 (the official augmentation).
-        augment: jitter joint-task crops (zoom, shift ±8 %, colour ±20 %; `modeling.data.augmentation`).
-        pose_loss_weight: weight of the pose loss against the LM loss; None keeps the model's config value.
-        merge: stage 2: also save a merged full model to OUTPUT/merged.
-        resume: continue from the last checkpoint in OUTPUT (True) or from this checkpoint folder.
-        seed: seed of everything random (initialisation of LoRA, data order, mirroring, dropout).
-        num_workers: DataLoader worker processes (0: load in the main process).
-    """
-
-    stage: int = 2
-    known_only: bool = False
-    lora_rank: int = 16
-    lora_alpha: float | None = None
-    lora_dropout: float = 0.05
-    lora_targets: str = DEFAULT_LORA_TARGETS
-    max_steps: int | None = None
-    freeze_vision_tower: bool = False
-    epochs: float | None = None
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    learning_rate: float | None = None
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.03
-    lr_scheduler: str = "cosine"
-    bf16: bool = False
-    eval_steps: int = 100
-    save_steps: int = 100
-    save_total_limit: int | None = None
-    logging_steps: int = 10
-    max_eval_samples: int | None = 256
-    caption_ratio: float | None = None
-    hflip: bool = True
-    augment: bool = True
-    pose_loss_weight: float | None = None
-    merge: bool = False
-    resume: bool | str | None = None
-    seed: int = 0
-    num_workers: int = 0
-
-    def resolved(self) -> TrainOptions:
-        """A checked copy with the stage defaults filled in; bad values raise ImageNet3DError naming the option."""
-        if self.stage not in STAGE_DEFAULTS:
-            raise ImageNet3DError(f"--stage: expected 1 or 2, got {self.stage}")
-        if self.max_steps is not None and self.epochs is not None:
-            raise ImageNet3DError("--max-steps and --epochs: give one of them")
-        checks = [("max_steps", self.max_steps is None or self.max_steps > 0), ("epochs", self.epochs is None or
-                  self.epochs > 0), ("batch_size", self.batch_size > 0), ("lora_rank", self.lora_rank > 0),
-                  ("gradient_accumulation_steps", self.gradient_accumulation_steps > 0),
-                  ("eval_steps", self.eval_steps >= 0), ("save_steps", self.save_steps >= 0),
-                  ("logging_steps", self.logging_steps > 0), ("lora_dropout", 0 <= self.lora_dropout < 1),
-                  ("warmup_ratio", 0 <= self.warmup_ratio < 1), ("num_workers", self.num_workers >= 0),
-                  ("learning_rate", self.learning_rate is None or self.learning_rate > 0),
-                  ("caption_ratio", self.caption_ratio is None or 0 <= self.caption_ratio <= 1)]
-        for name, ok in checks:
-            if not ok:
-                raise ImageNet3DError(f"--{name.replace('_', '-')}: invalid value {getattr(self, name)!r}")
-        try:
-            re.compile(self.lora_targets)
-        except re.error as err:
-            raise ImageNet3DError(f"--lora-targets: not a regular expression: {err}") from None
-        if self.freeze_vision_tower and self.stage != 1:
-            raise ImageNet3DError("--freeze-vision-tower: stage 1 only (stage 2 always keeps the tower frozen)")
-        if self.merge and self.stage == 1:
-            raise ImageNet3DError("--merge: stage 1 already saves a full model (there is no adapter to merge)")
-        defaults = STAGE_DEFAULTS[self.stage]
-        return dataclasses.replace(
-            self,
-            learning_rate=self.learning_rate if self.learning_rate is not None else defaults["learning_rate"],
-            caption_ratio=self.caption_ratio if self.caption_ratio is not None else defaults["caption_ratio"],
-            lora_alpha=self.lora_alpha if self.lora_alpha is not None else 2.0 * self.lora_rank,
-            epochs=self.epochs if self.epochs is not None or self.max_steps is not None else DEFAULT_EPOCHS,
-        )
 
 
 def apply_lora(model: Any, rank: int = 16, alpha: float | None = None, dropout: float = 0.05,
@@ -253,15 +140,16 @@ def _final_evaluation(trainer: Any) -> dict[str, float]:
     return trainer.evaluate()
 
 
-def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, options: TrainOptions | None = None,
-          *, callbacks: Sequence[Any] = (), progress: bool = True, **overrides: Any) -> Path:
+def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
+          args: LlavaPoseTrainingArguments | None = None, *, callbacks: Sequence[Any] = (), progress: bool = True,
+          **overrides: Any) -> Path:
     """Fine-tune the LLaVA-pose in ``model_dir`` on the built dataset ``data_dir``; write to ``output_dir``.
 
-    Options are a :class:`TrainOptions` and/or its fields as keywords (``stage=1, max_steps=200, ...``).
-    ``callbacks`` are extra ``TrainerCallback``s; ``progress`` shows the tqdm bar. Writes the model (stage 1) or
-    the adapter (stage 2) with the processor to ``output_dir``, checkpoints to ``output_dir/checkpoint-N`` and a
-    summary (options, data, what was trained, log history, final evaluation, wall time) to
-    ``output_dir/training_summary.json``.
+    The options are ``args`` (a :class:`LlavaPoseTrainingArguments`), with any of its fields given as keywords
+    replacing its values (``train(data, base, out, stage=1, max_steps=200)``). ``callbacks`` are extra
+    ``TrainerCallback``s; ``progress`` shows the tqdm bar. Writes the model (stage 1) or the adapter (stage 2) with
+    the processor to ``output_dir``, checkpoints to ``output_dir/checkpoint-N`` and a summary (options, data, what
+    was trained, log history, final evaluation, wall time) to ``output_dir/training_summary.json``.
 
     Returns the folder of the model to evaluate: ``output_dir`` for stage 1, ``output_dir/merged`` with ``merge``,
     else ``output_dir`` (an adapter folder; load it with :func:`load_trained`).
@@ -274,7 +162,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
     from modeling.llava_pose.trainer import EpochCallback, PoseProgressCallback, PoseTrainer
     from modeling.llava_pose.training_data import PoseCollator, load_training_data
 
-    opts = dataclasses.replace(options or TrainOptions(), **overrides).resolved()
+    opts = dataclasses.replace(args or LlavaPoseTrainingArguments(), **overrides).resolved()
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise located(output_dir, "output exists and is not a folder")
@@ -304,11 +192,11 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
         model, adapted = apply_lora(model, opts.lora_rank, opts.lora_alpha, opts.lora_dropout, opts.lora_targets)
 
     evaluate = data.eval is not None
-    args = TrainingArguments(
+    training_args = TrainingArguments(
         output_dir=str(output_dir),
         seed=opts.seed, data_seed=opts.seed,
         max_steps=opts.max_steps if opts.max_steps is not None else -1,
-        num_train_epochs=opts.epochs if opts.epochs is not None else DEFAULT_EPOCHS,
+        num_train_epochs=opts.epochs,
         per_device_train_batch_size=opts.batch_size, per_device_eval_batch_size=opts.batch_size,
         gradient_accumulation_steps=opts.gradient_accumulation_steps,
         learning_rate=opts.learning_rate, weight_decay=opts.weight_decay, warmup_steps=opts.warmup_ratio,
@@ -324,7 +212,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path, o
         dataloader_num_workers=opts.num_workers, dataloader_pin_memory=torch.cuda.is_available(),
     )
     trainer = PoseTrainer(
-        model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
+        model=model, args=training_args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=PoseCollator(processor, num_bins=model.config.num_bins), processing_class=processor,
         pose_token_id=model.config.pose_token_id, callbacks=[EpochCallback(data.train), *callbacks],
     )
@@ -376,80 +264,5 @@ def load_trained(folder: str | Path) -> tuple[Any, Any]:
     return model, LlavaPoseProcessor.from_pretrained(folder)
 
 
-# ---- command line ----------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = __doc__.split("\n\n", 1)[1]
-    defaults = TrainOptions()
-    parser.add_argument("--data", required=True, type=Path, metavar="DATASET_DIR",
-                        help="dataset folder written by `imagenet3d build` (configs pose, and captions if mixed)")
-    parser.add_argument("--model", required=True, type=Path, metavar="BASE_DIR",
-                        help="LLaVA-pose folder: `imagenet3d init-model` (tiny or --base), or a stage-1 output")
-    parser.add_argument("--output", required=True, type=Path, metavar="DIR", help="folder for the result")
-    parser.add_argument("--stage", type=int, choices=(1, 2), default=defaults.stage,
-                        help="1: full fine-tuning of the built-in random base; 2: LoRA (default: 2)")
-    parser.add_argument("--known-only", action="store_true", help="train on the 63 known categories (Task 2)")
-    parser.add_argument("--lora-rank", type=int, default=defaults.lora_rank, metavar="R", help="LoRA rank (16)")
-    parser.add_argument("--lora-alpha", type=float, metavar="A", help="LoRA alpha (default: 2 x rank)")
-    parser.add_argument("--lora-dropout", type=float, default=defaults.lora_dropout, help="LoRA dropout (0.05)")
-    parser.add_argument("--lora-targets", default=defaults.lora_targets, metavar="REGEX",
-                        help=f"regex of the LoRA target modules (default: {DEFAULT_LORA_TARGETS})")
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps to train")
-    length.add_argument("--epochs", type=float, metavar="E", help=f"epochs to train (default: {DEFAULT_EPOCHS:g})")
-    parser.add_argument("--freeze-vision-tower", action="store_true",
-                        help="stage 1 only: keep the vision tower frozen (one taken from a trained baseline with "
-                             "`init-model --vision-tower`)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="B",
-                        help=f"examples per device and step (default: {defaults.batch_size})")
-    parser.add_argument("--gradient-accumulation-steps", type=int, default=1, metavar="N",
-                        help="batches per optimizer step (default: 1)")
-    parser.add_argument("--learning-rate", type=float, metavar="LR",
-                        help="peak AdamW learning rate (default: 1e-3 in stage 1, 2e-4 in stage 2)")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (0)")
-    parser.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio,
-                        help=f"fraction of steps of linear warm-up (default: {defaults.warmup_ratio})")
-    parser.add_argument("--lr-scheduler", default=defaults.lr_scheduler,
-                        help="learning-rate schedule, a Trainer scheduler name (default: cosine)")
-    parser.add_argument("--bf16", action="store_true",
-                        help="bfloat16 mixed precision (needs a GPU with bf16; an error elsewhere)")
-    parser.add_argument("--eval-steps", type=int, default=defaults.eval_steps, metavar="N",
-                        help=f"evaluate every N steps, 0: only at the end (default: {defaults.eval_steps})")
-    parser.add_argument("--max-eval-samples", type=int, default=defaults.max_eval_samples, metavar="N",
-                        help=f"validation rows evaluated, 0: all (default: {defaults.max_eval_samples})")
-    parser.add_argument("--save-steps", type=int, default=defaults.save_steps, metavar="N",
-                        help=f"checkpoint every N steps, 0: never (default: {defaults.save_steps})")
-    parser.add_argument("--save-total-limit", type=int, metavar="N", help="keep the last N checkpoints (all)")
-    parser.add_argument("--logging-steps", type=int, default=defaults.logging_steps, metavar="N",
-                        help=f"log loss and accuracy every N steps (default: {defaults.logging_steps})")
-    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
-                        help="continue from the last checkpoint in --output, or from CHECKPOINT")
-    parser.add_argument("--merge", action="store_true", help="stage 2: also save a merged model to OUTPUT/merged")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: 0)")
-    parser.add_argument("--caption-ratio", type=float, metavar="P",
-                        help="fraction of training items that are captions (default: 0 in stage 1, 0.25 in stage 2)")
-    parser.add_argument("--no-hflip", dest="hflip", action="store_false", help="no mirror augmentation")
-    parser.add_argument("--no-augment", dest="augment", action="store_false",
-                        help="no zoom / shift / colour jitter of the joint-task crops")
-    parser.add_argument("--pose-loss-weight", type=float, metavar="W",
-                        help="weight of the pose loss against the LM loss (default: the model's config)")
-    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (default: 0)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    names = {f.name for f in dataclasses.fields(TrainOptions)}
-    options = TrainOptions(**{k: v for k, v in vars(args).items() if k in names})
-    target = train(args.data, args.model, args.output, options, progress=not args.no_progress)
-    summary = json.loads((args.output / SUMMARY_FILE).read_text(encoding="utf-8"))
-    shown = {k: round(v, 4) for k, v in summary["eval"].items() if isinstance(v, float)}
-    print(f"stage {summary['stage']}: {summary['global_step']} steps in {summary['wall_time_s']} s, "
-          f"train loss {summary['train_loss']:.4f}; evaluation: {shown or 'none'}")
-    print(f"trained: {summary['trained']['what']} ({summary['trained']['trainable_parameters']:,} parameters)")
-    print(f"model to evaluate: {target}")
-    return 0
-
-
-__all__ = ["DEFAULT_LORA_TARGETS", "MODULES_TO_SAVE", "TrainOptions", "apply_lora", "load_trained", "train"]
+__all__ = ["DEFAULT_LORA_TARGETS", "MODULES_TO_SAVE", "SUMMARY_FILE", "LlavaPoseTrainingArguments", "apply_lora",
+           "load_trained", "train"]

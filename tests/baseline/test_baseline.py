@@ -137,8 +137,8 @@ def test_flip_augmentation_mirrors_image_and_pose():
 
 def test_training_on_known_categories_lowers_the_loss(small_dataset, tmp_path):
     torch.set_num_threads(2)
-    summary = train_baseline(None, small_dataset, tmp_path / "trained", categories="known", max_steps=20, batch_size=16,
-                             lr=3e-3, size="tiny", logging_steps=5, progress=False)
+    summary = train_baseline(small_dataset, None, tmp_path / "trained", known_only=True, max_steps=20, batch_size=16,
+                             learning_rate=3e-3, size="tiny", logging_steps=5, progress=False)
     losses = summary["logged_losses"]
     assert summary["steps"] == 20 and len(losses) == 4
     # Soft pose targets have entropy, a floor no model goes under: what must fall is the loss above it.
@@ -158,12 +158,12 @@ def test_training_on_known_categories_lowers_the_loss(small_dataset, tmp_path):
 
 
 def test_training_on_all_categories_sees_novel_ones_and_is_seeded(small_dataset, tmp_path):
-    runs = [train_baseline(None, small_dataset, tmp_path / f"run{k}", categories="all", max_steps=3, batch_size=16,
+    runs = [train_baseline(small_dataset, None, tmp_path / f"run{k}", known_only=False, max_steps=3, batch_size=16,
                            size="tiny", logging_steps=1, progress=False, seed=7) for k in range(2)]
     assert set(runs[0]["train_categories"]) & set(NOVEL_CATEGORIES)
     assert runs[0]["logged_losses"] == runs[1]["logged_losses"]
     # Continuing from a saved baseline folder starts from its weights.
-    again = train_baseline(tmp_path / "run0", small_dataset, tmp_path / "continued", max_steps=1, batch_size=16,
+    again = train_baseline(small_dataset, tmp_path / "run0", tmp_path / "continued", max_steps=1, batch_size=16,
                            logging_steps=1, progress=False, seed=7)
     assert again["start"] == str(tmp_path / "run0")
 
@@ -178,12 +178,14 @@ def test_cli_help_and_bad_input(small_dataset, tmp_path, capsys):
     assert err.count("\n") == 1 and "not a built ImageNet3D dataset" in err and str(tmp_path) in err
     assert cli.main(["train-baseline", "--data", str(small_dataset), "--output", str(tmp_path / "o"),
                      "--epochs", "0"]) == 2
-    assert "--epochs must be positive" in capsys.readouterr().err
-    with pytest.raises(ImageNet3DError, match="categories"):
-        train_baseline(None, small_dataset, tmp_path / "o", categories="novel")
+    assert "--epochs: must be positive, got 0.0" in capsys.readouterr().err
+    with pytest.raises(ImageNet3DError, match="--hflip: must be a probability"):  # a probability, not a switch
+        train_baseline(small_dataset, None, tmp_path / "o", hflip=True)
+    with pytest.raises(TypeError, match="lr"):  # the options are the fields of BaselineTrainingArguments
+        train_baseline(small_dataset, None, tmp_path / "o", lr=1e-3)
     (tmp_path / "notamodel").mkdir()
     with pytest.raises(ImageNet3DError, match="no config.json"):
-        train_baseline(tmp_path / "notamodel", small_dataset, tmp_path / "o", max_steps=1)
+        train_baseline(small_dataset, tmp_path / "notamodel", tmp_path / "o", max_steps=1)
     with pytest.raises(ImageNet3DError, match="cannot load the backbone"):
         create_baseline(str(tmp_path / "no_such_backbone"))
     with pytest.raises(ImageNet3DError, match="unknown baseline size"):

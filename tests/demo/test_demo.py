@@ -27,6 +27,26 @@ def test_every_stage_is_timed_and_the_models_are_written(demo):
     assert (out / "models" / "baseline" / "config.json").is_file()
 
 
+def test_the_trainers_get_the_small_plans_numbers(demo):
+    out, _ = demo
+    models = out / "models"
+    baseline = json.loads((models / "baseline" / "training.json").read_text())["options"]
+    assert baseline == {"size": "small", "image_size": 32, "known_only": True, "epochs": 30.0, "max_steps": 3,
+                        "learning_rate": 1e-3, "batch_size": 4, "weight_decay": 0.05, "warmup_ratio": 0.05,
+                        "hflip": 0.5, "augment": True, "seed": 0, "logging_steps": 10}
+    expected = {
+        "llava_pose_stage1": {"stage": 1, "known_only": True, "freeze_vision_tower": True, "max_steps": 4,
+                              "batch_size": 4, "learning_rate": 1e-3, "caption_ratio": 0.0, "merge": False},
+        "llava_pose": {"stage": 2, "known_only": True, "freeze_vision_tower": False, "max_steps": 3,
+                       "batch_size": 4, "learning_rate": 2e-4, "caption_ratio": 0.25, "merge": True},
+    }
+    common = {"epochs": 3.0, "weight_decay": 0.0, "warmup_ratio": 0.03, "eval_steps": 0, "save_steps": 0,
+              "lora_rank": 16, "lora_alpha": 32.0, "hflip": True, "augment": True, "seed": 0}
+    for folder, numbers in expected.items():
+        options = json.loads((models / folder / "training_summary.json").read_text())["options"]
+        assert {name: options[name] for name in {**numbers, **common}} == {**numbers, **common}, folder
+
+
 @pytest.mark.parametrize("model", ["llava_pose", "baseline"])
 @pytest.mark.parametrize("task", ["joint", "open_vocab"])
 def test_results_are_the_scorers_json_of_the_written_predictions(demo, model, task):
