@@ -141,11 +141,17 @@ class LlavaPoseHead(nn.Module):
         # Keys and values once per sequence, then one row per pose (a caption has several poses per sequence).
         key, value = self.key_value(hidden_states)[batch_index].view(
             num_poses, hidden_states.shape[1], 2, self.num_heads, head_width).permute(2, 0, 3, 1, 4)
-        mask = image_mask[batch_index][:, None, None, :]
-        has_image = mask.any(-1, keepdim=True)
-        # A row without image tokens contributes zeros; it attends to everything only to keep the softmax finite.
-        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask | ~has_image)
-        attended = torch.where(has_image, attended, 0.0).reshape(num_poses, width)
+        if num_poses:
+            mask = image_mask[batch_index][:, None, None, :]
+            has_image = mask.any(-1, keepdim=True)
+            # A row without image tokens contributes zeros; it attends to everything only to keep the softmax finite.
+            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask | ~has_image)
+            attended = torch.where(has_image, attended, 0.0).reshape(num_poses, width)
+        else:
+            # No <pose6D> in the pass (a prompt, most decoding steps): CUDA's bf16 attention returned None for an
+            # empty batch on an H200 (torch 2.11). The zero-weighted sums keep the head's weights in the graph, so a
+            # data-parallel rank without a pose still gives them a (zero) gradient.
+            attended = (query.sum() + key.sum() + value.sum()) * pose_states.new_zeros(0, width)
         features = torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1)
         output = self.out(self.dropout(self.act(self.dense(features))))
         split = 3 * self.num_bins
@@ -166,7 +172,10 @@ class LlavaPoseConvVisionTower(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:
         """Encode ``pixel_values`` (B, 3, H, W); every stage's (B, C, h, w) map is read as (B, h·w, C) tokens."""
-        output = self.backbone(pixel_values, output_hidden_states=True, return_dict=True)
+        # Processors give float32 pixels; a model loaded in bf16 (a merged --bf16 run) needs them in its own dtype,
+        # as transformers' CLIP tower casts them itself.
+        dtype = next(self.backbone.parameters()).dtype
+        output = self.backbone(pixel_values.to(dtype), output_hidden_states=True, return_dict=True)
         tokens = tuple(h.flatten(2).transpose(1, 2) if h.dim() == 4 else h for h in output.hidden_states)
         return BaseModelOutputWithPooling(last_hidden_state=tokens[-1], pooler_output=output.pooler_output,
                                           hidden_states=tokens)

@@ -144,3 +144,27 @@ def test_pose_head_reads_the_image_tokens_of_its_own_sequence(tiny):
     torch.testing.assert_close(same, logits)
     assert not torch.allclose(moved[0], logits[0]) and torch.equal(moved[1], logits[1])
     assert torch.isfinite(logits).all()
+
+
+def test_a_pass_without_pose_tokens_keeps_the_head_in_the_graph(tiny):
+    """A batch with no <pose6D> (a prompt; a data-parallel rank whose batch has no pose) gives empty pose outputs,
+    and the head's weights still get a (zero) gradient, so that DDP finds every parameter used."""
+    model, processor = copy.deepcopy(tiny[0]), tiny[1]
+    model.train()
+    inputs = processor(images=[random_image(0)], text=[processor.describe_prompt()], return_tensors="pt")
+    out = model(**inputs)
+    assert out.pose_logits.shape == (0, 3, model.config.num_bins) and out.pose_regression.shape == (0, 3)
+    (out.logits.sum() * 0 + out.pose_logits.sum() + out.pose_regression.sum()).backward()
+    head = model.pose_head
+    for weight in (head.query.weight, head.key_value.weight, head.dense.weight):
+        assert weight.grad is not None and not weight.grad.any()
+
+
+def test_a_model_in_bfloat16_takes_float32_pixels(tiny):
+    """A merged --bf16 run is saved in bfloat16; its processor still gives float32 pixels, which the
+    convolutional tower casts (CLIP's tower does the same), so generation runs."""
+    model, processor = copy.deepcopy(tiny[0]).to(torch.bfloat16), tiny[1]
+    inputs = processor(images=[random_image(0)], text=[processor.describe_prompt()], return_tensors="pt")
+    assert inputs["pixel_values"].dtype == torch.float32
+    out = model.generate(**inputs, max_new_tokens=8, do_sample=False, return_poses=True)
+    assert out.sequences.shape[1] > inputs["input_ids"].shape[1]
