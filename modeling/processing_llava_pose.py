@@ -5,7 +5,8 @@ instance index, followed by "with <pose6D>": "a bicycle BICYCLE1 with <pose6D> i
 multi-word category keeps its underscores: hand_barrow -> HAND_BARROW1.
 
 Hub custom code: this file is copied next to the weights by ``save_pretrained`` and may import only torch,
-transformers and its sibling files (``geometry.py``, the one home of the bin convention, imports only numpy).
+transformers and its sibling files (``geometry.py``, the one home of the bin convention, imports only numpy;
+``category_names.py``, the one home of an object's name in words, only the standard library).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 from transformers import LlavaProcessor
 
+from .category_names import with_article
 from .geometry import bin_to_angle
 
 POSE_TOKEN = "<pose6D>"
@@ -85,10 +87,9 @@ class LlavaPoseProcessor(LlavaProcessor):
                                            question=JOINT_QUESTION.format(box=format_box(box, image_size)))
 
     def object_phrase(self, category: str, index: int = 1) -> str:
-        """How a caption mentions an object: "a hand barrow HAND_BARROW1 with <pose6D>"."""
-        words = category.replace("_", " ")
-        article = "an" if words[:1] in "aeiou" else "a"
-        return f"{article} {words} {make_tag(category, index)} with {self.pose_token}"
+        """How a caption mentions an object: "a hand barrow HAND_BARROW1 with <pose6D>", "a TV monitor TVMONITOR1
+        with <pose6D>" (the name in words as the template captions write it: `category_names.with_article`)."""
+        return f"{with_article(category)} {make_tag(category, index)} with {self.pose_token}"
 
     def joint_answer(self, category: str) -> str:
         """The joint task's answer: "It is a bicycle BICYCLE1 with <pose6D>."."""
