@@ -34,7 +34,7 @@ from modeling.evaluation.metrics import TASKS, pose_error
 from modeling.evaluation.scoring import format_table, score_records
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils import model_folder
-from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.errors import ImageNet3DError
 
 LLAVA_POSE = "llava_pose"
 BASELINE = "imagenet3d_pose_classifier"
@@ -50,7 +50,8 @@ def model_type_of(model_dir: str | Path) -> str:
                                       "evaluate takes a LLaVA-pose or a classification-baseline folder")
 
 
-OPEN_VOCAB_SPLITS = ("validation_known", "validation_novel")
+OPEN_VOCAB_SPLITS = {"validation_known": "known", "validation_novel": "novel"}
+"""The `open_vocab` config's validation splits -> the category group of `pose`/validation they hold."""
 
 
 def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, max_objects: int | None = None):
@@ -59,27 +60,24 @@ def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, m
     pose/joint: the `pose` config's `split` (default: validation); `split="validation_known"` or
     `"validation_novel"` takes the objects of that `open_vocab` split instead (e.g. Task 3 on the known categories
     only). open_vocab: the objects of `validation_known` then `validation_novel`. Objects of `open_vocab` splits
-    are read from the `pose` validation split, which also has their boxes. `max_objects` keeps that many, evenly
-    spaced over the list (so that every category stays represented).
+    are read from the `pose` validation split, which also has their boxes (`data.loading.load_pose_split`).
+    `max_objects` keeps that many, evenly spaced over the list (so that every category stays represented).
     """
-    from modeling.data.loading import load_split
+    from datasets import concatenate_datasets
+
+    from modeling.data.loading import load_pose_split
 
     if task not in TASKS:
         raise ImageNet3DError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
     if task == "open_vocab" and split is not None:
         raise ImageNet3DError("--split: open_vocab always evaluates validation_known and validation_novel")
-    parts = OPEN_VOCAB_SPLITS if task == "open_vocab" else (split,) if split in OPEN_VOCAB_SPLITS else ()
-    if parts:
-        pose = load_split(data_dir, "pose", "validation")
-        position = {object_id: i for i, object_id in enumerate(pose["object_id"])}
-        ids = [object_id for part in parts for object_id in load_split(data_dir, "open_vocab", part)["object_id"]]
-        missing = [object_id for object_id in ids if object_id not in position]
-        if missing:
-            raise located(Path(data_dir) / "README.md",
-                          f"open_vocab objects missing from pose/validation: {missing[:5]}")
-        rows = pose.select([position[object_id] for object_id in ids])
+    if task == "open_vocab":
+        rows = concatenate_datasets([load_pose_split(data_dir, "validation", group)
+                                     for group in OPEN_VOCAB_SPLITS.values()])
+    elif split in OPEN_VOCAB_SPLITS:
+        rows = load_pose_split(data_dir, "validation", OPEN_VOCAB_SPLITS[split])
     else:
-        rows = load_split(data_dir, "pose", split or "validation")
+        rows = load_pose_split(data_dir, split or "validation")
     if max_objects is not None:
         if max_objects < 1:
             raise ImageNet3DError(f"--max-objects must be positive, got {max_objects}")
@@ -147,7 +145,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
 
     Args:
         model_dir: a LLaVA-pose or baseline folder (its config.json's model_type decides).
-        data_dir: a dataset folder written by `imagenet3d build` (`pose` config; `open_vocab` for that task).
+        data_dir: a dataset folder written by `imagenet3d build` (`pose` config).
         task: "joint" (3D-aware Δ'), "pose" (Δ) or "open_vocab" (Δ, known and novel blocks).
         out_dir: folder for the files listed in the module docstring (created); `None` writes nothing.
         split: for pose/joint, a `pose` split (default: validation) or an `open_vocab` validation split

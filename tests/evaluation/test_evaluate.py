@@ -143,9 +143,10 @@ def test_bad_input_is_a_clear_error(tiny_baseline, small_dataset, synthetic_rele
         evaluate(tmp_path, small_dataset, "joint", tmp_path / "o")
     with pytest.raises(ImageNet3DError, match="not a built ImageNet3D dataset"):
         evaluate(tiny_baseline, synthetic_release, "joint", tmp_path / "o")  # a release, not a build
-    pose_only = build_small(synthetic_release, tmp_path / "pose_only", configs=("pose",))
-    with pytest.raises(ImageNet3DError, match="no 'open_vocab' config"):
-        evaluate(tiny_baseline, pose_only, "open_vocab", tmp_path / "o")
+    # Every task reads the `pose` config (open_vocab's splits are its known / novel rows, with their boxes).
+    open_vocab_only = build_small(synthetic_release, tmp_path / "open_vocab_only", configs=("open_vocab",))
+    with pytest.raises(ImageNet3DError, match="no 'pose' config"):
+        evaluate(tiny_baseline, open_vocab_only, "open_vocab", tmp_path / "o")
     with pytest.raises(ImageNet3DError, match="no split 'test'"):
         evaluate(tiny_baseline, small_dataset, "pose", tmp_path / "o", split="test")
     with pytest.raises(ImageNet3DError, match="open_vocab always"):
