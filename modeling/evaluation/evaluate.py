@@ -35,6 +35,7 @@ from modeling.evaluation.scoring import format_table, score_records
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils import model_folder
 from modeling.utils.errors import ImageNet3DError
+from modeling.utils.jsonl import write_jsonl
 
 LLAVA_POSE = "llava_pose"
 BASELINE = "imagenet3d_pose_classifier"
@@ -195,20 +196,14 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     return metrics
 
 
-def _write_jsonl(path: Path, records: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
-
-
 def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: list[dict], references: list[dict],
                   task: str) -> None:
     """predictions.jsonl, references.jsonl, metrics.json, table.md, run.json and the plots."""
     from modeling.evaluation.plots import write_plots
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out_dir / "predictions.jsonl", predictions)
-    _write_jsonl(out_dir / "references.jsonl", references)
+    write_jsonl(out_dir / "predictions.jsonl", predictions)
+    write_jsonl(out_dir / "references.jsonl", references)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (out_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
     title = f"{Path(run_info['model']).name} · {task}"
