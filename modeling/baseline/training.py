@@ -28,7 +28,7 @@ TRAIN_COLUMNS = ["image", "category", *ANGLE_NAMES]
 DEFAULTS = {"epochs": 30, "lr": 2e-3, "batch_size": 64, "weight_decay": 0.05, "warmup": 0.05, "hflip": 0.5}
 
 
-class PoseCollator:
+class BaselineCollator:
     """Rows of a crop config (`image`, `category`, azimuth/elevation/theta) -> the baseline's batch.
 
     With probability `hflip` an image is mirrored and its pose replaced by `geometry.flip_pose` (a' = 2π − a,
@@ -131,7 +131,7 @@ def train_baseline(model_dir: str | Path | None, data_dir: str | Path, output_di
         dataloader_drop_last=len(train_rows) > batch_size,
         use_cpu=not torch.cuda.is_available(),
     )
-    collator = PoseCollator(processor, model.config.num_bins, hflip=hflip, augment=augment)
+    collator = BaselineCollator(processor, model.config.num_bins, hflip=hflip, augment=augment)
     trainer = Trainer(model=model, args=args, train_dataset=train_rows, data_collator=collator)
     start = time.perf_counter()
     result = trainer.train()
@@ -203,4 +203,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["CATEGORY_CHOICES", "PoseCollator", "train_baseline", "training_split"]
+__all__ = ["BaselineCollator", "CATEGORY_CHOICES", "train_baseline", "training_split"]

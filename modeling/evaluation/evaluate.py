@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
-from modeling.evaluation.metrics import TASKS, pose_error
-from modeling.evaluation.scoring import format_table, score_records
+from modeling.evaluation.metrics import SCORING_TASKS, pose_error
+from modeling.evaluation.scoring import format_metrics_table, score_records
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils import model_folder
 from modeling.utils.errors import ImageNet3DError
@@ -40,12 +40,13 @@ from modeling.utils.jsonl import write_jsonl
 LLAVA_POSE = "llava_pose"
 BASELINE = "imagenet3d_pose_classifier"
 DEFAULT_BATCH_SIZE = 32
-DEFAULT_MAX_NEW_TOKENS = 32
-"""The joint answer ("It is a hand barrow HAND_BARROW1 with <pose6D>.") is ~15 tokens of the tiny tokenizer."""
+JOINT_ANSWER_MAX_NEW_TOKENS = 32
+"""LLaVA-pose's generation limit here, where every answer is a joint answer ("It is a hand barrow HAND_BARROW1 with
+<pose6D>."): 11-20 tokens of the tiny tokenizer. (`predict`'s limit, CAPTION_MAX_NEW_TOKENS, is sized for captions.)"""
 OUTPUT_FILES = ("predictions.jsonl", "references.jsonl", "metrics.json", "table.md", "run.json")
 
 
-def model_type_of(model_dir: str | Path) -> str:
+def evaluable_model_type(model_dir: str | Path) -> str:
     """The `model_type` of a model folder: a LLaVA-pose or a baseline; anything else raises ImageNet3DError."""
     return model_folder.model_type_of(model_dir, (LLAVA_POSE, BASELINE), "a LLaVA-pose or baseline model",
                                       "evaluate takes a LLaVA-pose or a classification-baseline folder")
@@ -68,8 +69,8 @@ def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, m
 
     from modeling.data.loading import load_pose_split
 
-    if task not in TASKS:
-        raise ImageNet3DError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    if task not in SCORING_TASKS:
+        raise ImageNet3DError(f"task: expected one of {', '.join(SCORING_TASKS)}, got {task!r}")
     if task == "open_vocab" and split is not None:
         raise ImageNet3DError("--split: open_vocab always evaluates validation_known and validation_novel")
     if task == "open_vocab":
@@ -90,7 +91,7 @@ def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, m
 class LlavaPosePredictor:
     """Batched joint-task answers of a LLaVA-pose folder: box prompt -> category + pose of the first `<pose6D>`."""
 
-    def __init__(self, model_dir: Path, device: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> None:
+    def __init__(self, model_dir: Path, device: str, max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS) -> None:
         from modeling.llava_pose.inference import load_model
 
         self.model, self.processor = load_model(model_dir)
@@ -141,7 +142,8 @@ def _batches(rows, batch_size: int) -> Iterator[dict]:
 
 def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", out_dir: str | Path | None = None,
              split: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_objects: int | None = None,
-             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, device: str | None = None, progress: bool = True) -> dict:
+             max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS, device: str | None = None,
+             progress: bool = True) -> dict:
     """Evaluate a model folder on a built dataset; returns the scorer's JSON (also written to OUT/metrics.json).
 
     Args:
@@ -161,7 +163,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     from tqdm.auto import tqdm
 
     model_dir = Path(model_dir)
-    model_type = model_type_of(model_dir)
+    model_type = evaluable_model_type(model_dir)
     if batch_size < 1:
         raise ImageNet3DError(f"--batch-size must be positive, got {batch_size}")
     rows = evaluation_rows(data_dir, task, split, max_objects)
@@ -212,7 +214,7 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     if run_info["model_type"] == LLAVA_POSE:
         notes.append(f"answers without a <pose6D> (error π): {run_info['no_pose']}; "
                      f"without a readable category: {run_info['no_category']}")
-    table = format_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
+    table = format_metrics_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
     (out_dir / "table.md").write_text(f"## {title}\n\n{table}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n",
                                       encoding="utf-8")
     pred = np.array([[p[name] for name in ANGLE_NAMES] for p in predictions], dtype=np.float64).reshape(-1, 3)
@@ -228,7 +230,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(imagenet3d train-baseline)")
     parser.add_argument("--data", required=True, type=Path, metavar="DATASET_DIR",
                         help="dataset folder written by `imagenet3d build`")
-    parser.add_argument("--task", choices=TASKS, default="joint",
+    parser.add_argument("--task", choices=SCORING_TASKS, default="joint",
                         help="joint: 3D-aware error (wrong class adds π) on pose/validation; pose: pose error on "
                              "pose/validation; open_vocab: pose error on open_vocab validation_known and "
                              "validation_novel, scored separately (default: joint)")
@@ -239,8 +241,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help=f"images per batch (default: {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects, evenly spaced (default: all)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"LLaVA-pose generation limit (default: {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--max-new-tokens", type=int, default=JOINT_ANSWER_MAX_NEW_TOKENS,
+                        help=f"LLaVA-pose generation limit (default: {JOINT_ANSWER_MAX_NEW_TOKENS})")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -255,4 +257,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluate", "evaluation_rows", "model_type_of"]
+__all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluate", "evaluable_model_type", "evaluation_rows"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASS_OF, META_CLASSES
-from modeling.evaluation.metrics import TASKS, pose_error, score_errors
+from modeling.evaluation.metrics import SCORING_TASKS, pose_error, score_errors
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.jsonl import iter_json_objects
@@ -79,8 +79,8 @@ def score_records(predictions: list[dict], references: list[dict], task: str = "
 
 def score_files(predictions_path: str | Path, references_path: str | Path, task: str = "pose") -> dict:
     """Read, validate and score two JSONL files."""
-    if task not in TASKS:
-        raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if task not in SCORING_TASKS:
+        raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(SCORING_TASKS)}")
     references = read_jsonl(references_path, ("id", "category", *ANGLE_NAMES))
     for ref in references:
         if ref["category"] not in META_CLASS_OF:
@@ -102,7 +102,7 @@ def _rows(label: str, block: dict) -> list[str]:
     return rows
 
 
-def format_table(result: dict, title: str = "") -> str:
+def format_metrics_table(result: dict, title: str = "") -> str:
     """A Markdown table in the paper's layout: Avg then the 7 meta-classes, percentages with one decimal."""
     columns = ["Avg", *(META_CLASS_ABBREVIATIONS[name] for name in META_CLASSES)]
     header = f"| {title or 'metric'} | " + " | ".join(columns) + " |"
@@ -142,7 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
     parser.add_argument("--references", required=True, type=Path, metavar="R.jsonl",
                         help="ground truth: id, category, azimuth, elevation, theta (radians)")
-    parser.add_argument("--task", choices=TASKS, default="pose",
+    parser.add_argument("--task", choices=SCORING_TASKS, default="pose",
                         help="pose: pose error; open_vocab: also known/novel blocks; joint: 3D-aware error "
                              "(wrong class adds π). Default: pose")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -156,5 +156,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(format_table(result, title=f"{args.task} (n={result['overall']['count']})"))
+        print(format_metrics_table(result, title=f"{args.task} (n={result['overall']['count']})"))
     return 0

@@ -16,8 +16,12 @@ from typing import Any
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import model_type_of
 
-TASKS = ("describe", "joint")
-DEFAULT_MAX_NEW_TOKENS = 96
+PREDICT_TASKS = ("describe", "joint")
+"""What `predict` asks: describe (a caption with a <pose6D> per object), joint (name and pose the object in a box)."""
+CAPTION_MAX_NEW_TOKENS = 96
+"""`predict`'s generation limit, sized for the longer task's answer, a caption: with the tiny tokenizer a caption takes
+~40 tokens per object (about two objects fit), a joint answer 11-20 (`evaluate` bounds those with
+`JOINT_ANSWER_MAX_NEW_TOKENS`)."""
 
 
 def load_model(model_dir: str | Path):
@@ -77,7 +81,7 @@ def parse_box(text: str | Sequence[float], image_size: tuple[int, int], field: s
 
 def predict(model, processor, images: Sequence[Any], task: str = "describe",
             boxes: Sequence[Sequence[float] | None] | None = None, prompts: Sequence[str] | None = None,
-            max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
+            max_new_tokens: int = CAPTION_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
     """Generate for a batch of PIL images; one result per image: `{"text", "objects"}`.
 
     `task` is "describe" (caption with 6D poses) or "joint" (name and pose the object in `boxes[i]`, pixels).
@@ -86,8 +90,8 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe",
     """
     import torch
 
-    if task not in TASKS:
-        raise ImageNet3DError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    if task not in PREDICT_TASKS:
+        raise ImageNet3DError(f"task: expected one of {', '.join(PREDICT_TASKS)}, got {task!r}")
     sizes = [(image.height, image.width) for image in images]
     if prompts is None:
         if task == "joint":
@@ -113,7 +117,7 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe",
     return [{"text": text.strip(), "objects": found} for text, found in zip(texts, objects)]
 
 
-def format_table(objects: Sequence[dict[str, Any]]) -> str:
+def format_objects_table(objects: Sequence[dict[str, Any]]) -> str:
     """Objects as a small text table: angles in degrees, confidences of (azimuth, elevation, theta)."""
     header = (f"{'tag':<16} {'category':<16} {'azim':>6} {'elev':>6} {'theta':>6} {'dist':>7} {'px':>7} {'py':>7}"
               "  conf a/e/t")
@@ -130,12 +134,12 @@ def format_table(objects: Sequence[dict[str, Any]]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="DIR", help="LLaVA-pose folder (imagenet3d init-model)")
     parser.add_argument("image", metavar="IMAGE", help="image file")
-    parser.add_argument("--task", choices=TASKS, default=None,
+    parser.add_argument("--task", choices=PREDICT_TASKS, default=None,
                         help="describe: caption with 6D poses; joint: name and pose the object in --box "
                              "(default: joint with --box, describe otherwise)")
     parser.add_argument("--box", metavar="x1,y1,x2,y2", help="object box in pixels (joint task)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"generation length limit (default: {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--max-new-tokens", type=int, default=CAPTION_MAX_NEW_TOKENS,
+                        help=f"generation length limit (default: {CAPTION_MAX_NEW_TOKENS})")
     parser.add_argument("--json", action="store_true", help="print the list of objects as JSON (angles in radians)")
 
 
@@ -154,5 +158,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(result["text"])
     print()
-    print(format_table(result["objects"]) if result["objects"] else "no <pose6D> in the output: no objects")
+    print(format_objects_table(result["objects"]) if result["objects"] else "no <pose6D> in the output: no objects")
     return 0

@@ -173,7 +173,7 @@ class TrainingMix(torch.utils.data.Dataset):
 
 
 @dataclass
-class PoseCollator:
+class LlavaPoseCollator:
     """:class:`PoseExample` list → a batch for [`LlavaPoseForConditionalGeneration.forward`].
 
     Each sequence is the processor's prompt (the image token expanded, BOS first) followed by the answer tokenized on
@@ -301,5 +301,5 @@ def load_training_data(data_dir: str | Path, processor: Any, known_only: bool = 
     return TrainingData(train=train, eval=evaluation, info=info)
 
 
-__all__ = ["IGNORE_INDEX", "PoseCollator", "PoseExample", "TrainingData", "TrainingMix", "caption_example",
+__all__ = ["IGNORE_INDEX", "LlavaPoseCollator", "PoseExample", "TrainingData", "TrainingMix", "caption_example",
            "joint_example", "load_training_data", "tag_categories"]

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from modeling.evaluation.metrics import THRESHOLDS, pose_error, score_errors
-from modeling.evaluation.scoring import format_table
+from modeling.evaluation.scoring import format_metrics_table
 from modeling.geometry import ANGLE_NAMES, bin_to_angle
 from modeling.probing.features import (
     LAYER_SETS,
@@ -192,7 +192,7 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
     write_jsonl(out / "references.jsonl", references)
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     name = Path(str(backbone).rstrip("/")).name
-    table = format_table(result, title=f"{name} ({variant.name}, lr {lr:g})")
+    table = format_metrics_table(result, title=f"{name} ({variant.name}, lr {lr:g})")
     (out / "table.md").write_text(
         f"# Task 1 linear probe: {name}\n\n{table}\n\nSelection: {SELECTION_NOTE}. Heads: {len(grid.variants)} "
         f"variants × {len(grid.learning_rates)} learning rates, {epochs} epochs, batch {batch_size}; "
@@ -238,6 +238,6 @@ def run(args: argparse.Namespace) -> int:
                    args.learning_rates, args.max_train, args.max_val, not args.no_hflip, args.extract_batch_size,
                    args.device, args.seed, not args.no_progress)
     best = result["probe"]["best"]
-    print(format_table(result, title=f"probe {best['variant']}, lr {best['learning_rate']:g}"))
+    print(format_metrics_table(result, title=f"probe {best['variant']}, lr {best['learning_rate']:g}"))
     print(f"{SELECTION_NOTE}; outputs in {out}")
     return 0

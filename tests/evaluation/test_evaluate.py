@@ -14,7 +14,7 @@ from dataset_card import KNOWN_CATEGORIES, META_CLASS_ABBREVIATIONS
 from modeling import cli
 from modeling.evaluation.evaluate import OUTPUT_FILES, evaluate, evaluation_rows
 from modeling.evaluation.plots import PLOT_FILES
-from modeling.evaluation.scoring import format_comparison, format_table, score_files
+from modeling.evaluation.scoring import format_comparison, format_metrics_table, score_files
 from modeling.utils.errors import ImageNet3DError
 from tests.helpers.evaluation import build_small
 from tests.helpers.llava_pose import tiny_model_dir
@@ -32,7 +32,8 @@ def _check_files(out, task, metrics):
     assert json.loads((out / "metrics.json").read_text()) == metrics
     # The scorer recomputes exactly the same JSON from the two files.
     assert score_files(out / "predictions.jsonl", out / "references.jsonl", task) == metrics
-    assert format_table(metrics, title=f"{task} (n={metrics['overall']['count']})") in (out / "table.md").read_text()
+    table = format_metrics_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
+    assert table in (out / "table.md").read_text()
     assert (out / "meta_classes.png").read_bytes()[:4] == b"\x89PNG"
 
 
