@@ -138,6 +138,27 @@ def bin_to_angle(index: np.ndarray | int, num_bins: int = NUM_BINS) -> np.ndarra
     return (np.asarray(index, dtype=np.float64) + 0.5) / num_bins * TWO_PI
 
 
+CONFIDENCE_HALF_WIDTH = 1
+"""A per-angle confidence is the probability mass of the argmax bin and its CONFIDENCE_HALF_WIDTH neighbours on
+each side (periodically): ±1 bin = ±13.5° around the 9°-wide argmax bin, inside the π/6 tolerance of Acc@π/6."""
+
+
+def decode_bins(probabilities: np.ndarray,
+                half_width: int = CONFIDENCE_HALF_WIDTH) -> tuple[np.ndarray, np.ndarray]:
+    """Angles and confidences of bin probabilities of shape (..., num_bins): two arrays of shape (...).
+
+    The angle is the argmax bin's centre (the official decoding; radians in [0, 2π); the first bin on a tie). The
+    confidence is the probability mass of the argmax bin and its ``half_width`` neighbours on each side, periodic
+    (bins 0 and num_bins − 1 are neighbours), in the input's dtype: a rotationally symmetric object spreads its
+    azimuth mass and gets a low azimuth confidence.
+    """
+    probabilities = np.asarray(probabilities)
+    num_bins = probabilities.shape[-1]
+    best = probabilities.argmax(axis=-1)
+    window = (best[..., None] + np.arange(-half_width, half_width + 1)) % num_bins
+    return bin_to_angle(best, num_bins), np.take_along_axis(probabilities, window, axis=-1).sum(axis=-1)
+
+
 def flip_pose(azimuth: np.ndarray | float, elevation: np.ndarray | float,
               theta: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pose of the horizontally mirrored image: a' = 2π − a, e' = e, θ' = −θ (wrapped to [0, 2π))."""

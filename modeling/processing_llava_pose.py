@@ -6,7 +6,8 @@ multi-word category keeps its underscores: hand_barrow -> HAND_BARROW1.
 
 Hub custom code: this file is copied next to the weights by ``save_pretrained`` and may import only torch,
 transformers and its sibling files (``geometry.py``, the one home of the bin convention, imports only numpy, and torch
-only inside its ``soft_bin_targets``).
+only inside its ``soft_bin_targets``; ``category_names.py``, the one home of an object's name in words, only the
+standard library).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 import torch
 from transformers import LlavaProcessor
 
-from .geometry import bin_to_angle
+from .category_names import with_article
+from .geometry import ANGLE_NAMES, decode_bins
 
 POSE_TOKEN = "<pose6D>"
 DESCRIBE_QUESTION = "Describe the image in detail with 6D poses."
@@ -31,9 +33,6 @@ PROMPT_TEMPLATE = "USER: {image}\n{question} ASSISTANT:"
 BOX_SCALE = 1000
 # A tag: uppercase letters and underscores, then the 1-based instance index; not inside a longer word.
 TAG_PATTERN = re.compile(r"(?<![A-Za-z0-9_])([A-Z](?:[A-Z_]*[A-Z])?)([1-9][0-9]*)(?![A-Za-z0-9_])")
-CONFIDENCE_HALF_WIDTH = 1
-"""A per-angle confidence is the probability mass of the argmax bin and its CONFIDENCE_HALF_WIDTH neighbours on
-each side (circularly): ±1 bin = ±13.5° around the 9°-wide argmax bin, inside the π/6 tolerance of Acc@π/6."""
 
 
 class LlavaPoseProcessor(LlavaProcessor):
@@ -86,10 +85,9 @@ class LlavaPoseProcessor(LlavaProcessor):
                                            question=JOINT_QUESTION.format(box=format_box(box, image_size)))
 
     def object_phrase(self, category: str, index: int = 1) -> str:
-        """How a caption mentions an object: "a hand barrow HAND_BARROW1 with <pose6D>"."""
-        words = category.replace("_", " ")
-        article = "an" if words[:1] in "aeiou" else "a"
-        return f"{article} {words} {make_tag(category, index)} with {self.pose_token}"
+        """How a caption mentions an object: "a hand barrow HAND_BARROW1 with <pose6D>", "a TV monitor TVMONITOR1
+        with <pose6D>" (the name in words as the template captions write it: `category_names.with_article`)."""
+        return f"{with_article(category)} {make_tag(category, index)} with {self.pose_token}"
 
     def joint_answer(self, category: str) -> str:
         """The joint task's answer: "It is a bicycle BICYCLE1 with <pose6D>."."""
@@ -115,26 +113,19 @@ class LlavaPoseProcessor(LlavaProcessor):
 
         Angles are the argmax bins' centres (the official decoding), in radians in [0, 2π); px, py in pixels of
         the original image; distance = exp(log distance). `confidence` maps each angle name to the probability mass
-        near its argmax (see CONFIDENCE_HALF_WIDTH): a rotationally symmetric object spreads its azimuth mass and
-        gets a low azimuth confidence.
+        near its argmax (`geometry.decode_bins`): a rotationally symmetric object spreads its azimuth mass and gets a
+        low azimuth confidence.
         """
         height, width = image_size
-        probs = pose_logits.detach().float().softmax(dim=-1).cpu()
-        num_bins = probs.shape[-1]
-        best = probs.argmax(dim=-1)
-        offsets = torch.arange(-CONFIDENCE_HALF_WIDTH, CONFIDENCE_HALF_WIDTH + 1)
-        window = (best[..., None] + offsets) % num_bins
-        mass = probs.gather(-1, window).sum(dim=-1)
+        angles, mass = decode_bins(pose_logits.detach().float().softmax(dim=-1).cpu().numpy())
         regression = pose_regression.detach().float().cpu()
         poses = []
-        for i in range(probs.shape[0]):
-            pose: dict[str, Any] = {}
-            for k, name in enumerate(("azimuth", "elevation", "theta")):
-                pose[name] = float(bin_to_angle(int(best[i, k]), num_bins))
+        for i in range(angles.shape[0]):
+            pose: dict[str, Any] = {name: float(angles[i, k]) for k, name in enumerate(ANGLE_NAMES)}
             pose["distance"] = math.exp(float(regression[i, 2]))
             pose["px"] = float(regression[i, 0]) * width
             pose["py"] = float(regression[i, 1]) * height
-            pose["confidence"] = {name: float(mass[i, k]) for k, name in enumerate(("azimuth", "elevation", "theta"))}
+            pose["confidence"] = {name: float(mass[i, k]) for k, name in enumerate(ANGLE_NAMES)}
             poses.append(pose)
         return poses
 

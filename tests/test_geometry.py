@@ -127,3 +127,18 @@ def test_soft_bin_targets_in_torch_equal_the_numpy_formula(sigma, num_bins):
     got = geometry.soft_bin_targets(torch.from_numpy(index), num_bins, sigma)
     assert got.shape == (2, 4, num_bins) and got.dtype == torch.float32
     np.testing.assert_allclose(got.numpy(), _soft_bin_targets_reference(index, num_bins, sigma), rtol=0, atol=1e-6)
+
+
+def test_decode_bins_gives_argmax_centres_and_periodic_neighbour_mass():
+    probabilities = np.zeros((2, 3, 40), dtype=np.float32)
+    probabilities[0, 0, [39, 0, 1, 20]] = [0.2, 0.5, 0.1, 0.2]  # argmax 0: its neighbours are bins 39 and 1
+    probabilities[0, 1, [38, 39, 0]] = [0.25, 0.5, 0.25]        # argmax 39: bins 38 and 0
+    probabilities[0, 2, [5, 25]] = [0.5, 0.5]                   # a tie: the first bin wins, half the mass near it
+    probabilities[1] = 1 / 40
+    angles, confidence = geometry.decode_bins(probabilities)
+    np.testing.assert_allclose(angles[0], geometry.bin_to_angle(np.array([0, 39, 5])))
+    np.testing.assert_allclose(confidence[0], [0.8, 1.0, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(angles[1], geometry.bin_to_angle(0))
+    np.testing.assert_allclose(confidence[1], 3 / 40, rtol=1e-6)
+    assert angles.shape == confidence.shape == (2, 3) and confidence.dtype == np.float32
+    np.testing.assert_allclose(geometry.decode_bins(probabilities, half_width=0)[1][0], [0.5, 0.5, 0.5])

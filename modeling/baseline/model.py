@@ -34,7 +34,7 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
 
 from dataset_card import CATEGORIES
-from modeling.geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, bin_to_angle, soft_bin_targets
+from modeling.geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, decode_bins, soft_bin_targets
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import model_type_of
 
@@ -48,9 +48,6 @@ SIZES: dict[str, dict[str, Any]] = {
     "small": {"image_size": 96, "backbone": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256],
                                              "depths": [1, 1, 2, 1], "layer_type": "basic"}},
 }
-CONFIDENCE_HALF_WIDTH = 1
-"""Angle confidence = probability mass of the argmax bin and this many neighbours on each side (the same definition
-as LLaVA-pose's ``processing_llava_pose.CONFIDENCE_HALF_WIDTH``)."""
 
 
 class PoseClassifierConfig(PreTrainedConfig):
@@ -219,22 +216,17 @@ def decode(output: PoseClassifierOutput, categories: list[str] | None = None) ->
     """Predictions from a forward pass: the argmax category (name) and bin centres (radians), one dict per image.
 
     Each dict: `category`, `category_confidence` (softmax probability of the argmax class), `azimuth`,
-    `elevation`, `theta`, and `confidence` (per angle, the probability mass of the argmax bin ± CONFIDENCE_HALF_WIDTH
-    bins). `categories` names the class indices (default: the official 189).
+    `elevation`, `theta`, and `confidence` (per angle, the probability mass of the argmax bin and its neighbours:
+    `geometry.decode_bins`). `categories` names the class indices (default: the official 189).
     """
     names = list(categories or CATEGORIES)
     class_probs = output.category_logits.detach().float().softmax(-1).cpu()
     class_conf, class_index = class_probs.max(-1)
-    probs = output.pose_logits.detach().float().softmax(-1).cpu()
-    num_bins = probs.shape[-1]
-    best = probs.argmax(-1)
-    window = (best[..., None] + torch.arange(-CONFIDENCE_HALF_WIDTH, CONFIDENCE_HALF_WIDTH + 1)) % num_bins
-    mass = probs.gather(-1, window).sum(-1)
-    angles = bin_to_angle(best.numpy(), num_bins)
+    angles, mass = decode_bins(output.pose_logits.detach().float().softmax(-1).cpu().numpy())
     return [{"category": names[int(class_index[i])], "category_confidence": float(class_conf[i]),
              **{name: float(angles[i, k]) for k, name in enumerate(ANGLE_NAMES)},
              "confidence": {name: float(mass[i, k]) for k, name in enumerate(ANGLE_NAMES)}}
-            for i in range(len(best))]
+            for i in range(len(angles))]
 
 
 def create_baseline(backbone: str | Path | None = None, size: str = "small", image_size: int | None = None,

@@ -2,11 +2,11 @@
 (and ``imagenet3d train-baseline``, whose options are the fields of
 :class:`~modeling.baseline.training_arguments.BaselineTrainingArguments`).
 
-One protocol for Task 2 and Task 3: with ``known_only`` the model sees the ``open_vocab`` config's ``train`` split
-only (the 63 known categories; novel categories stay unseen for the open-vocabulary evaluation), otherwise the
-``pose`` config's ``train`` split. Loss 1.0·CE_pose + 1.0·CE_cls; random horizontal flips with the pose mirrored by
-``geometry.flip_pose``; AdamW with a cosine schedule; seeded (the Trainer seeds torch, which draws the flips and the
-batch order).
+One protocol for Task 2 and Task 3: with ``known_only`` (``--known-only``) the model sees the ``pose`` config's
+``train`` rows of the 63 known categories only (the ``open_vocab`` config's ``train`` split; novel categories stay
+unseen for the open-vocabulary evaluation), otherwise the whole ``pose`` ``train`` split. Loss 1.0·CE_pose +
+1.0·CE_cls; random horizontal flips with the pose mirrored by ``geometry.flip_pose``; AdamW with a cosine schedule;
+seeded (the Trainer seeds torch, which draws the flips and the batch order).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ TRAIN_COLUMNS = ["image", "category", *ANGLE_NAMES]
 SUMMARY_FILE = "training.json"
 
 
-class PoseCollator:
+class BaselineCollator:
     """Rows of a crop config (`image`, `category`, azimuth/elevation/theta) -> the baseline's batch.
 
     With probability `hflip` an image is mirrored and its pose replaced by `geometry.flip_pose` (a' = 2π − a,
@@ -67,18 +67,14 @@ class PoseCollator:
 
 
 def training_split(data_dir: str | Path, known_only: bool = False):
-    """The training rows and the categories they hold: the `open_vocab` train split with `known_only` (checked to
-    hold known categories only), else the `pose` train split."""
-    from modeling.data.loading import load_split
+    """The training rows and the categories they hold: the `pose` train split's rows of the 63 known categories with
+    `known_only` (the rows of the `open_vocab` train split), else all of them; see
+    `modeling.data.loading.load_pose_split`."""
+    from modeling.data.loading import load_pose_split
 
-    dataset = load_split(data_dir, "open_vocab" if known_only else "pose", "train")
+    dataset = load_pose_split(data_dir, "train", "known" if known_only else "all")
     names = dataset.features["category"].names
     seen = sorted({names[i] for i in dataset["category"]})
-    if known_only:
-        # The split is defined by the build; check it rather than trust it: Task 2 is void if one novel slips in.
-        novel = sorted(set(seen) - set(KNOWN_CATEGORIES))
-        if novel:
-            raise ImageNet3DError(f"{data_dir}: the open_vocab train split holds novel categories {novel[:5]}")
     return dataset.select_columns(TRAIN_COLUMNS), seen
 
 
@@ -88,7 +84,7 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     """Train the baseline and save it (model + image processor) to `output_dir`; returns the run's summary.
 
     Args:
-        data_dir: a dataset folder written by `imagenet3d build` (with the `pose` or `open_vocab` config).
+        data_dir: a dataset folder written by `imagenet3d build` (with the `pose` config).
         model_dir: where to start: `None` for a new random ResNet of `args.size`; a baseline folder (from
             `build_baseline` or an earlier run) to continue from; any other vision backbone (local folder or Hub
             name) to wrap with new heads (see `build_baseline`).
@@ -124,7 +120,7 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         dataloader_drop_last=len(train_rows) > opts.batch_size,
         use_cpu=not torch.cuda.is_available(),
     )
-    collator = PoseCollator(processor, model.config.num_bins, hflip=opts.hflip, augment=opts.augment)
+    collator = BaselineCollator(processor, model.config.num_bins, hflip=opts.hflip, augment=opts.augment)
     trainer = Trainer(model=model, args=training_args, train_dataset=train_rows, data_collator=collator)
     start = time.perf_counter()
     result = trainer.train()
@@ -143,4 +139,4 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     return summary
 
 
-__all__ = ["SUMMARY_FILE", "BaselineTrainingArguments", "PoseCollator", "train_baseline", "training_split"]
+__all__ = ["SUMMARY_FILE", "BaselineCollator", "BaselineTrainingArguments", "train_baseline", "training_split"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from modeling.evaluation.evaluate import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, OUTPUT_FILES, evaluate
-from modeling.evaluation.metrics import TASKS
+from modeling.evaluation.evaluate import DEFAULT_BATCH_SIZE, JOINT_ANSWER_MAX_NEW_TOKENS, OUTPUT_FILES, evaluate
+from modeling.evaluation.metrics import SCORING_TASKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(imagenet3d train-baseline)")
     parser.add_argument("--data", required=True, type=Path, metavar="DATASET_DIR",
                         help="dataset folder written by `imagenet3d build`")
-    parser.add_argument("--task", choices=TASKS, default="joint",
+    parser.add_argument("--task", choices=SCORING_TASKS, default="joint",
                         help="joint: 3D-aware error (wrong class adds π) on pose/validation; pose: pose error on "
                              "pose/validation; open_vocab: pose error on open_vocab validation_known and "
                              "validation_novel, scored separately (default: joint)")
@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help=f"images per batch (default: {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects, evenly spaced (default: all)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"LLaVA-pose generation limit (default: {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--max-new-tokens", type=int, default=JOINT_ANSWER_MAX_NEW_TOKENS,
+                        help=f"LLaVA-pose generation limit (default: {JOINT_ANSWER_MAX_NEW_TOKENS})")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

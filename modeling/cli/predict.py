@@ -6,9 +6,9 @@ import argparse
 import json
 
 from modeling.llava_pose.inference import (
-    DEFAULT_MAX_NEW_TOKENS,
-    TASKS,
-    format_table,
+    CAPTION_MAX_NEW_TOKENS,
+    PREDICT_TASKS,
+    format_objects_table,
     load_model,
     parse_box,
     predict,
@@ -21,12 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``imagenet3d predict``."""
     parser.add_argument("--model", required=True, metavar="DIR", help="LLaVA-pose folder (imagenet3d init-model)")
     parser.add_argument("image", metavar="IMAGE", help="image file")
-    parser.add_argument("--task", choices=TASKS, default=None,
+    parser.add_argument("--task", choices=PREDICT_TASKS, default=None,
                         help="describe: caption with 6D poses; joint: name and pose the object in --box "
                              "(default: joint with --box, describe otherwise)")
     parser.add_argument("--box", metavar="x1,y1,x2,y2", help="object box in pixels (joint task)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"generation length limit (default: {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--max-new-tokens", type=int, default=CAPTION_MAX_NEW_TOKENS,
+                        help=f"generation length limit (default: {CAPTION_MAX_NEW_TOKENS})")
     parser.add_argument("--json", action="store_true", help="print the list of objects as JSON (angles in radians)")
 
 
@@ -48,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(result["text"])
     print()
-    print(format_table(result["objects"]) if result["objects"] else "no <pose6D> in the output: no objects")
+    print(format_objects_table(result["objects"]) if result["objects"] else "no <pose6D> in the output: no objects")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from modeling.evaluation.scoring import format_table
+from modeling.evaluation.scoring import format_metrics_table
 from modeling.probing.features import LAYER_SETS
 from modeling.probing.heads import OFFICIAL_LEARNING_RATES
 from modeling.probing.probe import SELECTION_NOTE, default_out, probe
@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
                    args.learning_rates, args.max_train, args.max_val, not args.no_hflip, args.extract_batch_size,
                    args.device, args.seed, not args.no_progress)
     best = result["probe"]["best"]
-    print(format_table(result, title=f"probe {best['variant']}, lr {best['learning_rate']:g}"))
+    print(format_metrics_table(result, title=f"probe {best['variant']}, lr {best['learning_rate']:g}"))
     print(f"{SELECTION_NOTE}; outputs in {out}")
     return 0

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from modeling.evaluation.metrics import TASKS
-from modeling.evaluation.scoring import format_table, score_files
+from modeling.evaluation.metrics import SCORING_TASKS
+from modeling.evaluation.scoring import format_metrics_table, score_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
     parser.add_argument("--references", required=True, type=Path, metavar="R.jsonl",
                         help="ground truth: id, category, azimuth, elevation, theta (radians)")
-    parser.add_argument("--task", choices=TASKS, default="pose",
+    parser.add_argument("--task", choices=SCORING_TASKS, default="pose",
                         help="pose: pose error; open_vocab: also known/novel blocks; joint: 3D-aware error "
                              "(wrong class adds π). Default: pose")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -34,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(format_table(result, title=f"{args.task} (n={result['overall']['count']})"))
+        print(format_metrics_table(result, title=f"{args.task} (n={result['overall']['count']})"))
     return 0

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeling.category_names import counted, with_article
 from modeling.geometry import signed_angle
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.jsonl import iter_json_objects
@@ -40,12 +41,6 @@ POSE6D_FIELDS = ("azimuth", "elevation", "theta", "distance", "px", "py")
 _TOKEN_RE = re.compile(r"<pose6d>", re.IGNORECASE)
 # A tag right before a token: "BICYCLE1 with <pose6D>"; the tag itself must be uppercase.
 _TAGGED_TOKEN_RE = re.compile(r"\b([A-Z](?:[A-Z_]*[A-Z])?)([1-9][0-9]*)\s+with\s+(?i:<pose6d>)")
-
-_DISPLAY = {"tvmonitor": "TV monitor", "diningtable": "dining table", "go_kart": "go-kart",
-            "salt_or_pepper_shaker": "salt or pepper shaker", "cellphone": "cell phone"}
-_PAIRS = {"eyeglasses", "scissors"}
-_PLURAL = {"knife": "knives", "bookshelf": "bookshelves", "mouse": "mice"}
-_NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
 @dataclass(frozen=True)
@@ -88,32 +83,6 @@ def pose6d_entry(tag: str, obj: CaptionObject) -> dict:
 
 
 # ---- template captions ---------------------------------------------------------------------------------------
-
-
-def _name(category: str) -> str:
-    return _DISPLAY.get(category, category.replace("_", " "))
-
-
-def _with_article(category: str) -> str:
-    name = _name(category)
-    if category in _PAIRS:
-        return f"a pair of {name}"
-    vowel = name[0].lower() in "aeio" or (name[0].lower() == "u" and not name.lower().startswith(("uni", "use")))
-    return f"{'an' if vowel or name.startswith('hour') else 'a'} {name}"
-
-
-def _plural(category: str, count: int) -> str:
-    name = _name(category)
-    number = _NUMBERS[count] if count < len(_NUMBERS) else str(count)
-    if category in _PAIRS:
-        return f"{number} pairs of {name}"
-    if category in _PLURAL:
-        return f"{number} {_PLURAL[category]}"
-    if name.endswith(("s", "sh", "ch", "x")):
-        return f"{number} {name}es"
-    if name.endswith("y") and name[-2:-1] not in "aeiou":
-        return f"{number} {name[:-1]}ies"
-    return f"{number} {name}s"
 
 
 def _signed_degrees(angle: float) -> float:
@@ -161,7 +130,7 @@ def _status(obj: CaptionObject) -> str | None:
 
 def _object_sentence(rng: random.Random, tag: str, obj: CaptionObject, objects: list[CaptionObject],
                      width: int) -> str:
-    subject = f"{_with_article(obj.category)} {tag} with {POSE_TOKEN}"
+    subject = f"{with_article(obj.category)} {tag} with {POSE_TOKEN}"
     where = " ".join(p for p in (_depth(obj, objects), _horizontal(obj, width)) if p)
     seen = f"seen from {_view(obj.azimuth)}"
     elevation = _elevation(obj.elevation)
@@ -194,7 +163,7 @@ def template_caption(image_id: str, objects: list[CaptionObject], width: int) ->
     by_category: dict[str, int] = {}
     for obj in objects:
         by_category[obj.category] = by_category.get(obj.category, 0) + 1
-    things = " and ".join(_with_article(c) if n == 1 else _plural(c, n) for c, n in sorted(by_category.items()))
+    things = " and ".join(with_article(c) if n == 1 else counted(c, n) for c, n in sorted(by_category.items()))
     opening = rng.choice((f"The image shows {things}.", f"This photo features {things}.",
                           f"In this picture we can see {things}."))
     # Mention order: left to right or front to back; tags keep their list-order numbering.

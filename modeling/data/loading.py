@@ -3,14 +3,15 @@
 Training and evaluation read the built dataset through :func:`load_split`: it checks that the folder is a built
 dataset (a ``README.md`` whose YAML front matter lists ``configs:``), that it holds the config and split asked
 for, and that the category labels are the official 189 in the official order (the class heads' index), before
-handing over to ``datasets.load_dataset``.
+handing over to ``datasets.load_dataset``. :func:`load_pose_split` is the one definition of "known categories
+only" on the rows (Task 2's protocol) for every trainer and the evaluation.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dataset_card import CATEGORIES
+from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling.utils.errors import ImageNet3DError, located
 
 
@@ -63,4 +64,31 @@ def load_split(data_dir: str | Path, config: str, split: str):
     return dataset
 
 
-__all__ = ["built_configs", "load_split"]
+CATEGORY_GROUPS = ("all", "known", "novel")
+"""Which categories :func:`load_pose_split` keeps: every one, the 63 known ones, or the other (novel) ones."""
+
+
+def load_pose_split(data_dir: str | Path, split: str, categories: str = "all", allow_empty: bool = False):
+    """The `pose` config's `split` (crops, boxes, poses), restricted to a group of `CATEGORY_GROUPS`.
+
+    "known" keeps the rows of the 63 known categories (`dataset_card.KNOWN_CATEGORIES`), "novel" the others, in the
+    split's order. These are the rows of the `open_vocab` config (its `train`, `validation_known` and
+    `validation_novel` splits read the `-known` / `-novel` shards of `pose` in the same order), with every `pose`
+    column: the box too, which `open_vocab` lacks. A group without any row raises ImageNet3DError unless
+    `allow_empty`.
+    """
+    if categories not in CATEGORY_GROUPS:
+        raise ImageNet3DError(f"categories: expected one of {', '.join(CATEGORY_GROUPS)}, got {categories!r}")
+    dataset = load_split(data_dir, "pose", split)
+    if categories == "all":
+        return dataset
+    known_ids = {CATEGORIES.index(name) for name in KNOWN_CATEGORIES}
+    want_known = categories == "known"
+    dataset = dataset.select([i for i, c in enumerate(dataset["category"]) if (c in known_ids) == want_known])
+    if len(dataset) == 0 and not allow_empty:
+        group = "63 known" if want_known else "novel"
+        raise ImageNet3DError(f"{data_dir}: pose/{split} has no object of the {group} categories")
+    return dataset
+
+
+__all__ = ["CATEGORY_GROUPS", "built_configs", "load_pose_split", "load_split"]

@@ -56,7 +56,7 @@ PLANS = {
                       learning_rate=1e-3, max_eval_objects=16),
 }
 MODELS = {"llava_pose": "LLaVA-pose", "baseline": "baseline"}
-TASKS = {"joint": "validation_known", "open_vocab": None}
+DEMO_EVALUATIONS = {"joint": "validation_known", "open_vocab": None}
 """Task → split evaluated: joint on the known categories' validation split; open_vocab on known + novel."""
 
 
@@ -115,13 +115,13 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
         batch_size=plan.batch_size, eval_steps=0, save_steps=0, merge=True, seed=seed, progress=progress))
 
     def evaluation(key: str, model_dir: Path, task: str) -> Callable[[], dict]:
-        return lambda: evaluate(model_dir, data, task, out / "eval" / f"{key}_{task}", split=TASKS[task],
+        return lambda: evaluate(model_dir, data, task, out / "eval" / f"{key}_{task}", split=DEMO_EVALUATIONS[task],
                                 max_objects=plan.max_eval_objects, progress=progress)
 
     results: dict[str, Any] = {"release": summarize_release(release), "plan": dataclasses.asdict(plan)}
     for key, model_dir in (("llava_pose", llava), ("baseline", models / "baseline")):
         results[key] = {task: _timed(stages, f"evaluate_{key}_{task}", evaluation(key, model_dir, task))
-                        for task in TASKS}
+                        for task in DEMO_EVALUATIONS}
     results["stages"] = stages
     results["total_seconds"] = round(sum(stages.values()), 2)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

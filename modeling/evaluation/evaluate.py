@@ -29,27 +29,30 @@ from typing import Any
 import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
-from modeling.evaluation.metrics import TASKS, pose_error
-from modeling.evaluation.scoring import format_table, score_records
+from modeling.evaluation.metrics import SCORING_TASKS, pose_error
+from modeling.evaluation.scoring import format_metrics_table, score_records
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils import model_folder
-from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.errors import ImageNet3DError
+from modeling.utils.jsonl import write_jsonl
 
 LLAVA_POSE = "llava_pose"
 BASELINE = "imagenet3d_pose_classifier"
 DEFAULT_BATCH_SIZE = 32
-DEFAULT_MAX_NEW_TOKENS = 32
-"""The joint answer ("It is a hand barrow HAND_BARROW1 with <pose6D>.") is ~15 tokens of the tiny tokenizer."""
+JOINT_ANSWER_MAX_NEW_TOKENS = 32
+"""LLaVA-pose's generation limit here, where every answer is a joint answer ("It is a hand barrow HAND_BARROW1 with
+<pose6D>."): 11-20 tokens of the tiny tokenizer. (`predict`'s limit, CAPTION_MAX_NEW_TOKENS, is sized for captions.)"""
 OUTPUT_FILES = ("predictions.jsonl", "references.jsonl", "metrics.json", "table.md", "run.json")
 
 
-def model_type_of(model_dir: str | Path) -> str:
+def evaluable_model_type(model_dir: str | Path) -> str:
     """The `model_type` of a model folder: a LLaVA-pose or a baseline; anything else raises ImageNet3DError."""
     return model_folder.model_type_of(model_dir, (LLAVA_POSE, BASELINE), "a LLaVA-pose or baseline model",
                                       "evaluate takes a LLaVA-pose or a classification-baseline folder")
 
 
-OPEN_VOCAB_SPLITS = ("validation_known", "validation_novel")
+OPEN_VOCAB_SPLITS = {"validation_known": "known", "validation_novel": "novel"}
+"""The `open_vocab` config's validation splits -> the category group of `pose`/validation they hold."""
 
 
 def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, max_objects: int | None = None):
@@ -58,27 +61,24 @@ def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, m
     pose/joint: the `pose` config's `split` (default: validation); `split="validation_known"` or
     `"validation_novel"` takes the objects of that `open_vocab` split instead (e.g. Task 3 on the known categories
     only). open_vocab: the objects of `validation_known` then `validation_novel`. Objects of `open_vocab` splits
-    are read from the `pose` validation split, which also has their boxes. `max_objects` keeps that many, evenly
-    spaced over the list (so that every category stays represented).
+    are read from the `pose` validation split, which also has their boxes (`data.loading.load_pose_split`).
+    `max_objects` keeps that many, evenly spaced over the list (so that every category stays represented).
     """
-    from modeling.data.loading import load_split
+    from datasets import concatenate_datasets
 
-    if task not in TASKS:
-        raise ImageNet3DError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    from modeling.data.loading import load_pose_split
+
+    if task not in SCORING_TASKS:
+        raise ImageNet3DError(f"task: expected one of {', '.join(SCORING_TASKS)}, got {task!r}")
     if task == "open_vocab" and split is not None:
         raise ImageNet3DError("--split: open_vocab always evaluates validation_known and validation_novel")
-    parts = OPEN_VOCAB_SPLITS if task == "open_vocab" else (split,) if split in OPEN_VOCAB_SPLITS else ()
-    if parts:
-        pose = load_split(data_dir, "pose", "validation")
-        position = {object_id: i for i, object_id in enumerate(pose["object_id"])}
-        ids = [object_id for part in parts for object_id in load_split(data_dir, "open_vocab", part)["object_id"]]
-        missing = [object_id for object_id in ids if object_id not in position]
-        if missing:
-            raise located(Path(data_dir) / "README.md",
-                          f"open_vocab objects missing from pose/validation: {missing[:5]}")
-        rows = pose.select([position[object_id] for object_id in ids])
+    if task == "open_vocab":
+        rows = concatenate_datasets([load_pose_split(data_dir, "validation", group)
+                                     for group in OPEN_VOCAB_SPLITS.values()])
+    elif split in OPEN_VOCAB_SPLITS:
+        rows = load_pose_split(data_dir, "validation", OPEN_VOCAB_SPLITS[split])
     else:
-        rows = load_split(data_dir, "pose", split or "validation")
+        rows = load_pose_split(data_dir, split or "validation")
     if max_objects is not None:
         if max_objects < 1:
             raise ImageNet3DError(f"--max-objects must be positive, got {max_objects}")
@@ -90,7 +90,7 @@ def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, m
 class LlavaPosePredictor:
     """Batched joint-task answers of a LLaVA-pose folder: box prompt -> category + pose of the first `<pose6D>`."""
 
-    def __init__(self, model_dir: Path, device: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> None:
+    def __init__(self, model_dir: Path, device: str, max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS) -> None:
         from modeling.llava_pose.inference import load_model
 
         self.model, self.processor = load_model(model_dir)
@@ -141,12 +141,13 @@ def _batches(rows, batch_size: int) -> Iterator[dict]:
 
 def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", out_dir: str | Path | None = None,
              split: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_objects: int | None = None,
-             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, device: str | None = None, progress: bool = True) -> dict:
+             max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS, device: str | None = None,
+             progress: bool = True) -> dict:
     """Evaluate a model folder on a built dataset; returns the scorer's JSON (also written to OUT/metrics.json).
 
     Args:
         model_dir: a LLaVA-pose or baseline folder (its config.json's model_type decides).
-        data_dir: a dataset folder written by `imagenet3d build` (`pose` config; `open_vocab` for that task).
+        data_dir: a dataset folder written by `imagenet3d build` (`pose` config).
         task: "joint" (3D-aware Δ'), "pose" (Δ) or "open_vocab" (Δ, known and novel blocks).
         out_dir: folder for the files listed in the module docstring (created); `None` writes nothing.
         split: for pose/joint, a `pose` split (default: validation) or an `open_vocab` validation split
@@ -161,7 +162,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     from tqdm.auto import tqdm
 
     model_dir = Path(model_dir)
-    model_type = model_type_of(model_dir)
+    model_type = evaluable_model_type(model_dir)
     if batch_size < 1:
         raise ImageNet3DError(f"--batch-size must be positive, got {batch_size}")
     rows = evaluation_rows(data_dir, task, split, max_objects)
@@ -196,20 +197,14 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     return metrics
 
 
-def _write_jsonl(path: Path, records: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
-
-
 def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: list[dict], references: list[dict],
                   task: str) -> None:
     """predictions.jsonl, references.jsonl, metrics.json, table.md, run.json and the plots."""
     from modeling.evaluation.plots import write_plots
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out_dir / "predictions.jsonl", predictions)
-    _write_jsonl(out_dir / "references.jsonl", references)
+    write_jsonl(out_dir / "predictions.jsonl", predictions)
+    write_jsonl(out_dir / "references.jsonl", references)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (out_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
     title = f"{Path(run_info['model']).name} · {task}"
@@ -218,7 +213,7 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     if run_info["model_type"] == LLAVA_POSE:
         notes.append(f"answers without a <pose6D> (error π): {run_info['no_pose']}; "
                      f"without a readable category: {run_info['no_category']}")
-    table = format_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
+    table = format_metrics_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
     (out_dir / "table.md").write_text(f"## {title}\n\n{table}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n",
                                       encoding="utf-8")
     pred = np.array([[p[name] for name in ANGLE_NAMES] for p in predictions], dtype=np.float64).reshape(-1, 3)
@@ -228,4 +223,4 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     write_plots(out_dir, metrics, task, pose_error(pred, gt), pred, gt, class_correct, known, title)
 
 
-__all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluate", "evaluation_rows", "model_type_of"]
+__all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluable_model_type", "evaluate", "evaluation_rows"]

@@ -19,7 +19,7 @@ import numpy as np
 from dataset_card import KNOWN_CATEGORIES, META_CLASS_OF, META_CLASSES
 from modeling.geometry import rotation_matrix
 
-TASKS = ("pose", "open_vocab", "joint")
+SCORING_TASKS = ("pose", "open_vocab", "joint")
 """pose: Δ; open_vocab: Δ split into known and novel categories; joint: the 3D-aware Δ'."""
 THRESHOLDS = {"acc_pi6": np.pi / 6, "acc_pi18": np.pi / 18}
 
@@ -91,8 +91,8 @@ def score_errors(errors: np.ndarray, categories: Sequence[str], task: str = "pos
     ``task="joint"`` needs ``class_correct`` and scores Δ'. ``task="open_vocab"`` adds ``known``
     and ``novel`` blocks, each a summary with its own ``meta_classes``.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if task not in SCORING_TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(SCORING_TASKS)}")
     errors = np.asarray(errors, dtype=np.float64).reshape(-1)
     categories = list(categories)
     if len(categories) != errors.size:

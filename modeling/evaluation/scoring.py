@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASS_OF, META_CLASSES
-from modeling.evaluation.metrics import TASKS, pose_error, score_errors
+from modeling.evaluation.metrics import SCORING_TASKS, pose_error, score_errors
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.jsonl import iter_json_objects
@@ -76,8 +76,8 @@ def score_records(predictions: list[dict], references: list[dict], task: str = "
 
 def score_files(predictions_path: str | Path, references_path: str | Path, task: str = "pose") -> dict:
     """Read, validate and score two JSONL files."""
-    if task not in TASKS:
-        raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if task not in SCORING_TASKS:
+        raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(SCORING_TASKS)}")
     references = read_jsonl(references_path, ("id", "category", *ANGLE_NAMES))
     for ref in references:
         if ref["category"] not in META_CLASS_OF:
@@ -99,7 +99,7 @@ def _rows(label: str, block: dict) -> list[str]:
     return rows
 
 
-def format_table(result: dict, title: str = "") -> str:
+def format_metrics_table(result: dict, title: str = "") -> str:
     """A Markdown table in the paper's layout: Avg then the 7 meta-classes, percentages with one decimal."""
     columns = ["Avg", *(META_CLASS_ABBREVIATIONS[name] for name in META_CLASSES)]
     header = f"| {title or 'metric'} | " + " | ".join(columns) + " |"

@@ -15,8 +15,12 @@ from modeling.geometry import signed_angle, wrap_angle
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import model_type_of
 
-TASKS = ("describe", "joint")
-DEFAULT_MAX_NEW_TOKENS = 96
+PREDICT_TASKS = ("describe", "joint")
+"""What `predict` asks: describe (a caption with a <pose6D> per object), joint (name and pose the object in a box)."""
+CAPTION_MAX_NEW_TOKENS = 96
+"""`predict`'s generation limit, sized for the longer task's answer, a caption: with the tiny tokenizer a caption takes
+~40 tokens per object (about two objects fit), a joint answer 11-20 (`evaluate` bounds those with
+`JOINT_ANSWER_MAX_NEW_TOKENS`)."""
 
 
 def load_model(model_dir: str | Path):
@@ -76,7 +80,7 @@ def parse_box(text: str | Sequence[float], image_size: tuple[int, int], field: s
 
 def predict(model, processor, images: Sequence[Any], task: str = "describe",
             boxes: Sequence[Sequence[float] | None] | None = None, prompts: Sequence[str] | None = None,
-            max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
+            max_new_tokens: int = CAPTION_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
     """Generate for a batch of PIL images; one result per image: `{"text", "objects"}`.
 
     `task` is "describe" (caption with 6D poses) or "joint" (name and pose the object in `boxes[i]`, pixels).
@@ -85,8 +89,8 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe",
     """
     import torch
 
-    if task not in TASKS:
-        raise ImageNet3DError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    if task not in PREDICT_TASKS:
+        raise ImageNet3DError(f"task: expected one of {', '.join(PREDICT_TASKS)}, got {task!r}")
     sizes = [(image.height, image.width) for image in images]
     if prompts is None:
         if task == "joint":
@@ -117,7 +121,7 @@ OBJECTS_TABLE_NOTE = ("azimuth in [0°, 360°); elevation and θ in (−180°, 1
                       "image given; conf: probability mass of the chosen bin and its two neighbours")
 
 
-def format_table(objects: Sequence[dict[str, Any]]) -> str:
+def format_objects_table(objects: Sequence[dict[str, Any]]) -> str:
     """Objects as a text table for people: one row per object, units in the header and a note below.
 
     ``objects`` are dicts as :func:`predict` returns them (angles in radians). Azimuth is shown in [0°, 360°),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_card import CATEGORIES
+from modeling.category_names import with_article
 from modeling.utils.errors import ImageNet3DError
 
 # Sizes of the built-in model. "tiny" (~1M parameters) is for tests; "small" (a few M) is still trainable on
@@ -72,9 +73,9 @@ def caption_corpus() -> list[str]:
     lines = [PROMPT_TEMPLATE.format(image="", question=DESCRIBE_QUESTION),
              PROMPT_TEMPLATE.format(image="", question=JOINT_QUESTION.format(box="[0, 250, 500, 1000]"))] * 20
     for category in CATEGORIES:
-        words = category.replace("_", " ")
+        words = with_article(category)
         tags = " ".join(f"{category.upper()}{i}" for i in range(1, 10))
-        lines.append(f"a {words} {tags} with is at the forefront. It is a {words} {category.upper()}1 with .")
+        lines.append(f"{words} {tags} with is at the forefront. It is {words} {category.upper()}1 with .")
     lines.append(" ".join(str(n) for n in range(0, 1001)))
     lines.append("[" + ", ".join(str(n) for n in range(0, 1001, 7)) + "]")
     # Several shuffles of the caption words so that frequent pairs get merges.

@@ -94,7 +94,7 @@ class PoseStats:
 class PoseTrainer(Trainer):
     """A [`Trainer`] that reports the teacher-forced pose accuracies of LLaVA-pose (module docstring).
 
-    Batches come from :class:`~modeling.llava_pose.training_data.PoseCollator`; their ``pose_angles`` entry (exact
+    Batches come from :class:`~modeling.llava_pose.training_data.LlavaPoseCollator`; their ``pose_angles`` entry (exact
     angles for the metrics) is removed before the forward pass. ``pose_token_id`` is the model's ``<pose6D>`` id.
     """
 

@@ -160,7 +160,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
 
     from modeling.llava_pose.inference import load_model
     from modeling.llava_pose.trainer import EpochCallback, PoseProgressCallback, PoseTrainer
-    from modeling.llava_pose.training_data import PoseCollator, load_training_data
+    from modeling.llava_pose.training_data import LlavaPoseCollator, load_training_data
 
     opts = dataclasses.replace(args or LlavaPoseTrainingArguments(), **overrides).resolved()
     output_dir = Path(output_dir)
@@ -213,7 +213,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     )
     trainer = PoseTrainer(
         model=model, args=training_args, train_dataset=data.train, eval_dataset=data.eval,
-        data_collator=PoseCollator(processor, num_bins=model.config.num_bins), processing_class=processor,
+        data_collator=LlavaPoseCollator(processor, num_bins=model.config.num_bins), processing_class=processor,
         pose_token_id=model.config.pose_token_id, callbacks=[EpochCallback(data.train), *callbacks],
     )
     trainer.remove_callback(ProgressCallback if progress else PrinterCallback)

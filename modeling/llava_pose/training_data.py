@@ -17,9 +17,9 @@ they say "left" and "right". The mirror decision is a pure function of (seed, ep
 the same examples as an uninterrupted one, on any number of processes.
 
 ``known_only`` (Task 2's protocol) keeps the 63 known categories: the joint part is the ``pose`` train split's rows
-of known categories (exactly the ``open_vocab`` config's ``train`` split, which lacks the box column the prompt
-needs), and a caption is kept only if its image's category and every tagged object's category are known (images
-with any novel object are dropped).
+of known categories (:func:`modeling.data.loading.load_pose_split`: the rows of the ``open_vocab`` config's ``train``
+split, which lacks the box column the prompt needs), and a caption is kept only if its image's category and every
+tagged object's category are known (images with any novel object are dropped).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from PIL import Image, ImageOps
 
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling.data.augmentation import jitter
-from modeling.data.loading import built_configs, load_split
+from modeling.data.loading import built_configs, load_pose_split, load_split
 from modeling.geometry import ANGLE_NAMES, angle_to_bin, flip_point_x, flip_pose
 from modeling.utils.errors import ImageNet3DError
 
@@ -173,7 +173,7 @@ class TrainingMix(torch.utils.data.Dataset):
 
 
 @dataclass
-class PoseCollator:
+class LlavaPoseCollator:
     """:class:`PoseExample` list → a batch for [`LlavaPoseForConditionalGeneration.forward`].
 
     Each sequence is the processor's prompt (the image token expanded, BOS first) followed by the answer tokenized on
@@ -256,11 +256,6 @@ class TrainingData:
     info: dict[str, Any]
 
 
-def _select_categories(dataset: Any, allowed: set[int]) -> Any:
-    keep = [i for i, c in enumerate(dataset["category"]) if c in allowed]
-    return dataset.select(keep)
-
-
 def load_training_data(data_dir: str | Path, processor: Any, known_only: bool = False, caption_ratio: float = 0.0,
                        seed: int = 0, hflip: bool = True, augment: bool = False,
                        max_eval_samples: int | None = DEFAULT_MAX_EVAL_SAMPLES) -> TrainingData:
@@ -275,15 +270,10 @@ def load_training_data(data_dir: str | Path, processor: Any, known_only: bool = 
     if not 0.0 <= caption_ratio <= 1.0:
         raise ImageNet3DError(f"caption_ratio: expected a fraction in [0, 1], got {caption_ratio}")
     configs = built_configs(data_dir)
-    known_ids = {CATEGORIES.index(name) for name in KNOWN_CATEGORIES}
+    categories = "known" if known_only else "all"
     joint = None
     if caption_ratio < 1.0:
-        joint = load_split(data_dir, "pose", "train")
-        if known_only:
-            joint = _select_categories(joint, known_ids)
-            if len(joint) == 0:
-                raise ImageNet3DError(f"{data_dir}: --known-only leaves no training row: the pose/train split has "
-                                      "no object of the 63 known categories")
+        joint = load_pose_split(data_dir, "train", categories)
     captions, dropped = None, 0
     if caption_ratio > 0.0:
         captions = load_split(data_dir, "captions", "train")
@@ -298,9 +288,7 @@ def load_training_data(data_dir: str | Path, processor: Any, known_only: bool = 
 
     evaluation = None
     if "validation" in configs.get("pose", []):
-        rows = load_split(data_dir, "pose", "validation")
-        if known_only:
-            rows = _select_categories(rows, known_ids)
+        rows = load_pose_split(data_dir, "validation", categories, allow_empty=True)
         if max_eval_samples and len(rows) > max_eval_samples:
             chosen = np.random.default_rng(seed).choice(len(rows), size=max_eval_samples, replace=False)
             rows = rows.select(sorted(int(i) for i in chosen))
@@ -313,5 +301,5 @@ def load_training_data(data_dir: str | Path, processor: Any, known_only: bool = 
     return TrainingData(train=train, eval=evaluation, info=info)
 
 
-__all__ = ["IGNORE_INDEX", "PoseCollator", "PoseExample", "TrainingData", "TrainingMix", "caption_example",
+__all__ = ["IGNORE_INDEX", "LlavaPoseCollator", "PoseExample", "TrainingData", "TrainingMix", "caption_example",
            "joint_example", "load_training_data", "tag_categories"]

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from modeling.evaluation.metrics import THRESHOLDS, pose_error, score_errors
-from modeling.evaluation.scoring import format_table
+from modeling.evaluation.scoring import format_metrics_table
 from modeling.geometry import ANGLE_NAMES, bin_to_angle
 from modeling.probing.features import (
     LAYER_SETS,
@@ -42,6 +42,7 @@ from modeling.probing.features import (
 )
 from modeling.probing.heads import OFFICIAL_LEARNING_RATES, GridResult, predict_bins, train_grid
 from modeling.utils.errors import ImageNet3DError
+from modeling.utils.jsonl import write_jsonl
 
 SELECTION_NOTE = ("best head chosen by validation Acc@pi/6 and reported on the same validation split "
                   "(the official protocol selects on val; ImageNet3D has no public test split)")
@@ -94,10 +95,6 @@ def _plot_grid(path: Path, grid: GridResult, acc: np.ndarray, best: tuple[int, i
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _write_jsonl(path: Path, records: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
 def default_out(backbone: str | Path) -> Path:
@@ -190,11 +187,11 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
     }
 
     out.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out / "predictions.jsonl", predictions)
-    _write_jsonl(out / "references.jsonl", references)
+    write_jsonl(out / "predictions.jsonl", predictions)
+    write_jsonl(out / "references.jsonl", references)
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     name = Path(str(backbone).rstrip("/")).name
-    table = format_table(result, title=f"{name} ({variant.name}, lr {lr:g})")
+    table = format_metrics_table(result, title=f"{name} ({variant.name}, lr {lr:g})")
     (out / "table.md").write_text(
         f"# Task 1 linear probe: {name}\n\n{table}\n\nSelection: {SELECTION_NOTE}. Heads: {len(grid.variants)} "
         f"variants × {len(grid.learning_rates)} learning rates, {epochs} epochs, batch {batch_size}; "

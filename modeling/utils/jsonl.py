@@ -1,9 +1,9 @@
-"""Reading JSON Lines files given by users: every error names the file and the line."""
+"""JSON Lines files: writing ours, and reading those given by users (every error names the file and the line)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from modeling.utils.errors import located
@@ -26,3 +26,12 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(record, dict):
                 raise located(path, "each line must be a JSON object", number)
             yield number, record
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
+    """Write one JSON object per line (UTF-8, each line ends with a newline); returns the path."""
+    path = Path(path)
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    return path

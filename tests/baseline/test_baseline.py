@@ -25,7 +25,7 @@ from modeling.baseline.model import (
     decode,
     load_baseline,
 )
-from modeling.baseline.training import PoseCollator, train_baseline
+from modeling.baseline.training import BaselineCollator, train_baseline
 from modeling.geometry import angle_to_bin, bin_to_angle, flip_pose, soft_bin_targets
 from modeling.utils.errors import ImageNet3DError
 
@@ -126,8 +126,8 @@ def test_flip_augmentation_mirrors_image_and_pose():
     _, processor = create_baseline(size="tiny", image_size=8)
     image = Image.fromarray(np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3))
     row = {"image": image, "category": 3, "azimuth": 1.0, "elevation": 0.3, "theta": 0.5}
-    plain = PoseCollator(processor, 40, hflip=0.0)([row])
-    flipped = PoseCollator(processor, 40, hflip=1.0)([row])
+    plain = BaselineCollator(processor, 40, hflip=0.0)([row])
+    flipped = BaselineCollator(processor, 40, hflip=1.0)([row])
     torch.testing.assert_close(flipped["pixel_values"], plain["pixel_values"].flip(-1))
     expected = angle_to_bin(np.array(flip_pose(1.0, 0.3, 0.5)))
     assert flipped["pose_labels"].tolist() == [expected.tolist()]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modeling.llava_pose.inference import format_table
+from modeling.llava_pose.inference import format_objects_table
 from tests.helpers.llava_pose import tiny_model_dir
 
 # Marks a tqdm bar leaves in stderr: a percentage bar or a rate.
@@ -58,7 +58,7 @@ def test_objects_table_states_units_and_signed_elevation_and_theta() -> None:
     obj = {"tag": "CAR1", "category": "car", "azimuth": math.radians(49.5), "elevation": math.radians(355.5),
            "theta": math.radians(184.5), "distance": 4.0, "px": 32.0, "py": 30.0,
            "confidence": {"azimuth": 0.9, "elevation": 0.8, "theta": 0.7}}
-    table = format_table([obj])
+    table = format_objects_table([obj])
     header, _, row, note = table.splitlines()
     assert "azim (°)" in header and "elev (°)" in header and "θ (°)" in header
     assert row.split()[2:5] == ["49.5", "-4.5", "-175.5"]

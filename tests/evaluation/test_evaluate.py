@@ -14,7 +14,7 @@ from dataset_card import KNOWN_CATEGORIES, META_CLASS_ABBREVIATIONS
 from modeling import cli
 from modeling.evaluation.evaluate import OUTPUT_FILES, evaluate, evaluation_rows
 from modeling.evaluation.plots import PLOT_FILES
-from modeling.evaluation.scoring import format_comparison, format_table, score_files
+from modeling.evaluation.scoring import format_comparison, format_metrics_table, score_files
 from modeling.utils.errors import ImageNet3DError
 from tests.helpers.evaluation import build_small
 from tests.helpers.llava_pose import tiny_model_dir
@@ -32,7 +32,8 @@ def _check_files(out, task, metrics):
     assert json.loads((out / "metrics.json").read_text()) == metrics
     # The scorer recomputes exactly the same JSON from the two files.
     assert score_files(out / "predictions.jsonl", out / "references.jsonl", task) == metrics
-    assert format_table(metrics, title=f"{task} (n={metrics['overall']['count']})") in (out / "table.md").read_text()
+    table = format_metrics_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
+    assert table in (out / "table.md").read_text()
     assert (out / "meta_classes.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -143,9 +144,10 @@ def test_bad_input_is_a_clear_error(tiny_baseline, small_dataset, synthetic_rele
         evaluate(tmp_path, small_dataset, "joint", tmp_path / "o")
     with pytest.raises(ImageNet3DError, match="not a built ImageNet3D dataset"):
         evaluate(tiny_baseline, synthetic_release, "joint", tmp_path / "o")  # a release, not a build
-    pose_only = build_small(synthetic_release, tmp_path / "pose_only", configs=("pose",))
-    with pytest.raises(ImageNet3DError, match="no 'open_vocab' config"):
-        evaluate(tiny_baseline, pose_only, "open_vocab", tmp_path / "o")
+    # Every task reads the `pose` config (open_vocab's splits are its known / novel rows, with their boxes).
+    open_vocab_only = build_small(synthetic_release, tmp_path / "open_vocab_only", configs=("open_vocab",))
+    with pytest.raises(ImageNet3DError, match="no 'pose' config"):
+        evaluate(tiny_baseline, open_vocab_only, "open_vocab", tmp_path / "o")
     with pytest.raises(ImageNet3DError, match="no split 'test'"):
         evaluate(tiny_baseline, small_dataset, "pose", tmp_path / "o", split="test")
     with pytest.raises(ImageNet3DError, match="open_vocab always"):

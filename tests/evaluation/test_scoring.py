@@ -8,11 +8,7 @@ import pytest
 from modeling import cli
 from modeling.evaluation import scoring
 from modeling.evaluation.metrics import pose_error
-
-
-def write_jsonl(path, records):
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
+from modeling.utils.jsonl import write_jsonl
 
 
 @pytest.fixture

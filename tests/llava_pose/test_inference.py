@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from modeling.cli import main
-from modeling.llava_pose.inference import format_table, predict
+from modeling.llava_pose.inference import format_objects_table, predict
 from modeling.utils.errors import ImageNet3DError
 from tests.helpers.llava_pose import load_tiny, random_image, tiny_model_dir, train, training_batch
 
@@ -61,7 +61,7 @@ def test_predict_prints_a_table_and_json(trained_dir, image_file, capsys):
 def test_table_shows_degrees_and_confidences():
     obj = {"tag": "CAR1", "category": "car", "azimuth": 3.14159265, "elevation": 0.1, "theta": 0.0,
            "distance": 4.0, "px": 10.0, "py": 20.0, "confidence": {"azimuth": 0.25, "elevation": 0.9, "theta": 1.0}}
-    table = format_table([obj])
+    table = format_objects_table([obj])
     assert "CAR1" in table and " 180.0 " in table and "0.25/0.90/1.00" in table
 
 

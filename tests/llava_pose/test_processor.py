@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from dataset_card import CATEGORIES
+from modeling.data.captions import CaptionObject, template_caption
 from modeling.llava_pose.inference import load_model
 from modeling.processing_llava_pose import format_box, make_tag
 from tests.helpers.llava_pose import load_tiny, random_image, tiny_model_dir
@@ -85,3 +87,17 @@ def test_processor_expands_the_image_token_to_what_the_tower_outputs(size, token
         features = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
     assert features[0].shape == (tokens, model.config.text_config.hidden_size)
     model(**inputs)  # LLaVA checks that the image tokens and the features agree
+
+
+def test_joint_answer_names_every_category_as_the_captions_do(processor):
+    # One wording per object: the joint answer's phrase is the one a template caption writes for that object.
+    assert len(CATEGORIES) == 189
+    for category in CATEGORIES:
+        phrase = processor.object_phrase(category, 1)
+        caption = template_caption("n1_1", [CaptionObject(0, category, 0.1, 0.2, 0.0, 6.0, 100.0, 80.0)], 320)[0]
+        # The caption may start a sentence with it ("A TV monitor TVMONITOR1 with <pose6D> is ...").
+        assert phrase in caption or phrase[0].upper() + phrase[1:] in caption, (category, phrase, caption)
+        assert processor.joint_answer(category) == f"It is {phrase}."
+    assert processor.joint_answer("tvmonitor") == "It is a TV monitor TVMONITOR1 with <pose6D>."
+    assert processor.joint_answer("hourglass") == "It is an hourglass HOURGLASS1 with <pose6D>."
+    assert processor.joint_answer("eyeglasses") == "It is a pair of eyeglasses EYEGLASSES1 with <pose6D>."

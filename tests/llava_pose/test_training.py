@@ -30,7 +30,7 @@ from modeling.llava_pose.training import (
 )
 from modeling.llava_pose.training_data import (
     IGNORE_INDEX,
-    PoseCollator,
+    LlavaPoseCollator,
     caption_example,
     joint_example,
     load_training_data,
@@ -105,7 +105,7 @@ def test_stage2_lora_loss_falls_merge_and_adapter_agree(stage1, data_dir, proces
     merged = AutoModel.from_pretrained(target, trust_remote_code=True).eval()
     assert not any("lora" in name for name, _ in merged.named_parameters())
     data = load_training_data(data_dir, processor, caption_ratio=0.5, hflip=False)
-    batch = PoseCollator(processor, with_angles=False)([data.train[0], data.train[len(data.train) - 1]])
+    batch = LlavaPoseCollator(processor, with_angles=False)([data.train[0], data.train[len(data.train) - 1]])
     with torch.no_grad():
         want, got = peft_model(**batch), merged(**batch)
     torch.testing.assert_close(got.logits, want.logits, rtol=1e-4, atol=1e-4)
@@ -242,7 +242,7 @@ def test_collator_masks_the_prompt_and_orders_the_pose_targets(data_dir, process
     multi = next(row for row in captions if len(row["pose6d"]) >= 2)
     joint_row = load_split(data_dir, "pose", "train")[0]
     examples = [joint_example(joint_row, processor), caption_example(multi, processor)]
-    batch = PoseCollator(processor)(examples)
+    batch = LlavaPoseCollator(processor)(examples)
     tokenizer = processor.tokenizer
     for b, example in enumerate(examples):
         ids, labels = batch["input_ids"][b], batch["labels"][b]
@@ -267,7 +267,7 @@ def test_collator_masks_the_prompt_and_orders_the_pose_targets(data_dir, process
     assert not batch["pose_mask"][0, 1:].any()  # the joint row has one pose, padded to the caption's count
     bad = caption_example({**multi, "pose6d": multi["pose6d"][:1]}, processor)
     with pytest.raises(ImageNet3DError, match="caption:"):
-        PoseCollator(processor)([bad])
+        LlavaPoseCollator(processor)([bad])
 
 
 def test_mirroring_flips_the_crop_the_box_and_the_pose(data_dir, processor):
