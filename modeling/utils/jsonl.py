@@ -21,7 +21,7 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
     for number, line in iter_lines(path):
         if not line.strip():
             continue
-        if line.lstrip().startswith("\ufeff"):
+        if line.startswith("\ufeff"):
             raise located(path, "a byte-order mark inside the file (were two files joined?): only the file's "
                                 "start may have one", number)
         try:
