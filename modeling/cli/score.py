@@ -24,13 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score the files and print the table (or one JSON object with --json); missing predictions are
-    warned about. Returns the exit status.
+    """Score the files and print the table (or one JSON object with --json); missing predictions and the
+    result's warnings go to stderr. Returns the exit status.
     """
     result = score_files(args.predictions, args.references, args.task)
     if result["missing_predictions"]:
         print(f"warning: {result['missing_predictions']} reference id(s) have no prediction in {args.predictions}"
               f" and count as error π (first: {', '.join(result['missing_ids'][:5])})", file=sys.stderr)
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.textfile import read_text
 
 
 def built_configs(data_dir: str | Path) -> dict[str, list[str]]:
@@ -25,7 +26,7 @@ def built_configs(data_dir: str | Path) -> dict[str, list[str]]:
         raise located(data_dir, "dataset folder not found (build one with `imagenet3d build RELEASE OUT`)")
     if not card.is_file():
         raise located(data_dir, "not a built ImageNet3D dataset: no README.md (build one with `imagenet3d build`)")
-    text = card.read_text(encoding="utf-8")
+    text = read_text(card, byte_order_mark=False)  # datasets reads the card after us, as plain UTF-8
     parts = text.split("---", 2)
     if not text.startswith("---") or len(parts) < 3:
         raise located(card, "not a built ImageNet3D dataset: the card has no YAML front matter")

@@ -1,9 +1,18 @@
 """Score any predictions file with the official metric: ``imagenet3d score``.
 
-Files are JSON Lines. References: ``id``, ``category``, ``azimuth``, ``elevation``, ``theta``.
+Files are JSON Lines in UTF-8 (a byte-order mark allowed), or UTF-16/32 with a byte-order mark
+(:mod:`modeling.utils.textfile`). References: ``id``, ``category``, ``azimuth``, ``elevation``, ``theta``.
 Predictions: ``id``, ``azimuth``, ``elevation``, ``theta`` (radians) and, for the joint task,
 ``category``. A reference without a prediction counts as error π and is reported; an unknown or
-duplicate id, a malformed line or a non-numeric angle is an error naming the file and the line.
+duplicate id, a malformed line, a non-numeric angle or bytes not in the file's encoding is an error
+naming the file and the line.
+
+``category`` is a name of ``dataset_card.CATEGORIES`` or its ClassLabel id (the integer index in that
+tuple, as the built dataset's ``category`` column holds it: 35 is "car"), mapped to the name with a
+warning; in predictions ``null`` is no class, and a string that is not a name is a wrong class, counted
+in a warning. Angles of magnitude beyond 4π are warned about as probable degrees
+(:mod:`modeling.evaluation.inputs`). Warnings name the file and the count, and are returned in the
+result's ``"warnings"`` list (the CLI prints them to stderr).
 """
 
 from __future__ import annotations
@@ -13,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASS_OF, META_CLASSES
+from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASSES
+from modeling.evaluation.inputs import category_names, degree_warnings
 from modeling.evaluation.metrics import SCORING_TASKS, pose_error, score_errors
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils.errors import ImageNet3DError, located
@@ -47,30 +57,45 @@ def read_jsonl(path: str | Path, required: tuple[str, ...], numeric: tuple[str, 
 
 
 def score_records(predictions: list[dict], references: list[dict], task: str = "pose",
-                  predictions_path: str | Path = "predictions") -> dict:
-    """The scorer's JSON for in-memory records (as :func:`read_jsonl` returns or as a model writes)."""
+                  predictions_path: str | Path = "predictions", references_path: str | Path = "references") -> dict:
+    """The scorer's JSON for in-memory records (as :func:`read_jsonl` returns or as a model writes).
+
+    Categories may be names or ClassLabel ids (see the module docstring); ``result["warnings"]`` lists what
+    looked wrong (ids mapped, categories outside the vocabulary, angles that look like degrees), each naming
+    its file.
+    """
+    ref_categories, warnings = category_names(references, references_path, references=True)
     by_id = {str(p["id"]): p for p in predictions}
     reference_ids = {str(r["id"]) for r in references}
     for p in predictions:
         if str(p["id"]) not in reference_ids:
             raise located(predictions_path, f"id {p['id']!r} is not in the references", p.get("_line"))
+    if task == "joint":  # the only task that reads the predicted class
+        pred_categories, more = category_names(predictions, predictions_path, references=False)
+        warnings += more
+        predicted_class = {str(p["id"]): c for p, c in zip(predictions, pred_categories)}
     pred = np.full((len(references), 3), np.nan)
     gt = np.array([[r[a] for a in ANGLE_NAMES] for r in references], dtype=np.float64).reshape(-1, 3)
     class_correct = np.zeros(len(references), dtype=bool)
     missing = []
+    matched: list[dict | None] = []
     for i, ref in enumerate(references):
         p = by_id.get(str(ref["id"]))
+        matched.append(p)
         if p is None:
             missing.append(str(ref["id"]))
             continue
         pred[i] = [p[a] for a in ANGLE_NAMES]
-        class_correct[i] = p.get("category") == ref["category"]
+        if task == "joint":
+            class_correct[i] = predicted_class[str(ref["id"])] == ref_categories[i]
+    warnings += degree_warnings(gt, references, references_path, references=True)
+    warnings += degree_warnings(pred, matched, predictions_path, references=False)
     # A missing prediction is a NaN pose, which the metric scores as error π.
-    result = score_errors(pose_error(pred, gt), [r["category"] for r in references], task,
-                          class_correct if task == "joint" else None)
+    result = score_errors(pose_error(pred, gt), ref_categories, task, class_correct if task == "joint" else None)
     result["missing_predictions"] = len(missing)
     if missing:
         result["missing_ids"] = missing[:20]
+    result["warnings"] = warnings
     return result
 
 
@@ -79,11 +104,8 @@ def score_files(predictions_path: str | Path, references_path: str | Path, task:
     if task not in SCORING_TASKS:
         raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(SCORING_TASKS)}")
     references = read_jsonl(references_path, ("id", "category", *ANGLE_NAMES))
-    for ref in references:
-        if ref["category"] not in META_CLASS_OF:
-            raise located(references_path, f"unknown category {ref['category']!r}", ref["_line"])
     predictions = read_jsonl(predictions_path, ("id", *ANGLE_NAMES) + (("category",) if task == "joint" else ()))
-    return score_records(predictions, references, task, predictions_path)
+    return score_records(predictions, references, task, predictions_path, references_path)
 
 
 def _cell(value: float | None, digits: int = 1) -> str:

@@ -50,6 +50,7 @@ from typing import Any
 
 from modeling.llava_pose.training_arguments import DEFAULT_LORA_TARGETS, LlavaPoseTrainingArguments
 from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.textfile import read_text
 
 MODULES_TO_SAVE = ("pose_head", "multi_modal_projector")
 """Trained in full in stage 2 and saved with the adapter."""
@@ -254,7 +255,7 @@ def load_trained(folder: str | Path) -> tuple[Any, Any]:
     from peft import PeftModel
 
     try:
-        base_dir = json.loads(adapter_config.read_text(encoding="utf-8"))["base_model_name_or_path"]
+        base_dir = json.loads(read_text(adapter_config, byte_order_mark=False))["base_model_name_or_path"]
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise located(adapter_config, f"not a PEFT adapter config ({err})") from None
     base, _ = load_model(base_dir)

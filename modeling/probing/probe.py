@@ -166,6 +166,7 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
     categories = val.features["category"].int2str(list(val["category"]))
     result = score_errors(errors[best], categories, "pose")
     result["missing_predictions"] = 0
+    result["warnings"] = []  # the scorer's keys: what `imagenet3d score` recomputes from the files
     ids = list(val["object_id"])
     predicted = bin_to_angle(bins[best])
     predictions = [{"id": i, **{a: float(p[k]) for k, a in enumerate(ANGLE_NAMES)}} for i, p in zip(ids, predicted)]

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from modeling.utils.errors import located
+from modeling.utils.textfile import read_text
 
 
 def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, hint: str = "") -> str:
@@ -24,8 +25,9 @@ def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, h
     if not config_file.is_file():
         raise located(model_dir, f"not a model folder: no config.json{suffix}")
     try:
-        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+        # transformers reads config.json after us as plain UTF-8: no byte-order mark.
+        model_type = json.loads(read_text(config_file, byte_order_mark=False)).get("model_type")
+    except (json.JSONDecodeError, AttributeError) as err:
         raise located(config_file, f"not a valid JSON config: {err}") from None
     if model_type not in accepted:
         expected = " or ".join(repr(t) for t in accepted)

@@ -1,5 +1,6 @@
 """Captions with <pose6D>: tags, templates (natural, varied, deterministic), imported captions checked."""
 
+import codecs
 import json
 import re
 
@@ -112,6 +113,22 @@ def test_read_captions_file(tmp_path):
     path.write_text(json.dumps({"image_id": "a", "caption": "x"}) + "\n\n" + json.dumps({"image_id": "b", "text": "y"})
                     + "\n", encoding="utf-8")
     assert read_captions_file(path) == {"a": "x", "b": "y"}
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE),
+                                           ("utf-8", codecs.BOM_UTF8)])
+def test_read_captions_file_in_bom_encodings(tmp_path, encoding, bom):
+    path = tmp_path / "c.jsonl"
+    text = json.dumps({"image_id": "a", "caption": "un café BICYCLE1 with <pose6D>"}, ensure_ascii=False) + "\r\n"
+    path.write_bytes(bom + text.encode(encoding))
+    assert read_captions_file(path) == {"a": "un café BICYCLE1 with <pose6D>"}
+
+
+def test_read_captions_file_refuses_a_latin1_byte(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b'{"image_id": "a", "caption": "x"}\n{"image_id": "b", "caption": "caf\xe9"}\n')
+    with pytest.raises(ImageNet3DError, match=re.escape("c.jsonl:2: not UTF-8 text: byte 0xe9 at column 34")):
+        read_captions_file(path)
 
 
 @pytest.mark.parametrize("lines, message", [

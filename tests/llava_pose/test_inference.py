@@ -51,7 +51,7 @@ def test_predict_prints_a_table_and_json(trained_dir, image_file, capsys):
     assert set(objects[0]["confidence"]) == {"azimuth", "elevation", "theta"}
     code, out, err = run_cli(capsys, "--model", trained_dir, image_file)
     assert code == 0, err
-    assert "CAR1" in out and "hand_barrow" in out and "conf a/e/t" in out
+    assert "CAR1" in out and "hand_barrow" in out and "conf a/e/θ" in out and "azim (°)" in out
     # The random model usually writes no <pose6D>: that is said, not an error.
     code, out, err = run_cli(capsys, "--model", tiny_model_dir(), image_file, "--box", "10,10,40,50",
                              "--max-new-tokens", "8")

@@ -43,7 +43,7 @@ from tests.helpers.network import hub_reachable
 CROP = 64
 TINY = dict(hidden_size=32, num_hidden_layers=8, num_attention_heads=4, intermediate_size=64, image_size=32,
             patch_size=8)
-SCORER_KEYS = ("overall", "meta_classes", "missing_predictions")
+SCORER_KEYS = ("overall", "meta_classes", "missing_predictions", "warnings")
 
 
 @pytest.fixture(scope="module")
