@@ -31,7 +31,7 @@ LIBRARY = ("imagenet3d.py", "dataset_card/*.py", "modeling/*.py")
 SCRIPTS = ("benchmarks/*.py", "space/*.py")
 
 BUNDLE = ("modeling/configuration_llava_pose.py", "modeling/modeling_llava_pose.py",
-          "modeling/processing_llava_pose.py", "modeling/geometry.py")
+          "modeling/processing_llava_pose.py", "modeling/geometry.py", "modeling/category_names.py")
 HEAVY = ("torch", "transformers", "peft", "accelerate")
 STDLIB = "the standard library"     # sys.stdlib_module_names
 SIBLINGS = "each other (relative)"  # `from .x import y` where x is another file of the rule
@@ -53,6 +53,7 @@ RULES = (
          why="save_pretrained copies these files next to the weights, and transformers follows only same-folder "
              "relative imports"),
     Rule("light", ("imagenet3d.py", "dataset_card/*.py", "modeling/__init__.py", "modeling/geometry.py",
+                   "modeling/category_names.py",
                    "modeling/data/*.py", "modeling/synthetic/*.py", "modeling/evaluation/metrics.py",
                    "modeling/evaluation/scoring.py", "modeling/utils/*.py", "modeling/cli/__init__.py"),
          exempt=("modeling/data/collate.py",), forbidden=HEAVY, scope="at import",
