@@ -162,23 +162,21 @@ def decode_rgb(data: bytes) -> DecodedImage:
 # ---- the bytes to store -------------------------------------------------------------------------------------
 
 
-def _patch_exif_orientation(segment: bytearray, start: int, end: int) -> int | None:
+def _patch_exif_orientation(segment: bytearray, start: int, end: int) -> int:
     """Set IFD0's orientation in the APP1 Exif payload ``segment[start:end]`` to 1; returns the old value.
 
-    Returns 1 when there is no orientation entry; raises ValueError when the payload cannot be walked or the
-    entry is not a single SHORT/LONG.
+    Returns 1 when no orientation entry can be read (no TIFF header, IFD0 or its entries past the segment: no
+    decoder reads an orientation there either); raises ValueError when the entry is not a single SHORT/LONG.
     """
     tiff = start + 6  # after b"Exif\0\0"
     order = {b"II": "<", b"MM": ">"}.get(bytes(segment[tiff:tiff + 2]))
     if order is None or tiff + 8 > end:
-        raise ValueError("no TIFF header")
+        return 1
     (ifd,) = struct.unpack_from(order + "I", segment, tiff + 4)
     if tiff + ifd + 2 > end:
-        raise ValueError("IFD0 outside the segment")
+        return 1
     (count,) = struct.unpack_from(order + "H", segment, tiff + ifd)
-    for entry in range(tiff + ifd + 2, tiff + ifd + 2 + 12 * count, 12):
-        if entry + 12 > end:
-            raise ValueError("IFD0 runs past the segment")
+    for entry in range(tiff + ifd + 2, min(tiff + ifd + 2 + 12 * count, end - 11), 12):
         tag, kind, items = struct.unpack_from(order + "HHI", segment, entry)
         if tag != ORIENTATION_TAG:
             continue
@@ -195,8 +193,8 @@ def neutralise_jpeg_orientation(data: bytes) -> tuple[bytes, list[str]]:
     """A JPEG's bytes with every EXIF (IFD0) and XMP orientation other than 1 rewritten to 1, in place.
 
     Segment lengths do not change, so the pixels and every other byte stay identical. Returns the bytes and what
-    was rewritten (e.g. ``["EXIF 6", "XMP 6"]``). Raises ValueError when an Exif segment cannot be walked or its
-    orientation is not a single integer (the caller then stores a PNG).
+    was rewritten (e.g. ``["EXIF 6", "XMP 6"]``). Raises ValueError when an Exif orientation is not a single
+    integer, which decoders read differently (the caller then stores a PNG).
     """
     out = bytearray(data)
     changed: list[str] = []

@@ -242,6 +242,14 @@ def test_unrewritable_orientation_becomes_a_png_in_the_stored_frame():
         assert ImageOps.exif_transpose(image).size == (200, 120)
 
 
+@pytest.mark.parametrize("block", [b"Exif\x00\x00not a TIFF header", b"Exif\x00\x00II*\x00\xff\xff\x00\x00",
+                                   b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x05\x00"],
+                         ids=["no TIFF header", "IFD0 outside", "entries cut off"])
+def test_exif_that_no_decoder_can_walk_keeps_its_bytes(block):
+    data = jpeg(two_colour(), exif=block)
+    assert stored_bytes(data, decode_rgb(data)) == (data, None)
+
+
 def test_png_copies_carry_no_orientation():
     buffer = io.BytesIO()
     two_colour().convert("L").save(buffer, format="JPEG", exif=exif_block(6))
