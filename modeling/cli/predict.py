@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from modeling.llava_pose.inference import (
     CAPTION_MAX_NEW_TOKENS,
     PREDICT_TASKS,
+    decoding_notes,
     format_objects_table,
     load_model,
+    open_image,
     parse_box,
     predict,
-    read_image,
 )
 from modeling.utils.errors import ImageNet3DError
 
@@ -34,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     """Predict the objects of IMAGE, print the generated text and the objects table (or JSON); returns
     the exit status.
     """
-    image = read_image(args.image)
+    decoded = open_image(args.image)
+    image = decoded.upright()  # the frame of read_image: the photo as the user sees it
+    for note in decoding_notes(decoded):
+        print(f"imagenet3d predict: note: {note}", file=sys.stderr)
     task = args.task or ("joint" if args.box else "describe")
     box = parse_box(args.box, (image.height, image.width)) if args.box else None
     if task == "joint" and box is None:

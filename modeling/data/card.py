@@ -98,8 +98,9 @@ def summary_lines(summary: dict) -> list[str]:
     else:
         lines.append("- skipped (bad input): none")
     if summary["converted"]:
-        lines.append("- images converted to RGB: " + ", ".join(f"{kind}: {n:,}" for kind, n in
-                                                               summary["converted"].items()))
+        lines.append("- images converted to 8-bit RGB or with their orientation rewritten (each in "
+                     "build_report.json `conversions`): " + ", ".join(f"{kind}: {n:,}" for kind, n in
+                                                                       summary["converted"].items()))
     if summary["notes"]:
         lines += [f"- {note}" for note in summary["notes"]]
     return lines

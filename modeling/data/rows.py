@@ -18,11 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from dataset_card import CATEGORIES, META_CLASS_OF
 from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
 from modeling.data.crop import DEFAULT_CROP_SIZE, object_centric_crop, official_crop_geometry
+from modeling.data.images import ImageRefused, decode_rgb, stored_bytes
 from modeling.data.release import (
     SPLITS,
     ObjectCheck,
@@ -166,26 +167,22 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
 
 
 def decode_image(data: bytes, path: str, report: BuildReport) -> tuple[Image.Image, bytes] | None:
-    """The RGB image and the bytes to store, or None (counted) for a corrupt or truncated file.
+    """The 8-bit RGB image in its stored frame and the bytes to store, or None (a counted skip) when it has none.
 
-    An RGB JPEG keeps its original bytes. Grayscale, CMYK, palette or a PNG named .JPEG (all in
-    ImageNet) are converted to RGB and stored as PNG, losslessly, with the conversion counted.
+    :mod:`modeling.data.images` decodes and chooses the bytes: an RGB JPEG keeps its bytes (an orientation in its
+    metadata rewritten to 1); grayscale, CMYK, palette, 16-bit or a PNG named .JPEG (all in ImageNet) are stored
+    as PNG of their 8-bit RGB values. Each conversion is counted; a corrupt, truncated or unconvertible file is
+    a skip.
     """
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            opened.load()  # decodes now: truncated files raise here
-            source_format, mode = opened.format, opened.mode
-            rgb = opened if mode == "RGB" else opened.convert("RGB")
-            rgb.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        report.skip("corrupt or truncated image", path, None, f"{type(err).__name__}: {err}")
+        decoded = decode_rgb(data)
+    except ImageRefused as err:
+        report.skip(err.reason, path, None, err.detail)
         return None
-    if source_format == "JPEG" and mode == "RGB":
-        return rgb, data
-    report.converted.append({"file": path, "from": f"{source_format} {mode}"})
-    buffer = io.BytesIO()
-    rgb.save(buffer, format="PNG")
-    return rgb, buffer.getvalue()
+    stored, conversion = stored_bytes(data, decoded)
+    if conversion is not None:
+        report.converted.append({"file": path, **conversion})
+    return decoded.image, stored
 
 
 def _caption_objects(objects: list, checks: list[ObjectCheck], category: str) -> list[CaptionObject]:

@@ -1,7 +1,8 @@
 """``imagenet3d predict``: objects and their 6D poses in an image, from a LLaVA-pose folder.
 
-Python API: :func:`load_model`, :func:`read_image`, :func:`parse_box`, :func:`predict`. Bad input raises
-:class:`~modeling.utils.errors.ImageNet3DError` naming the file or the field; the CLI prints it on one line (exit 2).
+Python API: :func:`load_model`, :func:`read_image` (:func:`open_image`), :func:`parse_box`, :func:`predict`. Bad
+input raises :class:`~modeling.utils.errors.ImageNet3DError` naming the file or the field; the CLI prints it on one
+line (exit 2).
 """
 
 from __future__ import annotations
@@ -44,18 +45,51 @@ def load_model(model_dir: str | Path):
     return model, processor
 
 
-def read_image(path: str | Path):
-    """Open an image file as RGB; an unreadable file raises ImageNet3DError naming it."""
-    from PIL import Image, UnidentifiedImageError
+def open_image(path: str | Path):
+    """Decode an image file to 8-bit RGB in its stored frame (:func:`modeling.data.images.decode_rgb`, as the build
+    does); returns the :class:`~modeling.data.images.DecodedImage`. An unreadable file raises ImageNet3DError
+    naming it.
+    """
+    from modeling.data.images import ImageRefused, decode_rgb
 
     path = Path(path)
     if not path.is_file():
         raise located(path, "image not found")
     try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as err:
+        data = path.read_bytes()
+    except OSError as err:
         raise located(path, f"cannot read the image: {err}") from None
+    try:
+        return decode_rgb(data)
+    except ImageRefused as err:
+        raise located(path, f"cannot read the image: {err}") from None
+
+
+def read_image(path: str | Path):
+    """An image file as the 8-bit RGB PIL image that :func:`predict` takes, upright; unreadable: ImageNet3DError.
+
+    The frame is the *upright* one: the file's EXIF/XMP orientation is applied, as photo viewers, browsers and
+    ``datasets`` show the photo. A box the user gives (``--box``) is measured on the photo as they see it, and the
+    returned px, py and in-plane angle θ are meant to be drawn on it; the model was trained on images that are
+    upright as stored (the build leaves no orientation in the dataset, so for its images both frames agree, and a
+    dataset image saved to a file gives the same coordinates as its row). A phone photo stored sideways would
+    otherwise reach the model lying on its side. Samples wider than 8 bits are scaled as the build scales them.
+    """
+    return open_image(path).upright()
+
+
+def decoding_notes(decoded) -> list[str]:
+    """What :func:`read_image` did to a file beyond decoding it, in words (empty when nothing): for the CLI."""
+    notes = []
+    if decoded.turns:
+        width, height = decoded.upright().size
+        notes.append(f"applied the orientation {decoded.orientation} of the file's metadata: coordinates (--box, "
+                     f"px, py) are in the upright image, {width}x{height} pixels")
+    elif decoded.orientation is None:
+        notes.append("the file's EXIF metadata is unreadable: its pixels are used as stored, not turned")
+    if decoded.scaling:
+        notes.append(f"{decoded.source} scaled to 8-bit RGB ({decoded.scaling})")
+    return notes
 
 
 def parse_box(text: str | Sequence[float], image_size: tuple[int, int], field: str = "--box") -> tuple[float, ...]:

@@ -160,7 +160,7 @@ def test_grayscale_cmyk_and_png_named_jpeg_are_converted(release, tmp_path, mode
     assert _build(release, tmp_path / "out", "--strict") == 0
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert report["skipped"] == {} and report["converted"] == {kind: 1}
-    assert report["conversions"] == [{"file": image_path, "from": kind}]
+    assert report["conversions"] == [{"file": image_path, "from": kind, "to": "RGB PNG"}]
     images = load_dataset(str(tmp_path / "out"), "image", split="train")
     row = images[images["image_id"].index(first_image(release))]
     assert row["image"].mode == "RGB" and row["image"].format == "PNG"

@@ -110,3 +110,16 @@ def test_python_api_rejects_a_prompt_without_the_image_token():
         predict(model, processor, [random_image(0)], prompts=["Describe the image in detail with 6D poses."])
     with pytest.raises(ImageNet3DError, match="needs one box per image"):
         predict(model, processor, [random_image(0)], task="joint")
+
+
+def test_a_photo_turned_by_its_exif_is_read_upright_and_the_cli_says_so(tmp_path, capsys):
+    from tests.data.test_images import exif_block, jpeg, two_colour
+
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(jpeg(two_colour(), exif=exif_block(6)))  # stored 200x120, shown 120x200
+    code, out, err = run_cli(capsys, "--model", tiny_model_dir(), photo, "--box", "10,10,110,190",
+                             "--max-new-tokens", "2")
+    assert code == 0, err
+    assert "applied the orientation 6 of the file's metadata" in err and "120x200 pixels" in err
+    code, out, err = run_cli(capsys, "--model", tiny_model_dir(), photo, "--box", "10,10,190,110")
+    assert code == 2 and "lies outside the image (120x200 pixels)" in err
