@@ -158,12 +158,18 @@ def summarize(report: BuildReport, notes: list[str]) -> dict:
     for key, value in sorted(report.filtered.items()):
         split, reason = key.split("/", 1)
         filtered.setdefault(split, {})[reason] = value
+    flagged: dict[str, dict[str, int]] = {}
+    for key, value in sorted(report.flagged.items()):
+        split, flag = key.split("/", 1)
+        flagged.setdefault(split, {})[flag] = value
     skips = sorted(report.skips, key=lambda s: (s["reason"], s["file"], s["field"] or "", s.get("detail", "")))
     return {
-        "totals": totals, "filtered": filtered,
+        "totals": totals, "filtered": filtered, "flagged": flagged,
         "skipped": dict(sorted(Counter(s["reason"] for s in skips).items())),
         "converted": dict(sorted(Counter(c["from"] for c in report.converted).items())),
-        "notes": notes, "skips": skips, "conversions": sorted(report.converted, key=lambda c: c["file"]),
+        "notes": notes, "skips": skips,
+        "flags": sorted(report.flags, key=lambda f: (f["flag"], f["file"], f["field"])),
+        "conversions": sorted(report.converted, key=lambda c: c["file"]),
     }
 
 

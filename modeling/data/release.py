@@ -16,7 +16,9 @@ Three things here guard against a hostile or broken file:
 * :class:`Release` refuses a zip with a member whose name is absolute, has a drive letter, a ``..``
   component or is a symbolic link (zip slip), and it never extracts anything to disk.
 * :func:`check_object` validates every object and applies the official filter (spec §2.2, EXP):
-  ``object_status`` present and not ``status_bad``, pose keys present, ``distance > 0``.
+  ``object_status`` present and not ``status_bad``, pose keys present, ``distance > 0``. Nothing else
+  removes an object: oddities the official filter does not judge (a box past the image border, an
+  inverted or NaN box, no box) are reported by :func:`object_flags` and the object is kept.
 """
 
 from __future__ import annotations
@@ -41,7 +43,23 @@ SPLITS = ("train", "val")
 POSE_KEYS = ("azimuth", "elevation", "theta", "distance", "px", "py")
 ANGLE_KEYS = ("azimuth", "elevation", "theta")
 BBOX_TOLERANCE = 1.0
-"""Pixels a bbox corner may lie outside the image (annotation tools round to the border pixel)."""
+"""Pixels a bbox corner may lie outside the image before it is flagged (annotation tools round to the border
+pixel); a box further out is flagged :data:`FLAG_BBOX_OUTSIDE`, never a reason to drop its object."""
+
+# Oddities of an object that the official filter does not judge: the object is kept, flagged and counted.
+FLAG_BBOX_MISSING = "bbox_missing"
+FLAG_BBOX_MALFORMED = "bbox_malformed"
+FLAG_BBOX_NOT_FINITE = "bbox_not_finite"
+FLAG_BBOX_INVERTED = "bbox_inverted"
+FLAG_BBOX_OUTSIDE = "bbox_outside_image"
+FLAGS: dict[str, str] = {
+    FLAG_BBOX_MISSING: "no bbox key",
+    FLAG_BBOX_MALFORMED: "bbox is not 4 numbers",
+    FLAG_BBOX_NOT_FINITE: "bbox has a NaN or infinite corner",
+    FLAG_BBOX_INVERTED: "bbox has x2 < x1 or y2 < y1",
+    FLAG_BBOX_OUTSIDE: f"bbox reaches more than {BBOX_TOLERANCE:g} px past the image border (truncated object)",
+}
+"""Flag → what it means; the ``flags`` column of ``pose`` rows and of ``image`` objects holds these names."""
 
 # Why objects leave the pose configs. FILTERED_* are the official filter (expected in good data, counted);
 # the rest are bad input (counted skips by default, errors with --strict).
@@ -177,24 +195,31 @@ def as_float(value: object) -> float | None:
     return float(array.reshape(-1)[0]) if array.size == 1 else None
 
 
-def as_bbox(value: object) -> list[float] | None:
-    """A bbox (x1, y1, x2, y2) as 4 floats, or None when it is not 4 numbers."""
+def as_numbers(value: object) -> list[float] | None:
+    """A number or array of numbers as a flat list of floats (NaN kept), or None when it is not numeric."""
     if value is None or isinstance(value, (str, bytes)):
         return None
     try:
         array = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
         return None
-    return [float(v) for v in array] if array.size == 4 else None
+    return [float(v) for v in array]
 
 
-def check_object(obj: object, width: int, height: int) -> ObjectCheck:
-    """Validate one annotation entry of an image of ``width`` × ``height`` pixels and apply the filter.
+def as_bbox(value: object) -> list[float] | None:
+    """A bbox (x1, y1, x2, y2) as 4 floats (NaN kept), or None when it is not 4 numbers."""
+    numbers = as_numbers(value)
+    return numbers if numbers is not None and len(numbers) == 4 else None
+
+
+def check_object(obj: object) -> ObjectCheck:
+    """Validate one annotation entry and apply the official filter.
 
     Order matters and follows the official preprocessing: an object without ``object_status`` or
     with ``status_bad`` is skipped before its pose is looked at (unannotated objects carry only a
-    bbox and a class); an annotated object without a pose key, or with a non-finite value, would
-    crash or poison the official script, so it is bad input.
+    bbox and a class); an annotated object without a pose key, or with a value that is not a finite
+    number, would crash or poison the official script, so it is bad input. The box is not judged
+    here (the official filter does not look at it): see :func:`object_flags`.
     """
     if not isinstance(obj, dict):
         return ObjectCheck("object is not a dict", None, True)
@@ -212,18 +237,32 @@ def check_object(obj: object, width: int, height: int) -> ObjectCheck:
             return ObjectCheck("NaN or infinite pose value", key, True)
     if as_float(obj["distance"]) <= 0:
         return ObjectCheck(FILTERED_DISTANCE, "distance")
-    if "bbox" not in obj:
-        return ObjectCheck("missing bbox", "bbox", True)
-    bbox = as_bbox(obj["bbox"])
-    if bbox is None or not all(math.isfinite(v) for v in bbox):
-        return ObjectCheck("bbox is not 4 finite numbers", "bbox", True)
-    x1, y1, x2, y2 = bbox
-    if x2 < x1 or y2 < y1:
-        return ObjectCheck("bbox has x2 < x1 or y2 < y1", "bbox", True)
-    tol = BBOX_TOLERANCE
-    if x1 < -tol or y1 < -tol or x2 > width + tol or y2 > height + tol:
-        return ObjectCheck("bbox outside the image", "bbox", True)
     return ObjectCheck()
+
+
+def object_flags(obj: object, width: int, height: int) -> tuple[str, ...]:
+    """The :data:`FLAGS` of an object's box in an image of ``width`` × ``height`` pixels (empty when it is fine).
+
+    Flags never remove an object: the official scripts keep such objects and move their box into the
+    crop unclipped (so does :meth:`~modeling.data.crop.CropGeometry.bbox_to_crop`).
+    """
+    if not isinstance(obj, dict):
+        return ()
+    if "bbox" not in obj:
+        return (FLAG_BBOX_MISSING,)
+    bbox = as_bbox(obj["bbox"])
+    if bbox is None:
+        return (FLAG_BBOX_MALFORMED,)
+    if not all(math.isfinite(v) for v in bbox):
+        return (FLAG_BBOX_NOT_FINITE,)
+    x1, y1, x2, y2 = bbox
+    flags = []
+    if x2 < x1 or y2 < y1:
+        flags.append(FLAG_BBOX_INVERTED)
+    tol = BBOX_TOLERANCE
+    if min(x1, x2) < -tol or min(y1, y2) < -tol or max(x1, x2) > width + tol or max(y1, y2) > height + tol:
+        flags.append(FLAG_BBOX_OUTSIDE)
+    return tuple(flags)
 
 
 def wrapped(value: object) -> float | None:

@@ -7,7 +7,8 @@ whose keys are the features of ``imagenet3d.py``; images are ``{"bytes": ..., "p
 Bad input never stops a default build and is never dropped silently: :class:`BuildReport` counts
 every skip with its reason, file and field (with ``strict`` the first one raises an
 :class:`~modeling.utils.errors.ImageNet3DError` naming the file and the field). Objects removed by the
-official filter are counted by reason too.
+official filter are counted by reason too, and objects kept with an oddity the filter does not judge (a
+box past the border...) are counted and listed by flag (:data:`~modeling.data.release.FLAGS`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from modeling.data.release import (
     UnsafePickleError,
     as_bbox,
     as_float,
+    as_numbers,
     check_object,
     is_safe_id,
     load_annotations,
+    object_flags,
     parse_off,
     wrapped,
 )
@@ -60,7 +63,7 @@ class BuildOptions:
 
 @dataclass
 class BuildReport:
-    """Counts of a build: skips (bad input) with file and field, the official filter, conversions, totals.
+    """Counts of a build: skips (bad input) with file and field, the official filter, flags, conversions, totals.
 
     ``where`` turns a release-relative path into the path shown in strict-mode errors; it is not
     pickled (worker processes set their own).
@@ -69,6 +72,8 @@ class BuildReport:
     strict: bool = False
     skips: list[dict] = field(default_factory=list)
     filtered: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)
+    flags: list[dict] = field(default_factory=list)
     converted: list[dict] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
     where: Callable[[str], str] | None = None
@@ -86,10 +91,18 @@ class BuildReport:
             entry["detail"] = detail
         self.skips.append(entry)
 
+    def flag(self, split: str, flags: tuple[str, ...], file: str, field: str) -> None:
+        """Count and list an object kept with flags (never an error, also with ``strict``: nothing is dropped)."""
+        for name in flags:
+            self.flagged[f"{split}/{name}"] += 1
+            self.flags.append({"flag": name, "file": file, "field": field})
+
     def merge(self, other: BuildReport) -> None:
-        """Add another unit's report to this one (skips, filter counts, conversions, totals)."""
+        """Add another unit's report to this one (skips, filter counts, flags, conversions, totals)."""
         self.skips.extend(other.skips)
         self.filtered.update(other.filtered)
+        self.flagged.update(other.flagged)
+        self.flags.extend(other.flags)
         self.converted.extend(other.converted)
         self.totals.update(other.totals)
 
@@ -115,8 +128,11 @@ def _integer(value: object) -> int | None:
     return int(number) if number is not None and math.isfinite(number) and number == int(number) else None
 
 
-def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck) -> dict:
-    """An object of the ``image`` config: every official key (None when absent), angles wrapped."""
+def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck, flags: tuple[str, ...] = ()) -> dict:
+    """An object of the ``image`` config: every official key (None when absent), angles wrapped, its flags.
+
+    ``bbox`` holds the numbers as found (any count, NaN kept), so that a flagged box is not lost.
+    """
     get = obj.get if isinstance(obj, dict) else (lambda key: None)
     principal = get("principal")
     principal_values = None
@@ -127,9 +143,10 @@ def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck) -> d
             principal_values = None
     return {
         "index": index, "object_id": object_id, "passes_filter": check.passes, "skip_reason": check.reason,
+        "flags": list(flags),
         **{name: wrapped(get(name)) for name in ("azimuth", "elevation", "theta")},
         **{name: as_float(get(name)) for name in ("distance", "px", "py", "focal", "viewport")},
-        "principal": principal_values, "bbox": as_bbox(get("bbox")), "class": _text(get("class")),
+        "principal": principal_values, "bbox": as_numbers(get("bbox")), "class": _text(get("class")),
         "cad_index": _integer(get("cad_index")), "object_status": _text(get("object_status")),
         "dense": _text(get("dense")), "ignore": as_float(get("ignore")),
         "height": _integer(get("height")), "width": _integer(get("width")),
@@ -143,12 +160,17 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
 
 
 def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index: int,
-             options: BuildOptions) -> dict:
-    """The ``pose`` row of an object that passed :func:`~modeling.data.release.check_object`: crop and every field."""
+             options: BuildOptions, flags: tuple[str, ...] = ()) -> dict:
+    """The ``pose`` row of an object that passed :func:`~modeling.data.release.check_object`: crop and every field.
+
+    The box moves into the crop as the official script moves it, unclipped (it may reach past the crop); a box
+    that is not 4 numbers is None in both frames, a NaN corner stays NaN; ``flags`` says which.
+    """
     distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
     geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
     crop = object_centric_crop(image, geometry)
-    bbox = as_bbox(obj["bbox"])
+    bbox = as_bbox(obj.get("bbox"))
+    bbox_in_crop = None if bbox is None else geometry.bbox_to_crop(bbox)
     angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}
     principal = geometry.principal
     return {
@@ -156,12 +178,12 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
         "category": category, "meta_class": META_CLASS_OF[category],
         "image": {"bytes": _jpeg(crop, options.jpeg_quality), "path": None},
         **angles, **{f"{name}_bin": int(angle_to_bin(value)) for name, value in angles.items()},
-        "distance": geometry.distance, "px": principal[0], "py": principal[1], "bbox": geometry.bbox_to_crop(bbox),
+        "distance": geometry.distance, "px": principal[0], "py": principal[1], "bbox": bbox_in_crop,
         "distance_original": distance, "px_original": px, "py_original": py, "bbox_original": bbox,
         "resize_rate": geometry.resize_rate, "width_original": image.width, "height_original": image.height,
         "viewport": as_float(obj.get("viewport")), "focal": as_float(obj.get("focal")),
         "cad_index": _integer(obj.get("cad_index")), "object_status": _text(obj.get("object_status")),
-        "dense": _text(obj.get("dense")),
+        "dense": _text(obj.get("dense")), "flags": list(flags),
     }
 
 
@@ -267,17 +289,19 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     report.totals[f"{split}/objects"] += len(objects)
     checks, raw, rows = [], [], []
     for index, obj in enumerate(objects):
-        check = check_object(obj, image.width, image.height)
+        check, flags = check_object(obj), object_flags(obj, image.width, image.height)
         checks.append(check)
         if check.bad_input:
             report.skip(check.reason, annotation_path, f"annotations[{index}]" + (f".{check.field}" if check.field
                                                                                  else ""))
         elif not check.passes:
             report.filtered[f"{split}/{check.reason}"] += 1
+        if flags:
+            report.flag(split, flags, annotation_path, f"annotations[{index}].bbox")
         object_id = f"{image_id}_{index:02d}"
-        raw.append(raw_object(obj, index, object_id, check))
+        raw.append(raw_object(obj, index, object_id, check, flags))
         if check.passes and options.pose:
-            rows.append(pose_row(image, obj, category, image_id, index, options))
+            rows.append(pose_row(image, obj, category, image_id, index, options, flags))
     report.totals[f"{split}/objects kept"] += sum(c.passes for c in checks)
     image_row = None
     if options.image:
