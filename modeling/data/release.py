@@ -14,7 +14,8 @@ Three things here guard against a hostile or broken file:
   refused with an error naming the file, before anything runs. Non-object arrays are read with
   ``allow_pickle=False``.
 * :class:`Release` refuses a zip with a member whose name is absolute, has a drive letter, a ``..``
-  component or is a symbolic link (zip slip), and it never extracts anything to disk.
+  component or is a symbolic link (zip slip), and it never extracts anything to disk. Member names
+  written with backslashes (some Windows tools) are read as ``/``-separated, after the same check.
 * :func:`check_object` validates every object and applies the official filter (spec §2.2, EXP):
   ``object_status`` present and not ``status_bad``, pose keys present, ``distance > 0``. Nothing else
   removes an object: oddities the official filter does not judge (a box past the image border, an
@@ -23,6 +24,7 @@ Three things here guard against a hostile or broken file:
 
 from __future__ import annotations
 
+import codecs
 import io
 import math
 import pickle
@@ -283,6 +285,13 @@ def check_member_name(name: str, archive: object) -> None:
         raise located(archive, f"refusing zip member {name!r}: absolute path or '..' (zip slip)")
 
 
+def decode_text(data: bytes) -> str:
+    """A text file's bytes as str: UTF-8 (a byte-order mark is dropped) or UTF-16 with its byte-order mark."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
 def is_safe_id(name: str) -> bool:
     """An image id or category name from a list file that cannot name a path outside its folder."""
     return bool(_SAFE_ID.match(name)) and ".." not in name
@@ -326,21 +335,36 @@ class Release:
         return self._zip
 
     def _index_zip(self) -> dict[str, str]:
-        """Relative path → member name, after checking every member name."""
+        """Relative path → member name, after checking every member name.
+
+        Backslashes in member names are read as '/' (zip files made by some Windows tools), after
+        :func:`check_member_name` refused any name that would escape the archive, so written either way.
+        """
         archive = self._open_zip()
-        infos = archive.infolist()
-        for info in infos:
+        members: dict[str, str] = {}
+        for info in archive.infolist():
             check_member_name(info.filename, self.source)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise located(self.source, f"refusing zip member {info.filename!r}: symbolic link")
-        names = [info.filename for info in infos if not info.is_dir()]
-        prefixes = sorted({n[: n.index("annotations/")] for n in names
+            name = info.filename.replace("\\", "/")
+            if name.endswith("/"):
+                continue  # a folder entry
+            if name in members:
+                raise located(self.source, f"zip members {members[name]!r} and {info.filename!r} name the same "
+                                           "file (one written with backslashes)")
+            members[name] = info.filename
+        prefixes = sorted({n[: n.index("annotations/")] for n in members
                            if n.startswith("annotations/") or "/annotations/" in n})
         prefixes = [p for p in prefixes if p == "" or p.count("/") == 1]
-        if len(prefixes) != 1:
-            raise located(self.source, "no (single) annotations/ folder in the zip: not an official release")
+        if not prefixes:
+            first = ", ".join(repr(n) for n in sorted(members)[:3]) or "none"
+            raise located(self.source, "no annotations/ folder at the top of the zip or one folder down: not an "
+                                       f"official release ({len(members)} file(s); first: {first})")
+        if len(prefixes) > 1:
+            raise located(self.source, "more than one annotations/ folder in the zip ("
+                          + ", ".join(f"{p}annotations/" for p in prefixes) + "): cannot tell which is the release")
         prefix = prefixes[0]
-        return {n[len(prefix):]: n for n in names if n.startswith(prefix)}
+        return {n[len(prefix):]: member for n, member in members.items() if n.startswith(prefix)}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -413,12 +437,22 @@ class Release:
         """The path of the list file of ``category`` and ``split`` ('train' or 'val'), relative to the root."""
         return f"lists/{category}_imagenet_{split}.txt"
 
-    def list_ids(self, category: str, split: str) -> list[str] | None:
-        """The image ids of a list file in file order (blank lines dropped), or None when it is missing."""
+    def list_entries(self, category: str, split: str) -> list[tuple[int, str]] | None:
+        """(line number, image id) of a list file in file order, blank lines dropped; None when it is missing.
+
+        Read as UTF-8 with or without a byte-order mark (or UTF-16 with one, as Windows editors save "Unicode"),
+        with LF, CRLF or CR line ends; undecodable bytes become U+FFFD, so such an id is reported, not guessed.
+        """
         data = self.read(self.list_path(category, split))
         if data is None:
             return None
-        return [line.strip() for line in data.decode("utf-8", errors="replace").splitlines() if line.strip()]
+        return [(number, line.strip()) for number, line in enumerate(decode_text(data).splitlines(), 1)
+                if line.strip()]
+
+    def list_ids(self, category: str, split: str) -> list[str] | None:
+        """The image ids of a list file in file order (blank lines dropped), or None when it is missing."""
+        entries = self.list_entries(category, split)
+        return None if entries is None else [image_id for _, image_id in entries]
 
     def cad_paths(self, category: str) -> Iterator[tuple[int, str]]:
         """(cad_index, path) of the category's ``CAD/<category>/<NN>.off`` files, by index."""

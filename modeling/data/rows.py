@@ -241,22 +241,25 @@ def iter_unit(release: Release, category: str, split: str, options: BuildOptions
     ``captions`` are the imported captions of this unit's images (with ``options.imported_captions``).
     """
     list_path = release.list_path(category, split)
-    ids = release.list_ids(category, split)
+    entries = release.list_entries(category, split)
     hf_split = SPLIT_NAMES[split]
-    if ids is None:
+    if entries is None:
         report.skip("list file missing", list_path)
         return
-    if not ids:
+    if not entries:
         report.skip("empty list file", list_path)
         return
-    seen: set[str] = set()
-    for image_id in ids:
+    seen: dict[str, int] = {}
+    for line, image_id in entries:
         report.totals[f"{hf_split}/images listed"] += 1
         if not is_safe_id(image_id) or image_id in seen:
-            report.skip("invalid image id" if image_id not in seen else "duplicate image id", list_path,
-                        None, image_id)
+            if image_id in seen:
+                report.skip("duplicate image id", list_path, f"line {line}",
+                            f"{image_id!r}, first on line {seen[image_id]}")
+            else:
+                report.skip("invalid image id", list_path, f"line {line}", repr(image_id))
             continue
-        seen.add(image_id)
+        seen[image_id] = line
         result = _image(release, category, image_id, hf_split, options, report, captions)
         if result is not None:
             yield result

@@ -191,6 +191,68 @@ def test_release_reads_folder_and_zip_alike(tmp_path):
         Release(tmp_path)
 
 
+def _windows_zip(path, files):
+    """A zip whose member names use backslashes, as some Windows tools write them."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name.replace("/", "\\"), data)
+    return path
+
+
+FILES = {"imagenet3d_v1/annotations/chair/a.npz": b"A", "imagenet3d_v1/images/chair/a.JPEG": b"I",
+         "imagenet3d_v1/lists/chair_imagenet_train.txt": b"a\n", "imagenet3d_v1/CAD/chair/01.off": b"OFF"}
+
+
+def test_zip_with_backslash_member_names_is_read(tmp_path):
+    release = Release(_windows_zip(tmp_path / "w.zip", FILES))
+    assert release.categories() == ["chair"] and release.list_ids("chair", "train") == ["a"]
+    assert release.read("images/chair/a.JPEG") == b"I" and list(release.cad_paths("chair")) == [(1, "CAD/chair/01.off")]
+    assert release.where("images/chair/a.JPEG") == f"{tmp_path / 'w.zip'}/imagenet3d_v1\\images\\chair\\a.JPEG"
+
+
+@pytest.mark.parametrize("member", ["imagenet3d_v1\\..\\..\\x", "..\\..\\x", "\\\\server\\share\\x",
+                                    "C:\\x", "imagenet3d_v1\\images\\..\\..\\..\\x"])
+def test_backslash_names_that_escape_are_still_refused(tmp_path, member):
+    with pytest.raises(ImageNet3DError, match="zip slip"):
+        Release(_windows_zip(tmp_path / "w.zip", {**FILES, member: b"x"}))
+
+
+def test_one_file_written_both_ways_is_refused(tmp_path):
+    archive = _windows_zip(tmp_path / "w.zip", FILES)
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("imagenet3d_v1/images/chair/a.JPEG", b"other")
+    with pytest.raises(ImageNet3DError, match=r"name the same file"):
+        Release(archive)
+
+
+def test_a_zip_without_one_annotations_folder_says_what_it_holds(tmp_path):
+    with pytest.raises(ImageNet3DError, match=r"no annotations/ folder .*2 file\(s\); first: 'x/a.txt', 'x/b.txt'"):
+        Release(_zip(tmp_path / "a.zip", ["x/a.txt", "x/b.txt"]))
+    with pytest.raises(ImageNet3DError, match=r"more than one annotations/ folder .*a/annotations/, b/annotations/"):
+        Release(_zip(tmp_path / "b.zip", ["a/annotations/c/x.npz", "b/annotations/c/x.npz"]))
+
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbfa\r\nb\r\n", b"a\rb\r", b"a\r\n\r\n  b  \r\n", "a\r\nb\r\n".encode("utf-16"),
+    "a\nb".encode("utf-16-be").join([b"\xfe\xff", b""]),
+], ids=["utf-8 BOM + CRLF", "CR", "blank lines", "UTF-16 LE BOM", "UTF-16 BE BOM"])
+def test_list_files_from_other_systems_are_read(tmp_path, data):
+    root = tmp_path / "r"
+    (root / "annotations").mkdir(parents=True)
+    (root / "lists").mkdir()
+    (root / "lists" / "chair_imagenet_train.txt").write_bytes(data)
+    assert Release(root).list_ids("chair", "train") == ["a", "b"]
+
+
+def test_undecodable_list_bytes_are_kept_visible_with_their_line(tmp_path):
+    root = tmp_path / "r"
+    (root / "annotations").mkdir(parents=True)
+    (root / "lists").mkdir()
+    (root / "lists" / "chair_imagenet_train.txt").write_bytes(b"a\n\nb\xff\n")
+    entries = Release(root).list_entries("chair", "train")
+    assert entries == [(1, "a"), (3, "b\ufffd")] and not is_safe_id(entries[1][1])
+
+
 def test_ids_that_could_name_other_paths_are_unsafe():
     assert is_safe_id("n02818832_13") and is_safe_id("img.v2-1")
     for bad in ("../x", "a/b", "a\\b", "", ".hidden", "..", "x..y"):
