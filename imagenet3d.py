@@ -70,7 +70,7 @@ DESCRIPTION = ("ImageNet3D: 3D pose annotations (azimuth, elevation, in-plane ro
 
 _F64 = Value("float64")
 _BBOX = List(Value("float64"), length=4)
-_FLAGS = List(Value("string"))  # oddities the official filter does not judge (modeling.data.release.FLAGS): kept
+_FLAGS = List(Value("string"))  # oddities the official filter does not judge (modeling.data.objects.FLAGS): kept
 CATEGORY = ClassLabel(names=list(CATEGORIES))
 META_CLASS = ClassLabel(names=sorted(META_CLASSES))
 

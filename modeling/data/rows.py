@@ -8,7 +8,7 @@ Bad input never stops a default build and is never dropped silently: :class:`Bui
 every skip with its reason, file and field (with ``strict`` the first one raises an
 :class:`~modeling.utils.errors.ImageNet3DError` naming the file and the field). Objects removed by the
 official filter are counted by reason too, and objects kept with an oddity the filter does not judge (a
-box past the border...) are counted and listed by flag (:data:`~modeling.data.release.FLAGS`).
+box past the border...) are counted and listed by flag (:data:`~modeling.data.objects.FLAGS`).
 """
 
 from __future__ import annotations
@@ -24,21 +24,17 @@ from PIL import Image, UnidentifiedImageError
 from dataset_card import CATEGORIES, META_CLASS_OF
 from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
 from modeling.data.crop import DEFAULT_CROP_SIZE, object_centric_crop, official_crop_geometry
-from modeling.data.release import (
-    SPLITS,
+from modeling.data.objects import (
     ObjectCheck,
-    Release,
-    UnsafePickleError,
     as_bbox,
     as_float,
     as_numbers,
     check_object,
-    is_safe_id,
-    load_annotations,
     object_flags,
-    parse_off,
     wrapped,
 )
+from modeling.data.off import parse_off
+from modeling.data.release import SPLITS, Release, UnsafePickleError, is_safe_id, load_annotations
 from modeling.geometry import angle_to_bin
 from modeling.utils.errors import ImageNet3DError, located
 
@@ -161,7 +157,7 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
 
 def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index: int,
              options: BuildOptions, flags: tuple[str, ...] = ()) -> dict:
-    """The ``pose`` row of an object that passed :func:`~modeling.data.release.check_object`: crop and every field.
+    """The ``pose`` row of an object that passed :func:`~modeling.data.objects.check_object`: crop and every field.
 
     The box moves into the crop as the official script moves it, unclipped (it may reach past the crop); a box
     that is not 4 numbers is None in both frames, a NaN corner stays NaN; ``flags`` says which.

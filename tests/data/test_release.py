@@ -9,27 +9,15 @@ import numpy as np
 import pytest
 
 from modeling.data.release import (
-    FILTERED_DISTANCE,
-    FILTERED_NO_STATUS,
-    FILTERED_STATUS_BAD,
-    FLAG_BBOX_INVERTED,
-    FLAG_BBOX_MALFORMED,
-    FLAG_BBOX_MISSING,
-    FLAG_BBOX_NOT_FINITE,
-    FLAG_BBOX_OUTSIDE,
-    FLAGS,
     Release,
     UnsafePickleError,
     check_member_name,
-    check_object,
     is_safe_id,
     load_annotations,
     load_npz,
-    object_flags,
-    parse_off,
-    wrapped,
 )
 from modeling.utils.errors import ImageNet3DError
+from tests.helpers.dataset import good_object
 
 
 def npz_bytes(**arrays) -> bytes:
@@ -42,15 +30,6 @@ def object_array(objects: list) -> np.ndarray:
     array = np.empty(len(objects), dtype=object)
     array[:] = objects
     return array
-
-
-def good_object(**overrides) -> dict:
-    obj = {"bbox": np.array([10.0, 20.0, 60.0, 80.0]), "class": "chair", "azimuth": 1.0, "elevation": 0.2,
-           "theta": 6.0, "distance": 5.0, "px": 35.0, "py": 50.0, "principal": np.array([35.0, 50.0]),
-           "focal": 1.0, "viewport": 2000, "height": np.uint16(100), "width": np.uint16(120), "cad_index": 2,
-           "object_status": "status_good", "dense": "dense_no", "ignore": np.int64(0)}
-    obj.update(overrides)
-    return obj
 
 
 def test_annotations_round_trip_with_numpy_types():
@@ -257,93 +236,6 @@ def test_ids_that_could_name_other_paths_are_unsafe():
     assert is_safe_id("n02818832_13") and is_safe_id("img.v2-1")
     for bad in ("../x", "a/b", "a\\b", "", ".hidden", "..", "x..y"):
         assert not is_safe_id(bad)
-
-
-# ---- per-object checks and the official filter --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("change, reason, field, bad", [
-    ({}, None, None, False),
-    ({"object_status": None}, FILTERED_NO_STATUS, "object_status", False),
-    ({"object_status": "status_bad"}, FILTERED_STATUS_BAD, "object_status", False),
-    ({"distance": 0.0}, FILTERED_DISTANCE, "distance", False),
-    ({"distance": -1.0}, FILTERED_DISTANCE, "distance", False),
-    ({"azimuth": None}, "missing pose key", "azimuth", True),
-    ({"py": None}, "missing pose key", "py", True),
-    ({"theta": float("nan")}, "NaN or infinite pose value", "theta", True),
-    ({"elevation": np.inf}, "NaN or infinite pose value", "elevation", True),
-    ({"distance": "far"}, "pose value is not a number", "distance", True),
-    ({"bbox": None}, None, None, False),  # the official filter does not judge the box: see object_flags
-    ({"bbox": np.array([float("nan")] * 4)}, None, None, False),
-])
-def test_check_object(change, reason, field, bad):
-    obj = good_object()
-    for key, value in change.items():
-        if value is None:
-            del obj[key]
-        else:
-            obj[key] = value
-    check = check_object(obj)
-    assert (check.reason, check.field, check.bad_input, check.passes) == (reason, field, bad, reason is None)
-
-
-def test_unannotated_objects_are_filtered_before_their_pose_is_read():
-    # The official preprocessing skips objects without object_status first; they carry only bbox and class.
-    assert check_object({"bbox": np.zeros(4), "class": "chair"}).reason == FILTERED_NO_STATUS
-    assert check_object("not a dict").bad_input
-
-
-@pytest.mark.parametrize("bbox, flags", [
-    ([120.0, 30.0, 204.0, 100.0], (FLAG_BBOX_OUTSIDE,)),  # truncated at the right border of a 200 x 120 image
-    ([-3.0, -2.0, 80.0, 90.0], (FLAG_BBOX_OUTSIDE,)),
-    ([0.0, 0.0, 200.0, 120.0], ()),
-    ([-1.0, 0.0, 201.0, 120.0], ()),  # within BBOX_TOLERANCE: annotation tools round to the border pixel
-    ([60.0, 20.0, 10.0, 80.0], (FLAG_BBOX_INVERTED,)),
-    ([10.0, 90.0, 60.0, 20.0], (FLAG_BBOX_INVERTED,)),
-    ([260.0, 20.0, 10.0, 80.0], (FLAG_BBOX_INVERTED, FLAG_BBOX_OUTSIDE)),
-    ([float("nan"), 20.0, 60.0, 80.0], (FLAG_BBOX_NOT_FINITE,)),
-    ([0.0, 0.0, np.inf, 80.0], (FLAG_BBOX_NOT_FINITE,)),
-    ([1.0, 2.0], (FLAG_BBOX_MALFORMED,)),
-    ("wide", (FLAG_BBOX_MALFORMED,)),
-    (None, (FLAG_BBOX_MISSING,)),
-])
-def test_odd_boxes_are_flagged_and_kept(bbox, flags):
-    obj = good_object(bbox=np.asarray(bbox) if isinstance(bbox, list) else bbox)
-    if bbox is None:
-        del obj["bbox"]
-    assert object_flags(obj, 200, 120) == flags
-    assert check_object(obj).passes  # kept: the official filter keeps it
-    assert set(flags) <= set(FLAGS)
-
-
-def test_wrapped_angles():
-    assert wrapped(-np.pi / 2) == pytest.approx(1.5 * np.pi)
-    assert wrapped(2 * np.pi + 0.25) == pytest.approx(0.25)
-    assert np.isnan(wrapped(float("nan"))) and wrapped("x") is None
-
-
-# ---- OFF meshes ----------------------------------------------------------------------------------------------
-
-
-def test_parse_off_fans_polygons():
-    text = b"OFF\n4 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n4 0 1 2 3\n"
-    vertices, faces = parse_off(text, "m.off")
-    assert vertices.shape == (4, 3) and vertices.dtype == np.float32
-    np.testing.assert_array_equal(faces, [[0, 1, 2], [0, 1, 2], [0, 2, 3]])
-    vertices, faces = parse_off(b"OFF 3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n", "m.off")
-    assert faces.tolist() == [[0, 1, 2]]
-
-
-@pytest.mark.parametrize("text, message", [
-    (b"PLY\n", "missing 'OFF' header"),
-    (b"OFF\n3 1 0\n0 0 0\n1 0 0\n", "truncated|malformed"),
-    (b"OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n", "out of range"),
-    (b"OFF\n3 1 0\n0 0 x\n1 0 0\n0 1 0\n3 0 1 2\n", "malformed"),
-    (b"OFF\n3 1 0\n0 0 nan\n1 0 0\n0 1 0\n3 0 1 2\n", "NaN"),
-])
-def test_parse_off_errors_name_the_file(text, message):
-    with pytest.raises(ImageNet3DError, match=rf"^m\.off.*({message})"):
-        parse_off(text, "m.off")
 
 
 def test_release_refuses_what_is_not_a_release(tmp_path):
