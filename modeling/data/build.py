@@ -39,6 +39,7 @@ from modeling.data.rows import (
     BuildReport,
     cad_rows,
     iter_unit,
+    listed_ids,
     release_categories,
     unlisted_images,
 )
@@ -225,7 +226,7 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
     categories = release_categories(release, report)
     notes = []
     units = [(category, split) for category in categories for split in SPLITS]
-    listed = {unit: release.list_ids(*unit) or [] for unit in units}
+    listed = {unit: listed_ids(release, *unit) for unit in units}
     for category in categories:
         unlisted = unlisted_images(release, category)
         if unlisted:

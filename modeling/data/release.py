@@ -16,6 +16,10 @@ Two guards against a hostile or broken file live here, two more in the modules b
 * :class:`Release` refuses a zip with a member whose name is absolute, has a drive letter, a ``..``
   component or is a symbolic link (zip slip), and it never extracts anything to disk. Member names
   written with backslashes (some Windows tools) are read as ``/``-separated, after the same check.
+  A file it cannot read (a corrupt or encrypted member, an I/O error, more than :data:`MAX_FILE_BYTES`)
+  raises :class:`UnreadableFileError` naming it, which the build counts as a skip; a truncated zip is
+  refused as a whole. :func:`image_too_large` reads an image's size from its header, so that a
+  decompression bomb is refused before its pixels are allocated.
 * :func:`~modeling.data.objects.check_object` validates every object and applies the official
   filter; :func:`~modeling.data.off.parse_off` checks CAD meshes (see those modules).
 """
@@ -27,16 +31,25 @@ import io
 import pickle
 import re
 import stat
+import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from PIL import Image
 
 from modeling.utils.errors import ImageNet3DError, located
 
 SPLITS = ("train", "val")
 """The official splits, as the list files name them (``<category>_imagenet_<split>.txt``)."""
+MAX_FILE_BYTES = 256 * 2**20
+"""Bytes a file of the release may have (images and annotations are kilobytes to a few megabytes): a larger
+one, or a zip member that claims to be larger, is refused before it is read into memory."""
+MAX_IMAGE_PIXELS = 89_478_485
+"""Pixels an image may have: Pillow's default bomb threshold (a quarter GiB as RGB), held here so that a
+process that relaxed ``PIL.Image.MAX_IMAGE_PIXELS`` still refuses a bomb. ImageNet images are far smaller."""
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -147,6 +160,36 @@ def check_member_name(name: str, archive: object) -> None:
         raise located(archive, f"refusing zip member {name!r}: absolute path or '..' (zip slip)")
 
 
+class UnreadableFileError(ImageNet3DError):
+    """A file of the release that cannot be read; ``reason`` is what the build report counts it under."""
+
+    def __init__(self, where: str, reason: str, detail: str) -> None:
+        super().__init__(f"{where}: {reason} ({detail})")
+        self.reason, self.detail = reason, detail
+
+
+def image_too_large(data: bytes) -> str | None:
+    """Why an image must not be decoded, from its header alone, or None.
+
+    Pillow reads only the header on open; an image whose header claims more than :data:`MAX_IMAGE_PIXELS`
+    (or that Pillow itself refuses as a decompression bomb) is refused here, before any pixel is
+    allocated. A header that cannot be read is left to the decoder, which reports it.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # handled here, below
+            with Image.open(io.BytesIO(data)) as opened:
+                width, height = opened.size
+    except Image.DecompressionBombError as err:
+        return str(err)
+    except Exception:  # noqa: BLE001 -- not an image at all: the decoder says so, with the same file
+        return None
+    if width * height > MAX_IMAGE_PIXELS:
+        return (f"header says {width} x {height} = {width * height:,} pixels, more than {MAX_IMAGE_PIXELS:,} "
+                "(decompression bomb guard)")
+    return None
+
+
 def decode_text(data: bytes) -> str:
     """A text file's bytes as str: UTF-8 (a byte-order mark is dropped) or UTF-16 with its byte-order mark."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -175,6 +218,9 @@ class Release:
             self._names: dict[str, str] | None = None
         elif zipfile.is_zipfile(self.source):
             self._names = self._index_zip()
+        elif self._looks_like_a_zip():
+            raise located(self.source, "truncated or corrupt zip file (its central directory, at the end, is "
+                                       "missing or damaged): download or copy it again")
         elif self.source.exists():
             raise located(self.source, "not a folder and not a zip file")
         else:
@@ -191,9 +237,19 @@ class Release:
             return nested[0]
         raise located(folder, "no annotations/ folder: not a release in the official layout")
 
+    def _looks_like_a_zip(self) -> bool:
+        try:
+            with self.source.open("rb") as handle:
+                return handle.read(4) == b"PK\x03\x04" or self.source.suffix.lower() == ".zip"
+        except OSError:
+            return False
+
     def _open_zip(self) -> zipfile.ZipFile:
         if self._zip is None:
-            self._zip = zipfile.ZipFile(self.source)
+            try:
+                self._zip = zipfile.ZipFile(self.source)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+                raise located(self.source, f"cannot open the zip file ({type(err).__name__}: {err})") from None
         return self._zip
 
     def _index_zip(self) -> dict[str, str]:
@@ -204,6 +260,7 @@ class Release:
         """
         archive = self._open_zip()
         members: dict[str, str] = {}
+        self._sizes: dict[str, int] = {}
         for info in archive.infolist():
             check_member_name(info.filename, self.source)
             if stat.S_ISLNK(info.external_attr >> 16):
@@ -215,6 +272,7 @@ class Release:
                 raise located(self.source, f"zip members {members[name]!r} and {info.filename!r} name the same "
                                            "file (one written with backslashes)")
             members[name] = info.filename
+            self._sizes[info.filename] = info.file_size
         prefixes = sorted({n[: n.index("annotations/")] for n in members
                            if n.startswith("annotations/") or "/annotations/" in n})
         prefixes = [p for p in prefixes if p == "" or p.count("/") == 1]
@@ -226,7 +284,9 @@ class Release:
             raise located(self.source, "more than one annotations/ folder in the zip ("
                           + ", ".join(f"{p}annotations/" for p in prefixes) + "): cannot tell which is the release")
         prefix = prefixes[0]
-        return {n[len(prefix):]: member for n, member in members.items() if n.startswith(prefix)}
+        names = {n[len(prefix):]: member for n, member in members.items() if n.startswith(prefix)}
+        self._folders = {path.rsplit("/", k)[0] for path in names for k in range(1, path.count("/") + 1)}
+        return names
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -272,6 +332,12 @@ class Release:
         base = self._root / folder
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
+    def has_folder(self, folder: str) -> bool:
+        """Whether the release has the folder ``folder`` (relative to the release root, '/'-separated)."""
+        if self._names is not None:
+            return folder.rstrip("/") in self._folders
+        return (self._root / folder).is_dir()
+
     def exists(self, path: str) -> bool:
         """Whether the release holds the file ``path`` (relative to the release root, '/'-separated)."""
         if self._names is not None:
@@ -279,12 +345,25 @@ class Release:
         return (self._root / path).is_file()
 
     def read(self, path: str) -> bytes | None:
-        """The bytes of a file, or None when the release has no such file."""
-        if self._names is not None:
-            member = self._names.get(path)
-            return None if member is None else self._open_zip().read(member)
-        full = self._root / path
-        return full.read_bytes() if full.is_file() else None
+        """The bytes of a file, or None when the release has no such file.
+
+        Raises :class:`UnreadableFileError` (naming the file) for a file larger than :data:`MAX_FILE_BYTES`
+        (checked before reading: a zip member's declared size bounds what zipfile returns) and for one that
+        cannot be read: a corrupt, encrypted or unsupported zip member, an I/O error.
+        """
+        member = self._names.get(path) if self._names is not None else None
+        full = self._root / path if self._names is None else None
+        if member is None and (full is None or not full.is_file()):
+            return None
+        try:
+            size = self._sizes[member] if member is not None else full.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise UnreadableFileError(self.where(path), "file too large",
+                                          f"{size:,} bytes, more than {MAX_FILE_BYTES:,}")
+            return self._open_zip().read(member) if member is not None else full.read_bytes()
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as err:
+            raise UnreadableFileError(self.where(path), "unreadable file",
+                                      f"{type(err).__name__}: {err}") from None
 
     def categories(self) -> list[str]:
         """Every category name the release mentions: folders of images/, annotations/, CAD/ and list files."""

@@ -33,8 +33,16 @@ from modeling.data.objects import (
     object_flags,
     wrapped,
 )
-from modeling.data.off import parse_off
-from modeling.data.release import SPLITS, Release, UnsafePickleError, is_safe_id, load_annotations
+from modeling.data.off import MalformedOffError, parse_off
+from modeling.data.release import (
+    SPLITS,
+    Release,
+    UnreadableFileError,
+    UnsafePickleError,
+    image_too_large,
+    is_safe_id,
+    load_annotations,
+)
 from modeling.geometry import angle_to_bin
 from modeling.utils.errors import ImageNet3DError, located
 
@@ -237,13 +245,23 @@ def iter_unit(release: Release, category: str, split: str, options: BuildOptions
     ``captions`` are the imported captions of this unit's images (with ``options.imported_captions``).
     """
     list_path = release.list_path(category, split)
-    entries = release.list_entries(category, split)
     hf_split = SPLIT_NAMES[split]
+    try:
+        entries = release.list_entries(category, split)
+    except UnreadableFileError as err:
+        report.skip(err.reason, list_path, None, err.detail)
+        return
     if entries is None:
         report.skip("list file missing", list_path)
         return
     if not entries:
         report.skip("empty list file", list_path)
+        return
+    missing = [f"{top}/{category}" for top in ("images", "annotations") if not release.has_folder(f"{top}/{category}")]
+    if missing:  # one skip for the folder, not one per listed image
+        report.totals[f"{hf_split}/images listed"] += len(entries)
+        for folder in missing:
+            report.skip("category folder missing", folder, None, f"{len(entries)} image(s) of {list_path} not built")
         return
     seen: dict[str, int] = {}
     for line, image_id in entries:
@@ -261,16 +279,29 @@ def iter_unit(release: Release, category: str, split: str, options: BuildOptions
             yield result
 
 
+def _read(release: Release, path: str, missing: str, report: BuildReport) -> bytes | None:
+    """A file's bytes, or None after counting why not: ``missing`` when there is no such file, unreadable, empty."""
+    try:
+        data = release.read(path)
+    except UnreadableFileError as err:
+        report.skip(err.reason, path, None, err.detail)
+        return None
+    if data is None:
+        report.skip(missing, path)
+    elif not data:
+        report.skip("empty file (0 bytes)", path)
+        return None
+    return data
+
+
 def _image(release: Release, category: str, image_id: str, split: str, options: BuildOptions,
            report: BuildReport, captions: dict[str, str] | None) -> ImageResult | None:
     image_path, annotation_path = f"images/{category}/{image_id}.JPEG", f"annotations/{category}/{image_id}.npz"
-    data = release.read(image_path)
+    data = _read(release, image_path, "image listed but missing", report)
     if data is None:
-        report.skip("image listed but missing", image_path)
         return None
-    annotation = release.read(annotation_path)
+    annotation = _read(release, annotation_path, "annotation file missing", report)
     if annotation is None:
-        report.skip("annotation file missing", annotation_path)
         return None
     try:
         objects = load_annotations(annotation, annotation_path)
@@ -279,6 +310,10 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
         raise UnsafePickleError(f"{release.where(annotation_path)}: {str(err).split(': ', 1)[-1]}") from None
     except ImageNet3DError as err:
         report.skip("corrupt annotation file", annotation_path, "annotations", str(err).split(": ", 1)[-1])
+        return None
+    too_large = image_too_large(data)  # from the header: a decompression bomb is never allocated
+    if too_large:
+        report.skip("image too large", image_path, None, too_large)
         return None
     decoded = decode_image(data, image_path, report)
     if decoded is None:
@@ -323,10 +358,13 @@ def cad_rows(release: Release, category: str, report: BuildReport) -> list[dict]
     if not paths:
         report.skip("no CAD models", f"CAD/{category}")
     for cad_index, path in paths:
+        data = _read(release, path, "CAD model missing", report)
+        if data is None:
+            continue
         try:
-            vertices, faces = parse_off(release.read(path), path)
-        except ImageNet3DError as err:
-            report.skip("malformed CAD model", path, None, str(err).split(": ", 1)[-1])
+            vertices, faces = parse_off(data, path)
+        except MalformedOffError as err:
+            report.skip("malformed CAD model", path, None if err.line is None else f"line {err.line}", err.problem)
             continue
         rows.append({"category": category, "cad_index": cad_index, "vertices": vertices.tolist(),
                      "faces": faces.tolist()})
@@ -346,10 +384,19 @@ def release_categories(release: Release, report: BuildReport) -> list[str]:
     return known
 
 
+def listed_ids(release: Release, category: str, split: str) -> list[str]:
+    """The ids of a list file for planning (progress, captions, unlisted images): [] when it is missing or
+    unreadable, which building the unit reports."""
+    try:
+        return release.list_ids(category, split) or []
+    except UnreadableFileError:
+        return []
+
+
 def unlisted_images(release: Release, category: str) -> int:
     """Images of a category that no list file names: outside both official splits, hence not built."""
     listed = set()
     for split in SPLITS:
-        listed.update(release.list_ids(category, split) or [])
+        listed.update(listed_ids(release, category, split))
     return sum(1 for path in release.files(f"images/{category}")
                if path.rsplit("/", 1)[-1].rsplit(".", 1)[0] not in listed)
