@@ -70,6 +70,7 @@ DESCRIPTION = ("ImageNet3D: 3D pose annotations (azimuth, elevation, in-plane ro
 
 _F64 = Value("float64")
 _BBOX = List(Value("float64"), length=4)
+_FLAGS = List(Value("string"))  # oddities the official filter does not judge (modeling.data.objects.FLAGS): kept
 CATEGORY = ClassLabel(names=list(CATEGORIES))
 META_CLASS = ClassLabel(names=sorted(META_CLASSES))
 
@@ -87,11 +88,12 @@ _POSE_FEATURES = Features({
     "resize_rate": _F64, "width_original": Value("int32"), "height_original": Value("int32"),
     "viewport": _F64, "focal": _F64, "cad_index": Value("int32"),
     "object_status": Value("string"), "dense": Value("string"),
+    "flags": _FLAGS,
 })
 
 _OBJECT = {
     "index": Value("int32"), "object_id": Value("string"),
-    "passes_filter": Value("bool"), "skip_reason": Value("string"),
+    "passes_filter": Value("bool"), "skip_reason": Value("string"), "flags": _FLAGS,
     "azimuth": _F64, "elevation": _F64, "theta": _F64, "distance": _F64, "px": _F64, "py": _F64,
     "focal": _F64, "viewport": _F64, "principal": List(_F64), "bbox": List(_F64),
     "class": Value("string"), "cad_index": Value("int32"), "object_status": Value("string"),

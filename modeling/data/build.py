@@ -39,6 +39,7 @@ from modeling.data.rows import (
     BuildReport,
     cad_rows,
     iter_unit,
+    listed_ids,
     release_categories,
     unlisted_images,
 )
@@ -158,12 +159,18 @@ def summarize(report: BuildReport, notes: list[str]) -> dict:
     for key, value in sorted(report.filtered.items()):
         split, reason = key.split("/", 1)
         filtered.setdefault(split, {})[reason] = value
+    flagged: dict[str, dict[str, int]] = {}
+    for key, value in sorted(report.flagged.items()):
+        split, flag = key.split("/", 1)
+        flagged.setdefault(split, {})[flag] = value
     skips = sorted(report.skips, key=lambda s: (s["reason"], s["file"], s["field"] or "", s.get("detail", "")))
     return {
-        "totals": totals, "filtered": filtered,
+        "totals": totals, "filtered": filtered, "flagged": flagged,
         "skipped": dict(sorted(Counter(s["reason"] for s in skips).items())),
         "converted": dict(sorted(Counter(c["from"] for c in report.converted).items())),
-        "notes": notes, "skips": skips, "conversions": sorted(report.converted, key=lambda c: c["file"]),
+        "notes": notes, "skips": skips,
+        "flags": sorted(report.flags, key=lambda f: (f["flag"], f["file"], f["field"])),
+        "conversions": sorted(report.converted, key=lambda c: c["file"]),
     }
 
 
@@ -219,7 +226,7 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
     categories = release_categories(release, report)
     notes = []
     units = [(category, split) for category in categories for split in SPLITS]
-    listed = {unit: release.list_ids(*unit) or [] for unit in units}
+    listed = {unit: listed_ids(release, *unit) for unit in units}
     for category in categories:
         unlisted = unlisted_images(release, category)
         if unlisted:

@@ -112,11 +112,15 @@ def _horizontal(obj: CaptionObject, width: int) -> str:
     return "on the left" if fraction < 1 / 3 else "on the right" if fraction > 2 / 3 else "in the centre"
 
 
-def _depth(obj: CaptionObject, objects: list[CaptionObject]) -> str | None:
+def _extremes(objects: list[CaptionObject]) -> tuple[CaptionObject | None, CaptionObject | None]:
+    """(nearest, farthest) object, found once per image (None, None for fewer than 2 objects)."""
     if len(objects) < 2:
-        return None
-    nearest = min(objects, key=lambda o: (o.distance, o.index))
-    farthest = max(objects, key=lambda o: (o.distance, -o.index))
+        return None, None
+    return (min(objects, key=lambda o: (o.distance, o.index)), max(objects, key=lambda o: (o.distance, -o.index)))
+
+
+def _depth(obj: CaptionObject, extremes: tuple[CaptionObject | None, CaptionObject | None]) -> str | None:
+    nearest, farthest = extremes
     if obj is nearest:
         return "at the forefront"
     if obj is farthest:
@@ -128,10 +132,10 @@ def _status(obj: CaptionObject) -> str | None:
     return {"status_partially": "partly occluded", "status_barely": "barely visible"}.get(obj.object_status or "")
 
 
-def _object_sentence(rng: random.Random, tag: str, obj: CaptionObject, objects: list[CaptionObject],
-                     width: int) -> str:
+def _object_sentence(rng: random.Random, tag: str, obj: CaptionObject,
+                     extremes: tuple[CaptionObject | None, CaptionObject | None], width: int) -> str:
     subject = f"{with_article(obj.category)} {tag} with {POSE_TOKEN}"
-    where = " ".join(p for p in (_depth(obj, objects), _horizontal(obj, width)) if p)
+    where = " ".join(p for p in (_depth(obj, extremes), _horizontal(obj, width)) if p)
     seen = f"seen from {_view(obj.azimuth)}"
     elevation = _elevation(obj.elevation)
     if elevation:
@@ -172,7 +176,8 @@ def template_caption(image_id: str, objects: list[CaptionObject], width: int) ->
         order.sort(key=lambda item: (item[1].px, item[1].index))
     else:
         order.sort(key=lambda item: (item[1].distance, item[1].index))
-    sentences = [opening] + [_object_sentence(rng, tag, obj, objects, width) for tag, obj in order]
+    extremes = _extremes(objects)
+    sentences = [opening] + [_object_sentence(rng, tag, obj, extremes, width) for tag, obj in order]
     return " ".join(sentences), [pose6d_entry(tag, obj) for tag, obj in order]
 
 
@@ -197,14 +202,14 @@ def check_caption(text: str, objects: list[CaptionObject]) -> tuple[str, list[di
     if len(matches) != tokens:
         raise CaptionError(f"{tokens - len(matches)} {POSE_TOKEN} token(s) without a tag such as "
                            f"'CHAIR1 with {POSE_TOKEN}' before them")
-    seen: list[str] = []
+    seen: dict[str, None] = {}  # insertion-ordered set: linear in the number of tags
     for match in matches:
         tag = match.group(1) + match.group(2)
         if tag not in tags:
             raise CaptionError(f"unknown tag {tag} (this image has: {', '.join(tags) or 'no objects'})")
         if tag in seen:
             raise CaptionError(f"tag {tag} has {POSE_TOKEN} twice")
-        seen.append(tag)
+        seen[tag] = None
     if len(seen) != len(tags):
         missing = [t for t in tags if t not in seen]
         raise CaptionError(f"tag count mismatch: {len(seen)} tagged, {len(tags)} objects (missing: "

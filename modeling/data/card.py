@@ -92,6 +92,9 @@ def summary_lines(summary: dict) -> list[str]:
         lines.append("- objects removed by the official filter: " + ", ".join(
             f"{reason.removeprefix('filtered: ')} ({split}): {n:,}" for split, reasons in summary["filtered"].items()
             for reason, n in reasons.items()))
+    if summary.get("flagged"):
+        lines.append("- objects kept with a flagged box (`flags` column): " + ", ".join(
+            f"{flag} ({split}): {n:,}" for split, flags in summary["flagged"].items() for flag, n in flags.items()))
     if summary["skipped"]:
         lines.append("- skipped (bad input): " + ", ".join(f"{reason}: {n:,}" for reason, n in
                                                            summary["skipped"].items()))

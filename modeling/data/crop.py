@@ -132,3 +132,17 @@ def object_centric_crop(image: Image.Image, geometry: CropGeometry) -> Image.Ima
     part = image.resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy))
     canvas.paste(part, (x0 - geometry.left, y0 - geometry.top))
     return canvas
+
+
+def prompt_box(bbox: list[float] | None, width: int, height: int) -> tuple[float, float, float, float]:
+    """The box to show a model for an object of a ``width`` × ``height`` crop (x1 <= x2, y1 <= y2).
+
+    A ``pose`` row keeps its box as found (see its ``flags``): an inverted box is given with its corners in
+    order; a missing or NaN box becomes the whole crop, which is centred on the object. A box past the crop is
+    left as it is (the prompt clips it to the image).
+    """
+    values = [float(v) for v in bbox] if bbox is not None and len(bbox) == 4 else []
+    if len(values) != 4 or not all(np.isfinite(values)):
+        return 0.0, 0.0, float(width), float(height)
+    x1, y1, x2, y2 = values
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)

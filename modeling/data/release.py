@@ -7,48 +7,49 @@ The release is a tree (spec §1)::
                     lists/<category>_imagenet_{train,val}.txt
                     CAD/<category>/<NN>.off
 
-Three things here guard against a hostile or broken file:
+Two guards against a hostile or broken file live here, two more in the modules beside it:
 
 * :func:`load_annotations` unpickles the npz with an unpickler that resolves only the exact numpy
   globals an object array of dicts needs; any other global (``os.system``, ``builtins.exec``...) is
   refused with an error naming the file, before anything runs. Non-object arrays are read with
   ``allow_pickle=False``.
 * :class:`Release` refuses a zip with a member whose name is absolute, has a drive letter, a ``..``
-  component or is a symbolic link (zip slip), and it never extracts anything to disk.
-* :func:`check_object` validates every object and applies the official filter (spec §2.2, EXP):
-  ``object_status`` present and not ``status_bad``, pose keys present, ``distance > 0``.
+  component or is a symbolic link (zip slip), and it never extracts anything to disk. Member names
+  written with backslashes (some Windows tools) are read as ``/``-separated, after the same check.
+  A file it cannot read (a corrupt or encrypted member, an I/O error, more than :data:`MAX_FILE_BYTES`)
+  raises :class:`UnreadableFileError` naming it, which the build counts as a skip; a truncated zip is
+  refused as a whole. :func:`image_too_large` reads an image's size from its header, so that a
+  decompression bomb is refused before its pixels are allocated.
+* :func:`~modeling.data.objects.check_object` validates every object and applies the official
+  filter; :func:`~modeling.data.off.parse_off` checks CAD meshes (see those modules).
 """
 
 from __future__ import annotations
 
+import codecs
 import io
-import math
 import pickle
 import re
 import stat
+import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from PIL import Image
 
-from modeling.geometry import wrap_angle
 from modeling.utils.errors import ImageNet3DError, located
 
 SPLITS = ("train", "val")
 """The official splits, as the list files name them (``<category>_imagenet_<split>.txt``)."""
-POSE_KEYS = ("azimuth", "elevation", "theta", "distance", "px", "py")
-ANGLE_KEYS = ("azimuth", "elevation", "theta")
-BBOX_TOLERANCE = 1.0
-"""Pixels a bbox corner may lie outside the image (annotation tools round to the border pixel)."""
-
-# Why objects leave the pose configs. FILTERED_* are the official filter (expected in good data, counted);
-# the rest are bad input (counted skips by default, errors with --strict).
-FILTERED_NO_STATUS = "filtered: no object_status (unannotated object)"
-FILTERED_STATUS_BAD = "filtered: object_status is status_bad"
-FILTERED_DISTANCE = "filtered: distance <= 0"
-FILTER_REASONS = (FILTERED_NO_STATUS, FILTERED_STATUS_BAD, FILTERED_DISTANCE)
+MAX_FILE_BYTES = 256 * 2**20
+"""Bytes a file of the release may have (images and annotations are kilobytes to a few megabytes): a larger
+one, or a zip member that claims to be larger, is refused before it is read into memory."""
+MAX_IMAGE_PIXELS = 89_478_485
+"""Pixels an image may have: Pillow's default bomb threshold (a quarter GiB as RGB), held here so that a
+process that relaxed ``PIL.Image.MAX_IMAGE_PIXELS`` still refuses a bomb. ImageNet images are far smaller."""
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -149,91 +150,6 @@ def load_annotations(data: bytes, name: str) -> list:
     return list(np.asarray(arrays["annotations"], dtype=object).reshape(-1))
 
 
-# ---- per-object validation and the official filter ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ObjectCheck:
-    """Outcome of :func:`check_object`: ``reason`` is None when the object passes."""
-
-    reason: str | None = None
-    field: str | None = None
-    bad_input: bool = False
-
-    @property
-    def passes(self) -> bool:
-        """True when the object passes the official filter (no reason to drop it)."""
-        return self.reason is None
-
-
-def as_float(value: object) -> float | None:
-    """A number (Python, numpy scalar or 1-element array) as float, or None when it is not one."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        return None
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return float(array.reshape(-1)[0]) if array.size == 1 else None
-
-
-def as_bbox(value: object) -> list[float] | None:
-    """A bbox (x1, y1, x2, y2) as 4 floats, or None when it is not 4 numbers."""
-    if value is None or isinstance(value, (str, bytes)):
-        return None
-    try:
-        array = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        return None
-    return [float(v) for v in array] if array.size == 4 else None
-
-
-def check_object(obj: object, width: int, height: int) -> ObjectCheck:
-    """Validate one annotation entry of an image of ``width`` × ``height`` pixels and apply the filter.
-
-    Order matters and follows the official preprocessing: an object without ``object_status`` or
-    with ``status_bad`` is skipped before its pose is looked at (unannotated objects carry only a
-    bbox and a class); an annotated object without a pose key, or with a non-finite value, would
-    crash or poison the official script, so it is bad input.
-    """
-    if not isinstance(obj, dict):
-        return ObjectCheck("object is not a dict", None, True)
-    if "object_status" not in obj:
-        return ObjectCheck(FILTERED_NO_STATUS, "object_status")
-    if obj["object_status"] == "status_bad":
-        return ObjectCheck(FILTERED_STATUS_BAD, "object_status")
-    for key in POSE_KEYS:
-        if key not in obj:
-            return ObjectCheck("missing pose key", key, True)
-        value = as_float(obj[key])
-        if value is None:
-            return ObjectCheck("pose value is not a number", key, True)
-        if not math.isfinite(value):
-            return ObjectCheck("NaN or infinite pose value", key, True)
-    if as_float(obj["distance"]) <= 0:
-        return ObjectCheck(FILTERED_DISTANCE, "distance")
-    if "bbox" not in obj:
-        return ObjectCheck("missing bbox", "bbox", True)
-    bbox = as_bbox(obj["bbox"])
-    if bbox is None or not all(math.isfinite(v) for v in bbox):
-        return ObjectCheck("bbox is not 4 finite numbers", "bbox", True)
-    x1, y1, x2, y2 = bbox
-    if x2 < x1 or y2 < y1:
-        return ObjectCheck("bbox has x2 < x1 or y2 < y1", "bbox", True)
-    tol = BBOX_TOLERANCE
-    if x1 < -tol or y1 < -tol or x2 > width + tol or y2 > height + tol:
-        return ObjectCheck("bbox outside the image", "bbox", True)
-    return ObjectCheck()
-
-
-def wrapped(value: object) -> float | None:
-    """An angle wrapped to [0, 2π) (non-finite values are kept as they are), or None when not a number."""
-    number = as_float(value)
-    if number is None or not math.isfinite(number):
-        return number
-    return float(wrap_angle(number))
-
-
 # ---- the release tree ---------------------------------------------------------------------------------------
 
 
@@ -242,6 +158,43 @@ def check_member_name(name: str, archive: object) -> None:
     posix = name.replace("\\", "/")
     if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or ".." in PurePosixPath(posix).parts:
         raise located(archive, f"refusing zip member {name!r}: absolute path or '..' (zip slip)")
+
+
+class UnreadableFileError(ImageNet3DError):
+    """A file of the release that cannot be read; ``reason`` is what the build report counts it under."""
+
+    def __init__(self, where: str, reason: str, detail: str) -> None:
+        super().__init__(f"{where}: {reason} ({detail})")
+        self.reason, self.detail = reason, detail
+
+
+def image_too_large(data: bytes) -> str | None:
+    """Why an image must not be decoded, from its header alone, or None.
+
+    Pillow reads only the header on open; an image whose header claims more than :data:`MAX_IMAGE_PIXELS`
+    (or that Pillow itself refuses as a decompression bomb) is refused here, before any pixel is
+    allocated. A header that cannot be read is left to the decoder, which reports it.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # handled here, below
+            with Image.open(io.BytesIO(data)) as opened:
+                width, height = opened.size
+    except Image.DecompressionBombError as err:
+        return str(err)
+    except Exception:  # noqa: BLE001 -- not an image at all: the decoder says so, with the same file
+        return None
+    if width * height > MAX_IMAGE_PIXELS:
+        return (f"header says {width} x {height} = {width * height:,} pixels, more than {MAX_IMAGE_PIXELS:,} "
+                "(decompression bomb guard)")
+    return None
+
+
+def decode_text(data: bytes) -> str:
+    """A text file's bytes as str: UTF-8 (a byte-order mark is dropped) or UTF-16 with its byte-order mark."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
 
 
 def is_safe_id(name: str) -> bool:
@@ -265,6 +218,9 @@ class Release:
             self._names: dict[str, str] | None = None
         elif zipfile.is_zipfile(self.source):
             self._names = self._index_zip()
+        elif self._looks_like_a_zip():
+            raise located(self.source, "truncated or corrupt zip file (its central directory, at the end, is "
+                                       "missing or damaged): download or copy it again")
         elif self.source.exists():
             raise located(self.source, "not a folder and not a zip file")
         else:
@@ -281,27 +237,56 @@ class Release:
             return nested[0]
         raise located(folder, "no annotations/ folder: not a release in the official layout")
 
+    def _looks_like_a_zip(self) -> bool:
+        try:
+            with self.source.open("rb") as handle:
+                return handle.read(4) == b"PK\x03\x04" or self.source.suffix.lower() == ".zip"
+        except OSError:
+            return False
+
     def _open_zip(self) -> zipfile.ZipFile:
         if self._zip is None:
-            self._zip = zipfile.ZipFile(self.source)
+            try:
+                self._zip = zipfile.ZipFile(self.source)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+                raise located(self.source, f"cannot open the zip file ({type(err).__name__}: {err})") from None
         return self._zip
 
     def _index_zip(self) -> dict[str, str]:
-        """Relative path → member name, after checking every member name."""
+        """Relative path → member name, after checking every member name.
+
+        Backslashes in member names are read as '/' (zip files made by some Windows tools), after
+        :func:`check_member_name` refused any name that would escape the archive, so written either way.
+        """
         archive = self._open_zip()
-        infos = archive.infolist()
-        for info in infos:
+        members: dict[str, str] = {}
+        self._sizes: dict[str, int] = {}
+        for info in archive.infolist():
             check_member_name(info.filename, self.source)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise located(self.source, f"refusing zip member {info.filename!r}: symbolic link")
-        names = [info.filename for info in infos if not info.is_dir()]
-        prefixes = sorted({n[: n.index("annotations/")] for n in names
+            name = info.filename.replace("\\", "/")
+            if name.endswith("/"):
+                continue  # a folder entry
+            if name in members:
+                raise located(self.source, f"zip members {members[name]!r} and {info.filename!r} name the same "
+                                           "file (one written with backslashes)")
+            members[name] = info.filename
+            self._sizes[info.filename] = info.file_size
+        prefixes = sorted({n[: n.index("annotations/")] for n in members
                            if n.startswith("annotations/") or "/annotations/" in n})
         prefixes = [p for p in prefixes if p == "" or p.count("/") == 1]
-        if len(prefixes) != 1:
-            raise located(self.source, "no (single) annotations/ folder in the zip: not an official release")
+        if not prefixes:
+            first = ", ".join(repr(n) for n in sorted(members)[:3]) or "none"
+            raise located(self.source, "no annotations/ folder at the top of the zip or one folder down: not an "
+                                       f"official release ({len(members)} file(s); first: {first})")
+        if len(prefixes) > 1:
+            raise located(self.source, "more than one annotations/ folder in the zip ("
+                          + ", ".join(f"{p}annotations/" for p in prefixes) + "): cannot tell which is the release")
         prefix = prefixes[0]
-        return {n[len(prefix):]: n for n in names if n.startswith(prefix)}
+        names = {n[len(prefix):]: member for n, member in members.items() if n.startswith(prefix)}
+        self._folders = {path.rsplit("/", k)[0] for path in names for k in range(1, path.count("/") + 1)}
+        return names
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -347,6 +332,12 @@ class Release:
         base = self._root / folder
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
+    def has_folder(self, folder: str) -> bool:
+        """Whether the release has the folder ``folder`` (relative to the release root, '/'-separated)."""
+        if self._names is not None:
+            return folder.rstrip("/") in self._folders
+        return (self._root / folder).is_dir()
+
     def exists(self, path: str) -> bool:
         """Whether the release holds the file ``path`` (relative to the release root, '/'-separated)."""
         if self._names is not None:
@@ -354,12 +345,25 @@ class Release:
         return (self._root / path).is_file()
 
     def read(self, path: str) -> bytes | None:
-        """The bytes of a file, or None when the release has no such file."""
-        if self._names is not None:
-            member = self._names.get(path)
-            return None if member is None else self._open_zip().read(member)
-        full = self._root / path
-        return full.read_bytes() if full.is_file() else None
+        """The bytes of a file, or None when the release has no such file.
+
+        Raises :class:`UnreadableFileError` (naming the file) for a file larger than :data:`MAX_FILE_BYTES`
+        (checked before reading: a zip member's declared size bounds what zipfile returns) and for one that
+        cannot be read: a corrupt, encrypted or unsupported zip member, an I/O error.
+        """
+        member = self._names.get(path) if self._names is not None else None
+        full = self._root / path if self._names is None else None
+        if member is None and (full is None or not full.is_file()):
+            return None
+        try:
+            size = self._sizes[member] if member is not None else full.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise UnreadableFileError(self.where(path), "file too large",
+                                          f"{size:,} bytes, more than {MAX_FILE_BYTES:,}")
+            return self._open_zip().read(member) if member is not None else full.read_bytes()
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as err:
+            raise UnreadableFileError(self.where(path), "unreadable file",
+                                      f"{type(err).__name__}: {err}") from None
 
     def categories(self) -> list[str]:
         """Every category name the release mentions: folders of images/, annotations/, CAD/ and list files."""
@@ -374,12 +378,22 @@ class Release:
         """The path of the list file of ``category`` and ``split`` ('train' or 'val'), relative to the root."""
         return f"lists/{category}_imagenet_{split}.txt"
 
-    def list_ids(self, category: str, split: str) -> list[str] | None:
-        """The image ids of a list file in file order (blank lines dropped), or None when it is missing."""
+    def list_entries(self, category: str, split: str) -> list[tuple[int, str]] | None:
+        """(line number, image id) of a list file in file order, blank lines dropped; None when it is missing.
+
+        Read as UTF-8 with or without a byte-order mark (or UTF-16 with one, as Windows editors save "Unicode"),
+        with LF, CRLF or CR line ends; undecodable bytes become U+FFFD, so such an id is reported, not guessed.
+        """
         data = self.read(self.list_path(category, split))
         if data is None:
             return None
-        return [line.strip() for line in data.decode("utf-8", errors="replace").splitlines() if line.strip()]
+        return [(number, line.strip()) for number, line in enumerate(decode_text(data).splitlines(), 1)
+                if line.strip()]
+
+    def list_ids(self, category: str, split: str) -> list[str] | None:
+        """The image ids of a list file in file order (blank lines dropped), or None when it is missing."""
+        entries = self.list_entries(category, split)
+        return None if entries is None else [image_id for _, image_id in entries]
 
     def cad_paths(self, category: str) -> Iterator[tuple[int, str]]:
         """(cad_index, path) of the category's ``CAD/<category>/<NN>.off`` files, by index."""
@@ -389,38 +403,3 @@ class Release:
             if match:
                 found.append((int(match.group(1)), path))
         yield from sorted(found)
-
-
-def parse_off(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (N, 3) float32 and triangular faces (M, 3) int32 of an OFF mesh (spec §1).
-
-    Faces with more than 3 vertices are fanned into triangles; indices are checked against N.
-    """
-    try:
-        tokens_per_line = [line.split() for line in data.decode("ascii").splitlines()]
-    except UnicodeDecodeError:
-        raise located(name, "OFF file is not ASCII text") from None
-    lines = [t for t in tokens_per_line if t and not t[0].startswith("#")]
-    if not lines or not lines[0][0].startswith("OFF"):
-        raise located(name, "missing 'OFF' header", 1)
-    header = lines[0][1:] if len(lines[0]) > 1 else lines[1]
-    body = lines[1:] if len(lines[0]) > 1 else lines[2:]
-    try:
-        n_vertices, n_faces = int(header[0]), int(header[1])
-        vertices = np.array([[float(v) for v in row[:3]] for row in body[:n_vertices]], dtype=np.float32)
-        faces = []
-        for row in body[n_vertices:n_vertices + n_faces]:
-            count, indices = int(row[0]), [int(v) for v in row[1:]]
-            if count < 3 or len(indices) < count:
-                raise ValueError(f"face with {count} vertices")
-            faces.extend([indices[0], indices[k], indices[k + 1]] for k in range(1, count - 1))
-    except (ValueError, IndexError) as err:
-        raise located(name, f"malformed OFF ({err})") from None
-    if vertices.shape != (n_vertices, 3) or len(body) < n_vertices + n_faces:
-        raise located(name, f"OFF file is truncated (header says {n_vertices} vertices, {n_faces} faces)")
-    faces_array = np.array(faces, dtype=np.int32).reshape(-1, 3)
-    if faces_array.size and (faces_array.min() < 0 or faces_array.max() >= n_vertices):
-        raise located(name, "face index out of range")
-    if not np.isfinite(vertices).all():
-        raise located(name, "NaN or infinite vertex coordinate")
-    return vertices, faces_array

@@ -7,7 +7,8 @@ whose keys are the features of ``imagenet3d.py``; images are ``{"bytes": ..., "p
 Bad input never stops a default build and is never dropped silently: :class:`BuildReport` counts
 every skip with its reason, file and field (with ``strict`` the first one raises an
 :class:`~modeling.utils.errors.ImageNet3DError` naming the file and the field). Objects removed by the
-official filter are counted by reason too.
+official filter are counted by reason too, and objects kept with an oddity the filter does not judge (a
+box past the border...) are counted and listed by flag (:data:`~modeling.data.objects.FLAGS`).
 """
 
 from __future__ import annotations
@@ -24,18 +25,24 @@ from dataset_card import CATEGORIES, META_CLASS_OF
 from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
 from modeling.data.crop import DEFAULT_CROP_SIZE, object_centric_crop, official_crop_geometry
 from modeling.data.images import ImageRefused, decode_rgb, stored_bytes
-from modeling.data.release import (
-    SPLITS,
+from modeling.data.objects import (
     ObjectCheck,
-    Release,
-    UnsafePickleError,
     as_bbox,
     as_float,
+    as_numbers,
     check_object,
+    object_flags,
+    wrapped,
+)
+from modeling.data.off import MalformedOffError, parse_off
+from modeling.data.release import (
+    SPLITS,
+    Release,
+    UnreadableFileError,
+    UnsafePickleError,
+    image_too_large,
     is_safe_id,
     load_annotations,
-    parse_off,
-    wrapped,
 )
 from modeling.geometry import angle_to_bin
 from modeling.utils.errors import ImageNet3DError, located
@@ -61,7 +68,7 @@ class BuildOptions:
 
 @dataclass
 class BuildReport:
-    """Counts of a build: skips (bad input) with file and field, the official filter, conversions, totals.
+    """Counts of a build: skips (bad input) with file and field, the official filter, flags, conversions, totals.
 
     ``where`` turns a release-relative path into the path shown in strict-mode errors; it is not
     pickled (worker processes set their own).
@@ -70,6 +77,8 @@ class BuildReport:
     strict: bool = False
     skips: list[dict] = field(default_factory=list)
     filtered: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)
+    flags: list[dict] = field(default_factory=list)
     converted: list[dict] = field(default_factory=list)
     totals: Counter = field(default_factory=Counter)
     where: Callable[[str], str] | None = None
@@ -87,10 +96,18 @@ class BuildReport:
             entry["detail"] = detail
         self.skips.append(entry)
 
+    def flag(self, split: str, flags: tuple[str, ...], file: str, field: str) -> None:
+        """Count and list an object kept with flags (never an error, also with ``strict``: nothing is dropped)."""
+        for name in flags:
+            self.flagged[f"{split}/{name}"] += 1
+            self.flags.append({"flag": name, "file": file, "field": field})
+
     def merge(self, other: BuildReport) -> None:
-        """Add another unit's report to this one (skips, filter counts, conversions, totals)."""
+        """Add another unit's report to this one (skips, filter counts, flags, conversions, totals)."""
         self.skips.extend(other.skips)
         self.filtered.update(other.filtered)
+        self.flagged.update(other.flagged)
+        self.flags.extend(other.flags)
         self.converted.extend(other.converted)
         self.totals.update(other.totals)
 
@@ -116,8 +133,11 @@ def _integer(value: object) -> int | None:
     return int(number) if number is not None and math.isfinite(number) and number == int(number) else None
 
 
-def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck) -> dict:
-    """An object of the ``image`` config: every official key (None when absent), angles wrapped."""
+def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck, flags: tuple[str, ...] = ()) -> dict:
+    """An object of the ``image`` config: every official key (None when absent), angles wrapped, its flags.
+
+    ``bbox`` holds the numbers as found (any count, NaN kept), so that a flagged box is not lost.
+    """
     get = obj.get if isinstance(obj, dict) else (lambda key: None)
     principal = get("principal")
     principal_values = None
@@ -128,9 +148,10 @@ def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck) -> d
             principal_values = None
     return {
         "index": index, "object_id": object_id, "passes_filter": check.passes, "skip_reason": check.reason,
+        "flags": list(flags),
         **{name: wrapped(get(name)) for name in ("azimuth", "elevation", "theta")},
         **{name: as_float(get(name)) for name in ("distance", "px", "py", "focal", "viewport")},
-        "principal": principal_values, "bbox": as_bbox(get("bbox")), "class": _text(get("class")),
+        "principal": principal_values, "bbox": as_numbers(get("bbox")), "class": _text(get("class")),
         "cad_index": _integer(get("cad_index")), "object_status": _text(get("object_status")),
         "dense": _text(get("dense")), "ignore": as_float(get("ignore")),
         "height": _integer(get("height")), "width": _integer(get("width")),
@@ -144,12 +165,17 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
 
 
 def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index: int,
-             options: BuildOptions) -> dict:
-    """The ``pose`` row of an object that passed :func:`~modeling.data.release.check_object`: crop and every field."""
+             options: BuildOptions, flags: tuple[str, ...] = ()) -> dict:
+    """The ``pose`` row of an object that passed :func:`~modeling.data.objects.check_object`: crop and every field.
+
+    The box moves into the crop as the official script moves it, unclipped (it may reach past the crop); a box
+    that is not 4 numbers is None in both frames, a NaN corner stays NaN; ``flags`` says which.
+    """
     distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
     geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
     crop = object_centric_crop(image, geometry)
-    bbox = as_bbox(obj["bbox"])
+    bbox = as_bbox(obj.get("bbox"))
+    bbox_in_crop = None if bbox is None else geometry.bbox_to_crop(bbox)
     angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}
     principal = geometry.principal
     return {
@@ -157,12 +183,12 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
         "category": category, "meta_class": META_CLASS_OF[category],
         "image": {"bytes": _jpeg(crop, options.jpeg_quality), "path": None},
         **angles, **{f"{name}_bin": int(angle_to_bin(value)) for name, value in angles.items()},
-        "distance": geometry.distance, "px": principal[0], "py": principal[1], "bbox": geometry.bbox_to_crop(bbox),
+        "distance": geometry.distance, "px": principal[0], "py": principal[1], "bbox": bbox_in_crop,
         "distance_original": distance, "px_original": px, "py_original": py, "bbox_original": bbox,
         "resize_rate": geometry.resize_rate, "width_original": image.width, "height_original": image.height,
         "viewport": as_float(obj.get("viewport")), "focal": as_float(obj.get("focal")),
         "cad_index": _integer(obj.get("cad_index")), "object_status": _text(obj.get("object_status")),
-        "dense": _text(obj.get("dense")),
+        "dense": _text(obj.get("dense")), "flags": list(flags),
     }
 
 
@@ -216,37 +242,63 @@ def iter_unit(release: Release, category: str, split: str, options: BuildOptions
     ``captions`` are the imported captions of this unit's images (with ``options.imported_captions``).
     """
     list_path = release.list_path(category, split)
-    ids = release.list_ids(category, split)
     hf_split = SPLIT_NAMES[split]
-    if ids is None:
+    try:
+        entries = release.list_entries(category, split)
+    except UnreadableFileError as err:
+        report.skip(err.reason, list_path, None, err.detail)
+        return
+    if entries is None:
         report.skip("list file missing", list_path)
         return
-    if not ids:
+    if not entries:
         report.skip("empty list file", list_path)
         return
-    seen: set[str] = set()
-    for image_id in ids:
+    missing = [f"{top}/{category}" for top in ("images", "annotations") if not release.has_folder(f"{top}/{category}")]
+    if missing:  # one skip for the folder, not one per listed image
+        report.totals[f"{hf_split}/images listed"] += len(entries)
+        for folder in missing:
+            report.skip("category folder missing", folder, None, f"{len(entries)} image(s) of {list_path} not built")
+        return
+    seen: dict[str, int] = {}
+    for line, image_id in entries:
         report.totals[f"{hf_split}/images listed"] += 1
         if not is_safe_id(image_id) or image_id in seen:
-            report.skip("invalid image id" if image_id not in seen else "duplicate image id", list_path,
-                        None, image_id)
+            if image_id in seen:
+                report.skip("duplicate image id", list_path, f"line {line}",
+                            f"{image_id!r}, first on line {seen[image_id]}")
+            else:
+                report.skip("invalid image id", list_path, f"line {line}", repr(image_id))
             continue
-        seen.add(image_id)
+        seen[image_id] = line
         result = _image(release, category, image_id, hf_split, options, report, captions)
         if result is not None:
             yield result
 
 
+def _read(release: Release, path: str, missing: str, report: BuildReport) -> bytes | None:
+    """A file's bytes, or None after counting why not: ``missing`` when there is no such file, unreadable, empty."""
+    try:
+        data = release.read(path)
+    except UnreadableFileError as err:
+        report.skip(err.reason, path, None, err.detail)
+        return None
+    if data is None:
+        report.skip(missing, path)
+    elif not data:
+        report.skip("empty file (0 bytes)", path)
+        return None
+    return data
+
+
 def _image(release: Release, category: str, image_id: str, split: str, options: BuildOptions,
            report: BuildReport, captions: dict[str, str] | None) -> ImageResult | None:
     image_path, annotation_path = f"images/{category}/{image_id}.JPEG", f"annotations/{category}/{image_id}.npz"
-    data = release.read(image_path)
+    data = _read(release, image_path, "image listed but missing", report)
     if data is None:
-        report.skip("image listed but missing", image_path)
         return None
-    annotation = release.read(annotation_path)
+    annotation = _read(release, annotation_path, "annotation file missing", report)
     if annotation is None:
-        report.skip("annotation file missing", annotation_path)
         return None
     try:
         objects = load_annotations(annotation, annotation_path)
@@ -256,6 +308,10 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     except ImageNet3DError as err:
         report.skip("corrupt annotation file", annotation_path, "annotations", str(err).split(": ", 1)[-1])
         return None
+    too_large = image_too_large(data)  # from the header: a decompression bomb is never allocated
+    if too_large:
+        report.skip("image too large", image_path, None, too_large)
+        return None
     decoded = decode_image(data, image_path, report)
     if decoded is None:
         return None
@@ -264,17 +320,19 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     report.totals[f"{split}/objects"] += len(objects)
     checks, raw, rows = [], [], []
     for index, obj in enumerate(objects):
-        check = check_object(obj, image.width, image.height)
+        check, flags = check_object(obj), object_flags(obj, image.width, image.height)
         checks.append(check)
         if check.bad_input:
             report.skip(check.reason, annotation_path, f"annotations[{index}]" + (f".{check.field}" if check.field
                                                                                  else ""))
         elif not check.passes:
             report.filtered[f"{split}/{check.reason}"] += 1
+        if flags:
+            report.flag(split, flags, annotation_path, f"annotations[{index}].bbox")
         object_id = f"{image_id}_{index:02d}"
-        raw.append(raw_object(obj, index, object_id, check))
+        raw.append(raw_object(obj, index, object_id, check, flags))
         if check.passes and options.pose:
-            rows.append(pose_row(image, obj, category, image_id, index, options))
+            rows.append(pose_row(image, obj, category, image_id, index, options, flags))
     report.totals[f"{split}/objects kept"] += sum(c.passes for c in checks)
     image_row = None
     if options.image:
@@ -297,10 +355,13 @@ def cad_rows(release: Release, category: str, report: BuildReport) -> list[dict]
     if not paths:
         report.skip("no CAD models", f"CAD/{category}")
     for cad_index, path in paths:
+        data = _read(release, path, "CAD model missing", report)
+        if data is None:
+            continue
         try:
-            vertices, faces = parse_off(release.read(path), path)
-        except ImageNet3DError as err:
-            report.skip("malformed CAD model", path, None, str(err).split(": ", 1)[-1])
+            vertices, faces = parse_off(data, path)
+        except MalformedOffError as err:
+            report.skip("malformed CAD model", path, None if err.line is None else f"line {err.line}", err.problem)
             continue
         rows.append({"category": category, "cad_index": cad_index, "vertices": vertices.tolist(),
                      "faces": faces.tolist()})
@@ -320,10 +381,19 @@ def release_categories(release: Release, report: BuildReport) -> list[str]:
     return known
 
 
+def listed_ids(release: Release, category: str, split: str) -> list[str]:
+    """The ids of a list file for planning (progress, captions, unlisted images): [] when it is missing or
+    unreadable, which building the unit reports."""
+    try:
+        return release.list_ids(category, split) or []
+    except UnreadableFileError:
+        return []
+
+
 def unlisted_images(release: Release, category: str) -> int:
     """Images of a category that no list file names: outside both official splits, hence not built."""
     listed = set()
     for split in SPLITS:
-        listed.update(release.list_ids(category, split) or [])
+        listed.update(listed_ids(release, category, split))
     return sum(1 for path in release.files(f"images/{category}")
                if path.rsplit("/", 1)[-1].rsplit(".", 1)[0] not in listed)

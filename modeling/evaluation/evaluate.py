@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
+from modeling.data.crop import prompt_box
 from modeling.evaluation.metrics import SCORING_TASKS, pose_error
 from modeling.evaluation.scoring import format_metrics_table, score_records
 from modeling.geometry import ANGLE_NAMES
@@ -100,7 +101,8 @@ class LlavaPosePredictor:
     def __call__(self, images: list, boxes: list) -> list[dict[str, Any]]:
         from modeling.llava_pose.inference import predict
 
-        prompts = [self.processor.joint_prompt(box, (image.height, image.width)) for image, box in zip(images, boxes)]
+        prompts = [self.processor.joint_prompt(prompt_box(box, image.width, image.height), (image.height, image.width))
+                   for image, box in zip(images, boxes)]
         results = predict(self.model, self.processor, images, task="joint", prompts=prompts,
                           max_new_tokens=self.max_new_tokens)
         out = []

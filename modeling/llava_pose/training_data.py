@@ -37,6 +37,7 @@ from PIL import Image, ImageOps
 
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling.data.augmentation import jitter
+from modeling.data.crop import prompt_box
 from modeling.data.loading import built_configs, load_pose_split, load_split
 from modeling.geometry import ANGLE_NAMES, angle_to_bin, flip_point_x, flip_pose
 from modeling.utils.errors import ImageNet3DError
@@ -69,7 +70,7 @@ def joint_example(row: dict, processor: Any, flip: bool = False, rng: np.random.
     jittered (``augmentation.jitter``: zoom, shift, colour; box and object centre moved along) with ``rng``."""
     image = row["image"].convert("RGB")
     width, height = image.size
-    x1, y1, x2, y2 = (float(v) for v in row["bbox"])
+    x1, y1, x2, y2 = prompt_box(row["bbox"], width, height)
     azimuth, elevation, theta = (float(row[name]) for name in ANGLE_NAMES)
     px, py = float(row["px"]), float(row["py"])
     if flip:

@@ -92,10 +92,6 @@ def empty_list(release):
     (release / "lists" / "car_imagenet_val.txt").write_text("")
 
 
-def bbox_outside(release):
-    rewrite_first_object(release, bbox=np.array([5.0, 5.0, 5000.0, 40.0]))
-
-
 # (name, break the release, reason, file: 'image' | 'annotation' | literal, field)
 SKIPS = [
     ("corrupt JPEG", corrupt, "corrupt or truncated image", "image", None),
@@ -108,7 +104,6 @@ SKIPS = [
      "annotation", "annotations[0].elevation"),
     ("infinite angle", lambda r: rewrite_first_object(r, theta=np.inf), "NaN or infinite pose value",
      "annotation", "annotations[0].theta"),
-    ("bbox outside", bbox_outside, "bbox outside the image", "annotation", "annotations[0].bbox"),
     ("unknown category", unknown_category, "unknown category folder", "images/not_a_category", None),
     ("empty list", empty_list, "empty list file", "lists/car_imagenet_val.txt", None),
 ]

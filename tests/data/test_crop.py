@@ -169,3 +169,13 @@ def test_built_512_crops_are_the_official_ones(synthetic_release, tmp_path):
         assert (row["px"], row["py"]) == principal and row["distance"] == 4.0
         np.testing.assert_allclose(row["bbox"][:3], bbox[:3])
     assert np.mean(means) < 2.0
+
+
+def test_prompt_box_orders_corners_and_falls_back_to_the_crop():
+    from modeling.data.crop import prompt_box
+
+    assert prompt_box([10.0, 20.0, 30.0, 40.0], 64, 64) == (10.0, 20.0, 30.0, 40.0)
+    assert prompt_box([30.0, 40.0, 10.0, 20.0], 64, 64) == (10.0, 20.0, 30.0, 40.0)  # inverted
+    assert prompt_box([-5.0, 0.0, 90.0, 64.0], 64, 64) == (-5.0, 0.0, 90.0, 64.0)  # past the crop: left as is
+    for unusable in (None, [float("nan"), 1.0, 2.0, 3.0], [1.0, 2.0]):
+        assert prompt_box(unusable, 64, 48) == (0.0, 0.0, 64.0, 48.0)

@@ -9,20 +9,15 @@ import numpy as np
 import pytest
 
 from modeling.data.release import (
-    FILTERED_DISTANCE,
-    FILTERED_NO_STATUS,
-    FILTERED_STATUS_BAD,
     Release,
     UnsafePickleError,
     check_member_name,
-    check_object,
     is_safe_id,
     load_annotations,
     load_npz,
-    parse_off,
-    wrapped,
 )
 from modeling.utils.errors import ImageNet3DError
+from tests.helpers.dataset import good_object
 
 
 def npz_bytes(**arrays) -> bytes:
@@ -35,15 +30,6 @@ def object_array(objects: list) -> np.ndarray:
     array = np.empty(len(objects), dtype=object)
     array[:] = objects
     return array
-
-
-def good_object(**overrides) -> dict:
-    obj = {"bbox": np.array([10.0, 20.0, 60.0, 80.0]), "class": "chair", "azimuth": 1.0, "elevation": 0.2,
-           "theta": 6.0, "distance": 5.0, "px": 35.0, "py": 50.0, "principal": np.array([35.0, 50.0]),
-           "focal": 1.0, "viewport": 2000, "height": np.uint16(100), "width": np.uint16(120), "cad_index": 2,
-           "object_status": "status_good", "dense": "dense_no", "ignore": np.int64(0)}
-    obj.update(overrides)
-    return obj
 
 
 def test_annotations_round_trip_with_numpy_types():
@@ -184,82 +170,72 @@ def test_release_reads_folder_and_zip_alike(tmp_path):
         Release(tmp_path)
 
 
+def _windows_zip(path, files):
+    """A zip whose member names use backslashes, as some Windows tools write them."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name.replace("/", "\\"), data)
+    return path
+
+
+FILES = {"imagenet3d_v1/annotations/chair/a.npz": b"A", "imagenet3d_v1/images/chair/a.JPEG": b"I",
+         "imagenet3d_v1/lists/chair_imagenet_train.txt": b"a\n", "imagenet3d_v1/CAD/chair/01.off": b"OFF"}
+
+
+def test_zip_with_backslash_member_names_is_read(tmp_path):
+    release = Release(_windows_zip(tmp_path / "w.zip", FILES))
+    assert release.categories() == ["chair"] and release.list_ids("chair", "train") == ["a"]
+    assert release.read("images/chair/a.JPEG") == b"I" and list(release.cad_paths("chair")) == [(1, "CAD/chair/01.off")]
+    assert release.where("images/chair/a.JPEG") == f"{tmp_path / 'w.zip'}/imagenet3d_v1\\images\\chair\\a.JPEG"
+
+
+@pytest.mark.parametrize("member", ["imagenet3d_v1\\..\\..\\x", "..\\..\\x", "\\\\server\\share\\x",
+                                    "C:\\x", "imagenet3d_v1\\images\\..\\..\\..\\x"])
+def test_backslash_names_that_escape_are_still_refused(tmp_path, member):
+    with pytest.raises(ImageNet3DError, match="zip slip"):
+        Release(_windows_zip(tmp_path / "w.zip", {**FILES, member: b"x"}))
+
+
+def test_one_file_written_both_ways_is_refused(tmp_path):
+    archive = _windows_zip(tmp_path / "w.zip", FILES)
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("imagenet3d_v1/images/chair/a.JPEG", b"other")
+    with pytest.raises(ImageNet3DError, match=r"name the same file"):
+        Release(archive)
+
+
+def test_a_zip_without_one_annotations_folder_says_what_it_holds(tmp_path):
+    with pytest.raises(ImageNet3DError, match=r"no annotations/ folder .*2 file\(s\); first: 'x/a.txt', 'x/b.txt'"):
+        Release(_zip(tmp_path / "a.zip", ["x/a.txt", "x/b.txt"]))
+    with pytest.raises(ImageNet3DError, match=r"more than one annotations/ folder .*a/annotations/, b/annotations/"):
+        Release(_zip(tmp_path / "b.zip", ["a/annotations/c/x.npz", "b/annotations/c/x.npz"]))
+
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbfa\r\nb\r\n", b"a\rb\r", b"a\r\n\r\n  b  \r\n", "a\r\nb\r\n".encode("utf-16"),
+    "a\nb".encode("utf-16-be").join([b"\xfe\xff", b""]),
+], ids=["utf-8 BOM + CRLF", "CR", "blank lines", "UTF-16 LE BOM", "UTF-16 BE BOM"])
+def test_list_files_from_other_systems_are_read(tmp_path, data):
+    root = tmp_path / "r"
+    (root / "annotations").mkdir(parents=True)
+    (root / "lists").mkdir()
+    (root / "lists" / "chair_imagenet_train.txt").write_bytes(data)
+    assert Release(root).list_ids("chair", "train") == ["a", "b"]
+
+
+def test_undecodable_list_bytes_are_kept_visible_with_their_line(tmp_path):
+    root = tmp_path / "r"
+    (root / "annotations").mkdir(parents=True)
+    (root / "lists").mkdir()
+    (root / "lists" / "chair_imagenet_train.txt").write_bytes(b"a\n\nb\xff\n")
+    entries = Release(root).list_entries("chair", "train")
+    assert entries == [(1, "a"), (3, "b\ufffd")] and not is_safe_id(entries[1][1])
+
+
 def test_ids_that_could_name_other_paths_are_unsafe():
     assert is_safe_id("n02818832_13") and is_safe_id("img.v2-1")
     for bad in ("../x", "a/b", "a\\b", "", ".hidden", "..", "x..y"):
         assert not is_safe_id(bad)
-
-
-# ---- per-object checks and the official filter --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("change, reason, field, bad", [
-    ({}, None, None, False),
-    ({"object_status": None}, FILTERED_NO_STATUS, "object_status", False),
-    ({"object_status": "status_bad"}, FILTERED_STATUS_BAD, "object_status", False),
-    ({"distance": 0.0}, FILTERED_DISTANCE, "distance", False),
-    ({"distance": -1.0}, FILTERED_DISTANCE, "distance", False),
-    ({"azimuth": None}, "missing pose key", "azimuth", True),
-    ({"py": None}, "missing pose key", "py", True),
-    ({"theta": float("nan")}, "NaN or infinite pose value", "theta", True),
-    ({"elevation": np.inf}, "NaN or infinite pose value", "elevation", True),
-    ({"distance": "far"}, "pose value is not a number", "distance", True),
-    ({"bbox": np.array([10.0, 20.0, 200.0, 80.0])}, "bbox outside the image", "bbox", True),
-    ({"bbox": np.array([-5.0, 20.0, 60.0, 80.0])}, "bbox outside the image", "bbox", True),
-    ({"bbox": np.array([60.0, 20.0, 10.0, 80.0])}, "bbox has x2 < x1 or y2 < y1", "bbox", True),
-    ({"bbox": np.array([1.0, 2.0])}, "bbox is not 4 finite numbers", "bbox", True),
-    ({"bbox": None}, "missing bbox", "bbox", True),
-])
-def test_check_object(change, reason, field, bad):
-    obj = good_object()
-    for key, value in change.items():
-        if value is None:
-            del obj[key]
-        else:
-            obj[key] = value
-    check = check_object(obj, width=120, height=100)
-    assert (check.reason, check.field, check.bad_input, check.passes) == (reason, field, bad, reason is None)
-
-
-def test_unannotated_objects_are_filtered_before_their_pose_is_read():
-    # The official preprocessing skips objects without object_status first; they carry only bbox and class.
-    assert check_object({"bbox": np.zeros(4), "class": "chair"}, 10, 10).reason == FILTERED_NO_STATUS
-    assert check_object("not a dict", 10, 10).bad_input
-
-
-def test_bbox_on_the_border_pixel_passes():
-    assert check_object(good_object(bbox=np.array([0.0, 0.0, 120.0, 100.0])), 120, 100).passes
-    assert check_object(good_object(bbox=np.array([-1.0, 0.0, 121.0, 100.0])), 120, 100).passes
-
-
-def test_wrapped_angles():
-    assert wrapped(-np.pi / 2) == pytest.approx(1.5 * np.pi)
-    assert wrapped(2 * np.pi + 0.25) == pytest.approx(0.25)
-    assert np.isnan(wrapped(float("nan"))) and wrapped("x") is None
-
-
-# ---- OFF meshes ----------------------------------------------------------------------------------------------
-
-
-def test_parse_off_fans_polygons():
-    text = b"OFF\n4 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n4 0 1 2 3\n"
-    vertices, faces = parse_off(text, "m.off")
-    assert vertices.shape == (4, 3) and vertices.dtype == np.float32
-    np.testing.assert_array_equal(faces, [[0, 1, 2], [0, 1, 2], [0, 2, 3]])
-    vertices, faces = parse_off(b"OFF 3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n", "m.off")
-    assert faces.tolist() == [[0, 1, 2]]
-
-
-@pytest.mark.parametrize("text, message", [
-    (b"PLY\n", "missing 'OFF' header"),
-    (b"OFF\n3 1 0\n0 0 0\n1 0 0\n", "truncated|malformed"),
-    (b"OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n", "out of range"),
-    (b"OFF\n3 1 0\n0 0 x\n1 0 0\n0 1 0\n3 0 1 2\n", "malformed"),
-    (b"OFF\n3 1 0\n0 0 nan\n1 0 0\n0 1 0\n3 0 1 2\n", "NaN"),
-])
-def test_parse_off_errors_name_the_file(text, message):
-    with pytest.raises(ImageNet3DError, match=rf"^m\.off.*({message})"):
-        parse_off(text, "m.off")
 
 
 def test_release_refuses_what_is_not_a_release(tmp_path):

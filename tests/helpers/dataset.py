@@ -46,3 +46,13 @@ def tree_digest(folder: Path) -> dict[str, str]:
     """Relative path → sha256 of every file under a folder."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def good_object(**overrides) -> dict:
+    """An annotation dict with every official key and type, as the release writes it; ``overrides`` replace keys."""
+    obj = {"bbox": np.array([10.0, 20.0, 60.0, 80.0]), "class": "chair", "azimuth": 1.0, "elevation": 0.2,
+           "theta": 6.0, "distance": 5.0, "px": 35.0, "py": 50.0, "principal": np.array([35.0, 50.0]),
+           "focal": 1.0, "viewport": 2000, "height": np.uint16(100), "width": np.uint16(120), "cad_index": 2,
+           "object_status": "status_good", "dense": "dense_no", "ignore": np.int64(0)}
+    obj.update(overrides)
+    return obj

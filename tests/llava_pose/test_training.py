@@ -288,6 +288,17 @@ def test_mirroring_flips_the_crop_the_box_and_the_pose(data_dir, processor):
     assert [data.train.flips(i) for i in range(len(data.train))] == flips  # a pure function of (seed, epoch, i)
 
 
+def test_a_flagged_box_still_makes_a_prompt(data_dir, processor):
+    # pose rows keep odd boxes as found (see their flags): no box or a NaN one prompts with the whole crop.
+    row = load_split(data_dir, "pose", "train")[0]
+    for box in (None, [float("nan"), 1.0, 2.0, 3.0]):
+        assert joint_example({**row, "bbox": box}, processor).prompt == processor.joint_prompt((0, 0, CROP, CROP),
+                                                                                                 (CROP, CROP))
+    x1, y1, x2, y2 = row["bbox"]
+    inverted = joint_example({**row, "bbox": [x2, y2, x1, y1]}, processor)
+    assert inverted.prompt == joint_example(row, processor).prompt
+
+
 def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
     base = str(tiny_model_dir())
     not_built = tmp_path / "not_built"
