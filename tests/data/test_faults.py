@@ -215,15 +215,12 @@ def _one_image_release(root, n_objects):
     return root
 
 
-def _build(source, out, configs):
-    assert cli.main(["build", str(source), str(out), "--configs", *configs, "--crop-size", "16",
-                     "--no-progress"]) == 0
 
 
 def test_ten_thousand_objects_in_one_image_build(tmp_path):
     release = _one_image_release(tmp_path / "many", 10_000)
     # That the time grows linearly with the objects is measured by benchmarks/bench_objects_per_image.py.
-    _build(release, tmp_path / "out", ["image", "captions"])
+    assert _build(release, tmp_path / "out", "--configs", "image", "captions", "--crop-size", "16") == 0
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert report["totals"]["train"]["objects kept"] == 10_000 and report["skips"] == []
     import pyarrow.parquet as pq
