@@ -26,7 +26,6 @@ Two guards against a hostile or broken file live here, two more in the modules b
 
 from __future__ import annotations
 
-import codecs
 import io
 import pickle
 import re
@@ -41,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.textfile import decode_text
 
 SPLITS = ("train", "val")
 """The official splits, as the list files name them (``<category>_imagenet_<split>.txt``)."""
@@ -188,13 +188,6 @@ def image_too_large(data: bytes) -> str | None:
         return (f"header says {width} x {height} = {width * height:,} pixels, more than {MAX_IMAGE_PIXELS:,} "
                 "(decompression bomb guard)")
     return None
-
-
-def decode_text(data: bytes) -> str:
-    """A text file's bytes as str: UTF-8 (a byte-order mark is dropped) or UTF-16 with its byte-order mark."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    return data.decode("utf-8-sig", errors="replace")
 
 
 def is_safe_id(name: str) -> bool:
@@ -381,14 +374,14 @@ class Release:
     def list_entries(self, category: str, split: str) -> list[tuple[int, str]] | None:
         """(line number, image id) of a list file in file order, blank lines dropped; None when it is missing.
 
-        Read as UTF-8 with or without a byte-order mark (or UTF-16 with one, as Windows editors save "Unicode"),
+        Read as UTF-8 with or without a byte-order mark (or UTF-16/32 with one, as Windows editors save "Unicode"),
         with LF, CRLF or CR line ends; undecodable bytes become U+FFFD, so such an id is reported, not guessed.
         """
         data = self.read(self.list_path(category, split))
         if data is None:
             return None
-        return [(number, line.strip()) for number, line in enumerate(decode_text(data).splitlines(), 1)
-                if line.strip()]
+        text = decode_text(data, self.list_path(category, split), errors="replace")
+        return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
 
     def list_ids(self, category: str, split: str) -> list[str] | None:
         """The image ids of a list file in file order (blank lines dropped), or None when it is missing."""

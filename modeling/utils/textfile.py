@@ -47,19 +47,23 @@ def _position(text_before: str) -> tuple[int, int]:
     return len(ends) + 1, len(text_before) - start + 1
 
 
-def decode_text(data: bytes, name: object, *, byte_order_mark: bool = True) -> str:
+def decode_text(data: bytes, name: object, *, byte_order_mark: bool = True, errors: str = "strict") -> str:
     """The text of a user file's bytes, its byte-order mark removed and line ends as they are.
 
     ``name`` (the file) starts every error. Raises :class:`ImageNet3DError` naming ``name:line``, the column and
     the byte offset for bytes invalid in the file's encoding, and for a NUL character. ``byte_order_mark=False``
     is for files that another library reads after us as plain UTF-8 (a dataset card, a model's config.json):
     there a byte-order mark is an error rather than accepted here and refused later with a traceback.
+    ``errors="replace"`` turns invalid bytes into U+FFFD instead (the release's list files, whose bad lines are
+    counted skips naming the line rather than one error for the whole file).
     """
     bom, codec, label = _encoding_of(data)
     if bom and not byte_order_mark:
         raise located(name, f"starts with a {label} byte-order mark: save it as UTF-8 without one (the libraries "
                             "that read this file do not accept it)", 1)
     body = data[bom:]
+    if errors != "strict":
+        return body.decode(codec, errors=errors)
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as err:
