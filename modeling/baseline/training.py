@@ -24,6 +24,7 @@ from modeling.baseline.training_arguments import BaselineTrainingArguments
 from modeling.data.augmentation import jitter
 from modeling.geometry import ANGLE_NAMES, flip_pose
 from modeling.utils.errors import ImageNet3DError
+from modeling.utils.model_folder import check_output_folder
 
 TRAIN_COLUMNS = ["image", "category", *ANGLE_NAMES]
 SUMMARY_FILE = "training.json"
@@ -96,9 +97,10 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     import torch
     from transformers import Trainer, TrainingArguments, set_seed
 
-    from modeling.baseline.model import create_baseline, is_baseline_dir, load_baseline
+    from modeling.baseline.model import MODEL_TYPE, create_baseline, is_baseline_dir, load_baseline
 
     opts = dataclasses.replace(args or BaselineTrainingArguments(), **overrides)
+    check_output_folder(output_dir, accepted=(MODEL_TYPE,))
     train_rows, seen = training_split(data_dir, opts.known_only)
     set_seed(opts.seed)
     if model_dir is not None and is_baseline_dir(model_dir):

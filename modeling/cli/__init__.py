@@ -47,7 +47,9 @@ def _command_in(argv: Sequence[str]) -> str | None:
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser; only the subcommand named in ``argv`` gets its arguments (and its import)."""
+    # allow_abbrev=False: a prefix such as --lr must not silently mean --lr-scheduler.
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="imagenet3d",
         description="ImageNet3D the Hugging Face way: synthesize or build the dataset, train and evaluate "
                     "LLaVA-pose, score predictions with the official metric.",
@@ -55,7 +57,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = _command_in(argv)
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        sub = subparsers.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                                    allow_abbrev=False)
         if name == chosen:
             module = importlib.import_module(module_name)
             module.add_arguments(sub)
@@ -82,10 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader is gone: point stdout at devnull so that the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ImageNet3DError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as err:
+    except ImageNet3DError as err:
         print(f"imagenet3d {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a path that is missing, a file where a folder belongs, no network for the Hub, ...
+        print(f"imagenet3d {args.command}: error: {describe_os_error(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"imagenet3d {args.command}: interrupted", file=sys.stderr)
         return 130
 
+
+def describe_os_error(err: OSError) -> str:
+    """One line for an OSError: ``PATH: reason`` (no ``[Errno N]``) when it names a file, else its message."""
+    if err.filename is not None and err.strerror:
+        target = f" -> {err.filename2}" if err.filename2 is not None else ""
+        return f"{err.filename}{target}: {err.strerror}"
+    return str(err).splitlines()[0] if str(err) else type(err).__name__

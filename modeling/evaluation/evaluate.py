@@ -36,6 +36,7 @@ from modeling.geometry import ANGLE_NAMES
 from modeling.utils import model_folder
 from modeling.utils.errors import ImageNet3DError
 from modeling.utils.jsonl import write_jsonl
+from modeling.utils.model_folder import check_output_folder
 
 LLAVA_POSE = "llava_pose"
 BASELINE = "imagenet3d_pose_classifier"
@@ -167,6 +168,8 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     model_type = evaluable_model_type(model_dir)
     if batch_size < 1:
         raise ImageNet3DError(f"--batch-size must be positive, got {batch_size}")
+    if out_dir is not None:
+        check_output_folder(out_dir, keeps="metrics.json")
     rows = evaluation_rows(data_dir, task, split, max_objects)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()

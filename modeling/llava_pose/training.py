@@ -50,6 +50,7 @@ from typing import Any
 
 from modeling.llava_pose.training_arguments import DEFAULT_LORA_TARGETS, LlavaPoseTrainingArguments
 from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.model_folder import check_output_folder
 from modeling.utils.textfile import read_text
 
 MODULES_TO_SAVE = ("pose_head", "multi_modal_projector")
@@ -165,8 +166,8 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
 
     opts = dataclasses.replace(args or LlavaPoseTrainingArguments(), **overrides).resolved()
     output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise located(output_dir, "output exists and is not a folder")
+    # A stage-2 output holds the adapter: a rerun there (e.g. --resume) is fine, as is a LLaVA-pose model folder.
+    check_output_folder(output_dir, accepted=("llava_pose",), keeps="adapter_config.json" if opts.stage == 2 else "")
     resume_from = _resume_checkpoint(opts.resume, output_dir)
     if opts.bf16:
         _check_bf16()
@@ -224,6 +225,8 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     result = trainer.train(resume_from_checkpoint=resume_from)
     final_eval = _final_evaluation(trainer) if evaluate else {}
     trainer.save_model(str(output_dir))  # the model (stage 1) or the adapter (stage 2), and the processor
+    # Counted before a merge: merge_and_unload folds the adapter into the base and changes what trainer.model holds.
+    trained = _trained_description(opts.stage, trainer.model, adapted)
     target = output_dir
     if opts.merge:
         target = output_dir / MERGED_DIR
@@ -233,7 +236,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     seconds = time.perf_counter() - start
     summary = {
         "stage": opts.stage, "model": str(model_dir), "data": data.info, "output": str(target),
-        "options": dataclasses.asdict(opts), "trained": _trained_description(opts.stage, trainer.model, adapted),
+        "options": dataclasses.asdict(opts), "trained": trained,
         "global_step": trainer.state.global_step, "train_loss": result.training_loss,
         "train_runtime_s": result.metrics.get("train_runtime"), "wall_time_s": round(seconds, 2),
         "eval": final_eval, "log_history": trainer.state.log_history,

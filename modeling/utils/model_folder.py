@@ -20,9 +20,14 @@ def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, h
     model_dir = Path(model_dir)
     config_file = model_dir / "config.json"
     suffix = f" ({hint})" if hint else ""
-    if not model_dir.is_dir():
+    if not model_dir.exists():
         raise located(model_dir, "model folder not found")
+    if not model_dir.is_dir():
+        raise located(model_dir, "is a file, not a model folder")
     if not config_file.is_file():
+        if (model_dir / "adapter_config.json").is_file():
+            raise located(model_dir, "a LoRA adapter (imagenet3d train --stage 2), not a full model: use the merged "
+                                     f"model in {model_dir / 'merged'} (train with --merge){suffix}")
         raise located(model_dir, f"not a model folder: no config.json{suffix}")
     try:
         # transformers reads config.json after us as plain UTF-8: no byte-order mark.
@@ -33,3 +38,37 @@ def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, h
         expected = " or ".join(repr(t) for t in accepted)
         raise located(config_file, f"model_type is {model_type!r}: not {what} ({expected}){suffix}")
     return model_type
+
+
+# Marker files of the folders our commands write, to tell them apart before one is written into another.
+FOLDER_MARKERS = {"build_report.json": "a built dataset", "synthetic.json": "a synthetic release",
+                  "adapter_config.json": "a LoRA adapter", "metrics.json": "an evaluation's output"}
+
+
+def check_output_folder(out_dir: str | Path, accepted: Collection[str] = (), keeps: str = "") -> None:
+    """Refuse to write into ``out_dir`` when it holds something else than what the command writes there.
+
+    A missing or empty folder is fine, and so is one holding a model whose ``model_type`` is in ``accepted``
+    (retraining, resuming) or the marker file named by ``keeps`` (a rerun of the same command). A file, a model of
+    another type, a built dataset, a release, an adapter or an evaluation's output raises ImageNet3DError naming the
+    folder: writing would mix files or overwrite another model's weights.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise located(out_dir, "output exists and is not a folder")
+    if keeps and (out_dir / keeps).is_file():
+        return
+    config_file = out_dir / "config.json"
+    if config_file.is_file():
+        try:
+            model_type = json.loads(read_text(config_file, byte_order_mark=False)).get("model_type")
+        except (json.JSONDecodeError, AttributeError):
+            model_type = None
+        if model_type in accepted:
+            return
+        raise located(out_dir, f"output folder holds another model (model_type {model_type!r}): choose a new folder")
+    for marker, what in FOLDER_MARKERS.items():
+        if marker != keeps and (out_dir / marker).is_file():
+            raise located(out_dir, f"output folder holds {what} ({marker}): choose a new folder")
