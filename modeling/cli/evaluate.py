@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from modeling.cli.options import torch_device
 from modeling.evaluation.evaluate import DEFAULT_BATCH_SIZE, JOINT_ANSWER_MAX_NEW_TOKENS, OUTPUT_FILES, evaluate
 from modeling.evaluation.metrics import SCORING_TASKS
 
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects, evenly spaced (default: all)")
     parser.add_argument("--max-new-tokens", type=int, default=JOINT_ANSWER_MAX_NEW_TOKENS,
                         help=f"LLaVA-pose generation limit (default: {JOINT_ANSWER_MAX_NEW_TOKENS})")
-    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 

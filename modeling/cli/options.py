@@ -86,3 +86,21 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type,
 def dataclass_from_args(cls: type[T], args: argparse.Namespace) -> T:
     """An instance of the dataclass ``cls`` from the parsed options that :func:`add_dataclass_arguments` added."""
     return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init})  # type: ignore[call-arg]
+
+
+def torch_device(text: str) -> str:
+    """``--device``: a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``), checked before any
+    work, so that a typo or a missing GPU is a usage error rather than a traceback from inside torch."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device ({str(err).splitlines()[0]})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: this torch has no usable CUDA GPU (use cpu)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine")
+    return text

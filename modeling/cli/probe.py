@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from modeling.cli.options import torch_device
 from modeling.evaluation.scoring import format_metrics_table
 from modeling.probing.features import LAYER_SETS
 from modeling.probing.heads import OFFICIAL_LEARNING_RATES
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-val", type=int, help="use a random subset of this many validation objects")
     parser.add_argument("--no-hflip", action="store_true", help="no flip augmentation (official: flip on)")
     parser.add_argument("--extract-batch-size", type=int, default=32, help="images per backbone pass (default: 32)")
-    parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 

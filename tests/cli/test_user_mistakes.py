@@ -76,3 +76,11 @@ def test_evaluate_refuses_an_out_folder_that_is_something_else(capsys, tmp_path,
     status, err = run(capsys, "evaluate", "--model", str(tiny_model_dir()), "--data", str(small_dataset),
                       "--out", str(afile), "--max-objects", "2", "--no-progress")
     assert status == 2 and "not a folder" in err and afile.read_text() == "x"
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:7"])
+def test_a_device_this_machine_lacks_is_a_usage_error(device):
+    argv = ["evaluate", "--model", "m", "--data", "d", "--device", device]
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser(argv).parse_args(argv)
+    assert exit_info.value.code == 2
