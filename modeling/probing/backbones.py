@@ -160,6 +160,14 @@ class BackboneSource:
                 "weights_sha256": self.weights_sha256, "config_sha256": config_sha256(self.config),
                 "processor_sha256": _canonical_sha256(self.processor.to_dict())}
 
+    def cache_identity(self) -> dict:
+        """:meth:`identity` as the feature cache keys on it: without the name when the weights hash identifies the
+        weights (the same folder given by another path, or moved, is the same backbone)."""
+        identity = self.identity()
+        if self.weights_sha256 is not None:
+            identity.pop("backbone")
+        return identity
+
     def describe(self) -> str:
         """One line: what the backbone is and where its weights come from."""
         if self.kind == "tiny":

@@ -3,11 +3,12 @@
 An entry is two files in the cache folder (``imagenet3d probe`` uses ``probe_output/feature_cache``):
 ``<key>.npy``, the features (views, N, F) read back memory-mapped, and ``<key>.json``, the fields the key was
 made of and what the extraction reported (the row layout, the number of layers). The key is the SHA-256 of
-the fields as canonical JSON: the backbone's identity (name, kind, Hub commit or weights hash, config and
-image-processor hashes), the dataset fingerprint, the config and split, a hash of the rows' object ids (so a
-subset or another order is another entry), the mirrored view, the dtype and the cache format. The ``.npy``
-is written under a temporary name and renamed, then the ``.json`` is written: an interrupted extraction
-leaves no entry. Entries are never evicted: delete the folder to reclaim the space.
+the fields as canonical JSON: the backbone's identity (kind, config and image-processor hashes, and the
+weights hash, or the name and Hub commit when there is none), the dataset fingerprint, the config and split,
+a hash of the rows' object ids (so a subset or another order is another entry), the mirrored view, the dtype
+and the cache format. The ``.npy`` is written under a temporary name and renamed, then the ``.json`` is
+written: an interrupted extraction leaves no entry. Entries are never evicted: delete the folder to reclaim
+the space.
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
     source = resolve_backbone(backbone)
     log(f"backbone: {source.describe()}")
     fingerprint = dataset_fingerprint(data)
-    fields = {**source.identity(), "dataset_fingerprint": fingerprint, "config": config}
+    fields = {**source.cache_identity(), "dataset_fingerprint": fingerprint, "config": config}
 
     start = time.perf_counter()
     folder = nullcontext(cache_dir) if cache_dir is not None else tempfile.TemporaryDirectory(prefix="probe_features_")

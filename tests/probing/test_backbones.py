@@ -3,6 +3,7 @@ build that has no `probe` config; what is read per kind (CLS, token mean, global
 skipped, hybrids by layer); identities (weights hash of a folder or a tiny backbone, the commit of a Hub snapshot)."""
 
 import json
+import shutil
 
 import datasets
 import pytest
@@ -129,6 +130,8 @@ def test_identities(tmp_path, tiny_baseline, monkeypatch):
     # A folder: the hash of its weight files, which changes with the weights.
     folder = resolve_backbone(tiny_baseline)
     assert folder.kind == "baseline" and folder.weights_sha256 == folder_weights_sha256(tiny_baseline)
+    moved = resolve_backbone(shutil.copytree(tiny_baseline, tmp_path / "moved"))
+    assert moved.cache_identity() == folder.cache_identity() and moved.identity() != folder.identity()
     ViTModel(ViTConfig(**SMALL)).save_pretrained(tmp_path / "vit")
     ViTImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vit")
     before = resolve_backbone(tmp_path / "vit").weights_sha256
