@@ -241,8 +241,8 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
                                                     progress, log)
         train_cache, val_cache = caches["train"], caches["validation"]
         log(f"reads: {train_cache.layout.description}")
-        avgpool = _avgpool_choices(avgpool, train_cache.layout, log)
-        variants = make_variants(layer_sets, num_layers, avgpool)
+        avgpool_used = _avgpool_choices(avgpool, train_cache.layout, log)
+        variants = make_variants(layer_sets, num_layers, avgpool_used)
         log("layer sets: " + "; ".join(f"{s} = {list(layer_indices(s, num_layers))}" for s in layer_sets))
         extract_s = time.perf_counter() - start
 
@@ -269,8 +269,9 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
                   for i, c, g in zip(ids, categories, val_angles)]
     variant, lr = grid.variants[best[0]], grid.learning_rates[best[1]]
     protocol = {"epochs": epochs, "batch_size": batch_size, "learning_rates": [float(r) for r in learning_rates],
-                "layer_sets": list(layer_sets), "avgpool": list(avgpool), "hflip": hflip, "max_train": max_train,
-                "max_val": max_val, "seed": seed, "train_objects": len(train), "val_objects": len(val)}
+                "layer_sets": list(layer_sets), "avgpool": list(avgpool), "avgpool_used": list(avgpool_used),
+                "hflip": hflip, "max_train": max_train, "max_val": max_val, "seed": seed, "train_objects": len(train),
+                "val_objects": len(val)}
     protocol["official"] = is_official_protocol(protocol, OFFICIAL_LEARNING_RATES, LAYER_SETS)
     best_info = {"variant": variant.name, "layer_set": variant.layer_set, "layers": list(variant.layers),
                  "avgpool": variant.avgpool, "learning_rate": lr, "val_acc_pi6": float(acc[best])}

@@ -10,9 +10,9 @@ Each line (:func:`result_record`) holds:
   ``count``, and ``meta_classes`` (full name → the same statistics);
 * ``dataset`` (the path), ``dataset_config`` (``probe``, or ``pose`` when the build has no ``probe`` config),
   ``dataset_fingerprint`` (:func:`modeling.probing.cache.dataset_fingerprint`);
-* ``protocol`` (epochs, batch size, learning rates, layer sets, avgpool choices, hflip, subsets, seed, objects,
-  and ``official``: whether it is the official grid on the whole splits), ``features_reused`` (read from the
-  cache) and ``out`` (the run's output folder).
+* ``protocol`` (epochs, batch size, learning rates, layer sets, avgpool choices asked for and used, hflip,
+  subsets, seed, objects, and ``official``: whether it is the official grid on the whole splits),
+  ``features_reused`` (read from the cache) and ``out`` (the run's output folder).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ REQUIRED = ("backbone", "dataset_fingerprint", *METRICS, "count", "meta_classes"
 
 def is_official_protocol(protocol: dict, official_rates: Sequence[float], layer_sets: Sequence[str]) -> bool:
     """Whether a run's ``protocol`` is the official one: 5 epochs, batch 128, the 13 learning rates, every layer
-    set, avgpool off and on, hflip, the whole splits."""
+    set, avgpool off and on asked for (a backbone without a patch mean uses "off" only), hflip, the whole splits."""
     return (protocol["epochs"] == 5 and protocol["batch_size"] == 128 and protocol["hflip"]
             and sorted(protocol["learning_rates"]) == sorted(official_rates)
             and sorted(protocol["layer_sets"]) == sorted(layer_sets) and sorted(protocol["avgpool"]) == [False, True]

@@ -13,8 +13,10 @@ from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASSES
 from modeling import cli
 from modeling.probing.cache import cache_key, cached_features, dataset_fingerprint
 from modeling.probing.compare import PAPER_TABLE1
+from modeling.probing.features import LAYER_SETS
+from modeling.probing.heads import OFFICIAL_LEARNING_RATES
 from modeling.probing.probe import probe
-from modeling.probing.results import read_results
+from modeling.probing.results import is_official_protocol, read_results
 
 QUICK = ["--epochs", "1", "--learning-rates", "0.01", "0.1", "--no-progress"]
 
@@ -142,3 +144,13 @@ def test_bad_results_files_and_options(small_dataset, tmp_path, capsys):
     assert "--backbone and --data are required" in fails("--backbone", "tiny-vit")
     err = fails("--backbone", "tiny-vitt", "--data", str(small_dataset))
     assert "tiny-vitt: cannot load a backbone" in err and "tiny-vit, tiny-resnet, tiny-convnext" in err
+
+
+def test_official_protocol_flag():
+    official = {"epochs": 5, "batch_size": 128, "hflip": True, "learning_rates": list(OFFICIAL_LEARNING_RATES),
+                "layer_sets": list(LAYER_SETS), "avgpool": [False, True], "avgpool_used": [False], "max_train": None,
+                "max_val": None}
+    assert is_official_protocol(official, OFFICIAL_LEARNING_RATES, LAYER_SETS)     # a CNN: avgpool moot
+    for change in ({"epochs": 10}, {"learning_rates": [0.1]}, {"layer_sets": ["last"]}, {"avgpool": [True]},
+                   {"hflip": False}, {"max_val": 10}):
+        assert not is_official_protocol({**official, **change}, OFFICIAL_LEARNING_RATES, LAYER_SETS)
