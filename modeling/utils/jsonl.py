@@ -33,10 +33,14 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
         yield number, record
 
 
-def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
-    """Write one JSON object per line (UTF-8, each line ends with a newline); returns the path."""
+def write_jsonl(path: str | Path, records: Iterable[dict], append: bool = False) -> Path:
+    """Write one JSON object per line (UTF-8, each line ends with a newline); returns the path.
+
+    ``append=True`` adds the lines at the end of an existing file (creating it when missing) instead of
+    replacing it.
+    """
     path = Path(path)
-    with path.open("w", encoding="utf-8") as handle:
+    with path.open("a" if append else "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
     return path

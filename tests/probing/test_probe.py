@@ -27,11 +27,12 @@ from modeling.data import build as build_module
 from modeling.evaluation.metrics import pose_error
 from modeling.evaluation.scoring import score_files
 from modeling.geometry import angle_to_bin, bin_to_angle, flip_pose
+from modeling.probing.backbones import load_backbone
 from modeling.probing.features import (
     FeatureCache,
+    bin_labels,
     extract_features,
     layer_indices,
-    load_backbone,
     make_variants,
     num_backbone_layers,
 )
@@ -81,36 +82,44 @@ def test_layer_sets_follow_the_official_selection():
 
 
 @pytest.mark.parametrize("kind", ["vit", "dinov2"])
-def test_features_per_layer_set_are_the_backbone_tokens(backbones, dataset_dir, kind):
+def test_features_per_layer_set_are_the_backbone_tokens(backbones, dataset_dir, kind, tmp_path):
     model, processor = load_backbone(backbones[kind])
     assert not model.training and not any(p.requires_grad for p in model.parameters())
     assert num_backbone_layers(model, processor) == 8
     variants = make_variants(("last", "last4", "uniform4"), 8)
     layers = sorted({layer for v in variants for layer in v.layers})
     assert layers == [2, 4, 5, 6, 7, 8]
-    train, _ = load_probe_splits(dataset_dir, max_train=5)
+    train, _, config = load_probe_splits(dataset_dir, max_train=5)
+    assert config == "probe"
     images = [im.convert("RGB") for im in train["image"]]
-    bins = np.stack([train[f"{a}_bin"] for a in ("azimuth", "elevation", "theta")], axis=-1)
     angles = np.stack([train[a] for a in ("azimuth", "elevation", "theta")], axis=-1)
-    cache = extract_features(model, processor, [images[:3], images[3:]], 5, bins, angles, layers, mirror=True,
-                             progress=False)
-    assert cache.cls.shape == (2, 5, 6, 32) and cache.patch_mean.shape == (2, 5, 32)
+    stored = datasets.load_dataset(str(dataset_dir), "probe", split="train")
+    stored = {r["object_id"]: [r[f"{a}_bin"] for a in ("azimuth", "elevation", "theta")] for r in stored}
+    bins = np.array([stored[i] for i in train["object_id"]])     # the bins the build stored
+    layout = extract_features(model, processor, [images[:3], images[3:]], 5, layers, tmp_path / "f.npy", mirror=True,
+                              progress=False)
+    cache = FeatureCache(np.load(tmp_path / "f.npy", mmap_mode="r"), layout, bin_labels(angles, mirror=True))
+    assert cache.features.shape == (2, 5, 7 * 32) and cache.layers == tuple(layers)
+    assert layout.layers == {layer: (32 * k, 32) for k, layer in enumerate(layers)} and layout.patch == (6 * 32, 32)
     # Independently: one forward pass of the processed and of the mirrored pixels.
     pixels = processor(images=images, return_tensors="pt")["pixel_values"]
     for view, pix in enumerate((pixels, pixels.flip(-1))):
         with torch.no_grad():
             hidden = model(pixel_values=pix, output_hidden_states=True).hidden_states
         for k, layer in enumerate(layers):
-            torch.testing.assert_close(cache.cls[view, :, k], hidden[layer][:, 0], rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(cache.patch_mean[view], hidden[8][:, 1:].mean(1), rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(torch.from_numpy(cache.features[view, :, 32 * k:32 * (k + 1)]),
+                                       hidden[layer][:, 0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(torch.from_numpy(cache.features[view, :, 192:]), hidden[8][:, 1:].mean(1),
+                                   rtol=1e-4, atol=1e-5)
     assert [cache.input_dim(v) for v in variants] == [32, 64, 128, 160, 128, 160]
     inputs = cache.inputs(variants, torch.tensor([1, 4]), torch.tensor([0, 1]))
     assert inputs.shape == (6, 2, 160)
-    torch.testing.assert_close(inputs[3, 1, :128], cache.cls[1, 4, 2:].reshape(-1))     # last4: layers 5..8
-    torch.testing.assert_close(inputs[4, 0, :128], cache.cls[0, 1, [0, 1, 3, 5]].reshape(-1))  # uniform4: 2,4,6,8
-    torch.testing.assert_close(inputs[5, 0, 128:], cache.patch_mean[0, 1])
+    rows = torch.from_numpy(np.asarray(cache.features)).unflatten(-1, (7, 32))                # (views, N, 6+1, D)
+    torch.testing.assert_close(inputs[3, 1, :128], rows[1, 4, 2:6].reshape(-1))       # last4: layers 5..8
+    torch.testing.assert_close(inputs[4, 0, :128], rows[0, 1, [0, 1, 3, 5]].reshape(-1))  # uniform4: 2,4,6,8
+    torch.testing.assert_close(inputs[5, 0, 128:], rows[0, 1, 6])
     assert inputs[0, :, 32:].abs().sum() == 0                                          # zero padding
-    # Labels: the dataset's bins, and the bins of the mirrored pose for view 1.
+    # Labels: the bins the build stored (computed again from the angles), and the bins of the mirrored pose.
     assert torch.equal(cache.labels[0], torch.from_numpy(bins))
     flipped = np.stack(flip_pose(angles[:, 0], angles[:, 1], angles[:, 2]), axis=-1)
     assert torch.equal(cache.labels[1], torch.from_numpy(angle_to_bin(flipped)))
@@ -137,9 +146,8 @@ def test_clip_uses_its_vision_model_and_mae_does_not_mask(tmp_path):
 
 def _random_cache(n, dim, views, seed):
     g = torch.Generator().manual_seed(seed)
-    return FeatureCache(cls=torch.randn(views, n, 4, dim, generator=g),
-                        patch_mean=torch.randn(views, n, dim, generator=g), layers=(1, 2, 3, 4),
-                        labels=torch.randint(0, 40, (views, n, 3), generator=g))
+    return FeatureCache.from_tokens(torch.randn(views, n, 4, dim, generator=g), torch.randn(views, n, dim, generator=g),
+                                    (1, 2, 3, 4), torch.randint(0, 40, (views, n, 3), generator=g))
 
 
 def test_batched_grid_equals_plain_sgd_per_head():
@@ -199,8 +207,8 @@ def test_probe_learns_an_easy_linear_problem():
         views = [a] + ([np.stack(flip_pose(a[:, 0], a[:, 1], a[:, 2]), axis=-1)] if mirror else [])
         coded = [code(v) for v in views]
         cls = torch.stack([c for c, _ in coded])[:, :, None]
-        return FeatureCache(cls=cls, patch_mean=torch.randn(len(views), len(a), 120), layers=(4,),
-                            labels=torch.from_numpy(np.stack([b for _, b in coded])))
+        return FeatureCache.from_tokens(cls, torch.randn(len(views), len(a), 120), (4,),
+                                        torch.from_numpy(np.stack([b for _, b in coded])))
 
     train, val = cache(angles[:n_train], True), cache(angles[n_train:], False)
     variants = make_variants(("last",), 4)
