@@ -1,8 +1,10 @@
 """The HF ``Trainer`` for LLaVA-pose: pose accuracy while training and evaluating, a progress bar that shows it.
 
 * :class:`PoseTrainer` computes the loss as the model does (``lm_loss + pose_loss_weight · pose_loss``, a per-batch
-  mean, so the Trainer scales it for gradient accumulation) and, from the same forward pass, teacher-forced
-  accuracies (:class:`PoseStats`). Evaluation adds them to the Trainer's metrics as ``eval_pose_acc_pi6`` etc.
+  mean, so the Trainer scales it for gradient accumulation; with several processes, each process's share of the
+  step's tokens and poses, so that N processes with batch b train as one with batch N·b) and, from the same forward
+  pass, teacher-forced accuracies (:class:`PoseStats`). Evaluation adds them to the Trainer's metrics as
+  ``eval_pose_acc_pi6`` etc., each validation sequence counted once over all processes.
 * :class:`PoseProgressCallback` replaces the Trainer's tqdm bar: same bar, with the running loss and pose accuracy
   in its postfix, and evaluation results printed under it.
 * :class:`EpochCallback` (:mod:`modeling.baseline.trainer_common`, shared with the baseline) tells the training

@@ -5,6 +5,11 @@ Built on the HF :class:`~transformers.Trainer`, so the same command scales to se
 
     accelerate launch -m modeling.cli train --data imagenet3d --model base --output run --bf16
 
+``batch_size`` is per process: N processes with batch b train as one with batch N·b (the same examples, order and
+loss weighting; dropout draws and a training BatchNorm tower are each process's own). The main process alone writes
+the checkpoints and the output folder; ``--resume`` works with another number of processes. The README's "More than
+one GPU / machine" has the configs (``configs/accelerate/``) and the measured agreement.
+
 **Stage 1** (``--stage 1``) stands in for the pretraining a real LLaVA checkpoint already has; it is meant for the
 built-in random base of ``imagenet3d init-model`` only (a frozen random vision tower cannot see a pose). It is full
 fine-tuning: every parameter trains (vision tower, projector, language model with its embeddings and ``lm_head``,
