@@ -6,7 +6,13 @@ One protocol for Task 2 and Task 3: with ``known_only`` (``--known-only``) the m
 ``train`` rows of the 63 known categories only (the ``open_vocab`` config's ``train`` split; novel categories stay
 unseen for the open-vocabulary evaluation), otherwise the whole ``pose`` ``train`` split. Loss 1.0·CE_pose +
 1.0·CE_cls; random horizontal flips with the pose mirrored by ``geometry.flip_pose``; AdamW with a cosine schedule;
-seeded (the Trainer seeds torch, which draws the flips and the batch order).
+seeded (each item's flip and jitter are drawn from (seed, epoch, index), the batch order from the Trainer's seed).
+
+Several processes (``accelerate launch --num_processes N -m modeling.cli train-baseline ...``, DDP): the options are
+per process (``--batch-size`` is each process's batch), every item is drawn the same on any process, the main process
+alone writes the folder. The one difference from one process with N times the batch is BatchNorm: each process
+normalises its own batch, and the saved running statistics are the main process's (DDP broadcasts them), so the loss
+curve agrees within about 1 % and the weights are close, not equal (measured in tests/baseline/test_multiprocess.py).
 """
 
 from __future__ import annotations
@@ -30,39 +36,61 @@ TRAIN_COLUMNS = ["image", "category", *ANGLE_NAMES]
 SUMMARY_FILE = "training.json"
 
 
-class BaselineCollator:
-    """Rows of a crop config (`image`, `category`, azimuth/elevation/theta) -> the baseline's batch.
+class AugmentedRows:
+    """The training rows (`image`, `category`, azimuth/elevation/theta), each mirrored and jittered by its own draws.
 
     With probability `hflip` an image is mirrored and its pose replaced by `geometry.flip_pose` (a' = 2π − a,
-    θ' = −θ); with `augment` it is also jittered (`augmentation.jitter`: zoom, shift, colour). The draws use torch's
-    global generator, which the Trainer seeds. Returns `pixel_values`,
-    `category_labels` (B,) and `pose_labels` (B, 3) bins.
+    θ' = −θ); with `augment` it is also jittered (`augmentation.jitter`: zoom, shift, colour). The draws of item i in
+    epoch e come from the generator seeded with (seed, e, i) alone, so that an item is the same whichever process
+    loads it and after a resume: two processes with batch b see the examples of one process with batch 2b.
+    `set_epoch` (called by `modeling.baseline.trainer_common.EpochCallback`) selects the epoch.
     """
 
-    def __init__(self, processor: Any, num_bins: int, hflip: float = 0.0, augment: bool = False) -> None:
-        self.processor = processor
-        self.num_bins = num_bins
+    def __init__(self, rows: Any, seed: int = 0, hflip: float = 0.0, augment: bool = False) -> None:
+        self.rows = rows
+        self.seed = seed
         self.hflip = hflip
         self.augment = augment
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose draws `__getitem__` makes."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict:
+        from PIL import Image
+
+        row = self.rows[index]
+        image = row["image"]
+        angles = [float(row[name]) for name in ANGLE_NAMES]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.hflip > 0 and rng.random() < self.hflip:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            angles = [float(v) for v in flip_pose(*angles)]
+        if self.augment:
+            image = jitter(image, rng)[0]
+        return {"image": image, "category": int(row["category"]), **dict(zip(ANGLE_NAMES, angles))}
+
+
+class BaselineCollator:
+    """Rows of a crop config (`image`, `category`, azimuth/elevation/theta) -> the baseline's batch: `pixel_values`,
+    `category_labels` (B,) and `pose_labels` (B, 3) bins. No randomness here: the augmentation is
+    `AugmentedRows`'s, per item."""
+
+    def __init__(self, processor: Any, num_bins: int) -> None:
+        self.processor = processor
+        self.num_bins = num_bins
 
     def __call__(self, rows: list[dict]) -> dict:
         import torch
-        from PIL import Image
 
         from modeling.baseline.model import pixel_values, pose_bins
 
-        images = [row["image"] for row in rows]
         angles = np.array([[row[name] for name in ANGLE_NAMES] for row in rows], dtype=np.float64).reshape(-1, 3)
-        if self.hflip > 0:
-            flip = (torch.rand(len(rows)) < self.hflip).numpy()
-            images = [image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if f else image
-                      for image, f in zip(images, flip)]
-            flipped = np.stack(flip_pose(angles[:, 0], angles[:, 1], angles[:, 2]), axis=-1)
-            angles = np.where(flip[:, None], flipped, angles)
-        if self.augment:
-            rng = np.random.default_rng(int(torch.randint(2**31, ())))
-            images = [jitter(image, rng)[0] for image in images]
-        return {"pixel_values": pixel_values(self.processor, images),
+        return {"pixel_values": pixel_values(self.processor, [row["image"] for row in rows]),
                 "category_labels": torch.tensor([int(row["category"]) for row in rows], dtype=torch.long),
                 "pose_labels": pose_bins(angles[:, 0], angles[:, 1], angles[:, 2], self.num_bins)}
 
@@ -98,9 +126,12 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     from transformers import Trainer, TrainingArguments, set_seed
 
     from modeling.baseline.model import MODEL_TYPE, create_baseline, is_baseline_dir, load_baseline
+    from modeling.baseline.trainer_common import EpochCallback, resume_checkpoint
 
     opts = dataclasses.replace(args or BaselineTrainingArguments(), **overrides)
     check_output_folder(output_dir, accepted=(MODEL_TYPE,))
+    output_dir = Path(output_dir)
+    resume_from = resume_checkpoint(opts.resume, output_dir)
     train_rows, seen = training_split(data_dir, opts.known_only)
     set_seed(opts.seed)
     if model_dir is not None and is_baseline_dir(model_dir):
@@ -109,36 +140,43 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         raise ImageNet3DError(f"{model_dir}: not a model folder (no config.json)")
     else:
         model, processor = create_baseline(model_dir, size=opts.size, image_size=opts.image_size, seed=opts.seed)
-    output_dir = Path(output_dir)
     training_args = TrainingArguments(
         output_dir=str(output_dir), num_train_epochs=opts.epochs,
         max_steps=opts.max_steps if opts.max_steps is not None else -1, learning_rate=opts.learning_rate,
         per_device_train_batch_size=opts.batch_size, weight_decay=opts.weight_decay, warmup_steps=opts.warmup_ratio,
         lr_scheduler_type="cosine", optim="adamw_torch", seed=opts.seed, data_seed=opts.seed,
-        logging_steps=opts.logging_steps, save_strategy="no", eval_strategy="no", report_to="none",
+        logging_steps=opts.logging_steps, eval_strategy="no", report_to="none",
+        save_strategy="steps" if opts.save_steps else "no", save_steps=opts.save_steps or 500,
+        save_total_limit=opts.save_total_limit,
         remove_unused_columns=False, label_names=["category_labels", "pose_labels"], dataloader_num_workers=0,
         disable_tqdm=not progress,
         # A last batch of one image breaks BatchNorm (one value per channel) and is noise anyway.
         dataloader_drop_last=len(train_rows) > opts.batch_size,
         use_cpu=not torch.cuda.is_available(),
     )
-    collator = BaselineCollator(processor, model.config.num_bins, hflip=opts.hflip, augment=opts.augment)
-    trainer = Trainer(model=model, args=training_args, train_dataset=train_rows, data_collator=collator)
+    dataset = AugmentedRows(train_rows, seed=opts.seed, hflip=opts.hflip, augment=opts.augment)
+    trainer = Trainer(model=model, args=training_args, train_dataset=dataset,
+                      data_collator=BaselineCollator(processor, model.config.num_bins),
+                      callbacks=[EpochCallback(dataset)])
     start = time.perf_counter()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - start
     model.eval()
-    model.save_pretrained(output_dir)
-    processor.save_pretrained(output_dir)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     summary = {
         "data": str(data_dir), "start": str(model_dir) if model_dir is not None else None,
         "options": dataclasses.asdict(opts), "train_rows": len(train_rows), "train_categories": seen,
         "novel_categories_seen": sorted(set(seen) - set(KNOWN_CATEGORIES)), "steps": result.global_step,
-        "train_seconds": round(seconds, 2), "train_loss": result.training_loss, "logged_losses": losses,
+        "processes": trainer.accelerator.num_processes, "train_seconds": round(seconds, 2),
+        "train_loss": result.training_loss, "logged_losses": losses,
     }
-    (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if trainer.is_world_process_zero():  # with several processes, the main one alone writes
+        model.save_pretrained(output_dir)
+        processor.save_pretrained(output_dir)
+        (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    trainer.accelerator.wait_for_everyone()  # every process returns once the folder is complete
     return summary
 
 
-__all__ = ["SUMMARY_FILE", "BaselineCollator", "BaselineTrainingArguments", "train_baseline", "training_split"]
+__all__ = ["SUMMARY_FILE", "AugmentedRows", "BaselineCollator", "BaselineTrainingArguments", "train_baseline",
+           "training_split"]

@@ -41,6 +41,15 @@ class BaselineTrainingArguments:
     seed: int = field(default=0, metadata={
         "help": "seed of everything random: the initialisation of a new model, the batch order, the flips"})
     logging_steps: int = field(default=10, metadata={"help": "log the loss every N steps"})
+    save_steps: int = field(default=0, metadata={
+        "help": "write a checkpoint to OUTPUT/checkpoint-N every N steps (0: none, and then there is nothing to "
+                "resume from)"})
+    save_total_limit: int | None = field(default=None, metadata={
+        "help": "keep at most this many checkpoints; when not given, all"})
+    resume: bool | str | None = field(default=None, metadata={
+        "metavar": "CHECKPOINT",
+        "help": "continue from the last checkpoint in the output folder (given alone, or True), or from this "
+                "checkpoint folder; also with another number of processes"})
 
     def __post_init__(self) -> None:
         self.max_steps = steps_or_epochs(self.max_steps)
@@ -53,6 +62,8 @@ class BaselineTrainingArguments:
             ("hflip", not isinstance(self.hflip, bool) and 0 <= self.hflip <= 1, "must be a probability in [0, 1]"),
             ("image_size", self.image_size is None or self.image_size > 0, "must be positive"),
             ("logging_steps", self.logging_steps > 0, "must be positive"),
+            ("save_steps", self.save_steps >= 0, "must be 0 or more"),
+            ("save_total_limit", self.save_total_limit is None or self.save_total_limit > 0, "must be positive"),
         ])
 
 

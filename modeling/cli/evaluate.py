@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from modeling.cli.options import torch_device
+from modeling.cli.processes import is_main_process
 from modeling.evaluation.evaluate import DEFAULT_BATCH_SIZE, JOINT_ANSWER_MAX_NEW_TOKENS, OUTPUT_FILES, evaluate
 from modeling.evaluation.metrics import SCORING_TASKS
 
@@ -30,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects, evenly spaced (default: all)")
     parser.add_argument("--max-new-tokens", type=int, default=JOINT_ANSWER_MAX_NEW_TOKENS,
                         help=f"LLaVA-pose generation limit (default: {JOINT_ANSWER_MAX_NEW_TOKENS})")
-    parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu; "
+                                                            "under accelerate launch, each process's own)")
     parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     evaluate(args.model, args.data, args.task, out, split=args.split, batch_size=args.batch_size,
              max_objects=args.max_objects, max_new_tokens=args.max_new_tokens, device=args.device,
              progress=not args.no_progress)
+    if not is_main_process():  # several processes: the main one wrote the files and reports
+        return 0
     print((out / "table.md").read_text(encoding="utf-8"))
     print(f"wrote {', '.join(OUTPUT_FILES)} and plots to {out}")
     return 0

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from modeling.cli.options import add_dataclass_arguments, dataclass_from_args
+from modeling.cli.processes import is_main_process
 from modeling.llava_pose.training import SUMMARY_FILE, train
 from modeling.llava_pose.training_arguments import LlavaPoseTrainingArguments
 
@@ -56,9 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, then print the steps, the losses, the final evaluation and the folder of the model to evaluate."""
+    """Train, then print the steps, the losses, the final evaluation and the folder of the model to evaluate (from the
+    main process only, under ``accelerate launch``)."""
     options = dataclass_from_args(LlavaPoseTrainingArguments, args)
     target = train(args.data, args.model, args.output, options, progress=not args.no_progress)
+    if not is_main_process():  # several processes: the main one reports
+        return 0
     summary = json.loads((args.output / SUMMARY_FILE).read_text(encoding="utf-8"))
     shown = {k: round(v, 4) for k, v in summary["eval"].items() if isinstance(v, float)}
     print(f"stage {summary['stage']}: {summary['global_step']} steps in {summary['wall_time_s']} s, "

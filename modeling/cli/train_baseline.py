@@ -13,6 +13,7 @@ from pathlib import Path
 from modeling.baseline.training import train_baseline
 from modeling.baseline.training_arguments import BaselineTrainingArguments
 from modeling.cli.options import add_dataclass_arguments, dataclass_from_args
+from modeling.cli.processes import is_main_process
 
 ALIASES = {"learning_rate": ["--lr"]}
 """Old spellings of options, still accepted."""
@@ -33,9 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, then print what was trained and how to evaluate it."""
+    """Train, then print what was trained and how to evaluate it (from the main process only, under
+    ``accelerate launch``)."""
     options = dataclass_from_args(BaselineTrainingArguments, args)
     summary = train_baseline(args.data, args.backbone, args.output, options, progress=not args.no_progress)
+    if not is_main_process():  # several processes: the main one reports
+        return 0
     which = "known categories only" if options.known_only else "all categories"
     print(f"trained the baseline on {summary['train_rows']} objects of {len(summary['train_categories'])} categories "
           f"({which}) for {summary['steps']} steps in {summary['train_seconds']} s; "

@@ -15,6 +15,11 @@ Files written to OUT: ``predictions.jsonl`` (the scorer's format, angles in radi
 it), ``table.md`` (the paper's layout), ``run.json`` (model, data, counts of unparsable answers, timing) and the
 plots of ``modeling/evaluation/plots.py``. A LLaVA-pose answer without a ``<pose6D>`` gets NaN angles (error π)
 and one without a readable category gets ``category: null`` (a wrong class in the joint task); both are counted.
+
+Several processes (``accelerate launch --num_processes N -m modeling.cli evaluate ...``): the batches are split
+into N contiguous runs, one per process (each on its own device), the predictions are gathered in order, and the
+main process alone writes the files. Every batch holds the same objects as in a one-process run, so the
+predictions and metrics are those of one process.
 """
 
 from __future__ import annotations
@@ -142,6 +147,25 @@ def _batches(rows, batch_size: int) -> Iterator[dict]:
     yield from rows.iter(batch_size=batch_size)
 
 
+def _process_state(device: str | None) -> Any:
+    """accelerate's view of this process: one process, or one of an ``accelerate launch`` (CPU processes join with
+    gloo when there is no CUDA or the device asked for is the CPU)."""
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
+
+
+def _shard(rows, batch_size: int, state: Any):
+    """The rows this process evaluates: whole batches of ``batch_size``, split into contiguous runs by accelerate's
+    ``split_between_processes`` (the first processes take one batch more when the count does not divide; a process
+    left without a batch gets no row), so that every batch holds the objects of a one-process run."""
+    with state.split_between_processes(list(range(0, len(rows), batch_size))) as starts:
+        if not starts:
+            return rows.select([])
+        return rows.select(range(starts[0], min(starts[-1] + batch_size, len(rows))))
+
+
 def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", out_dir: str | Path | None = None,
              split: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_objects: int | None = None,
              max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS, device: str | None = None,
@@ -158,8 +182,9 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
         batch_size: images per forward pass / generate call.
         max_objects: evaluate this many objects, evenly spaced over the list (default: all).
         max_new_tokens: generation limit of LLaVA-pose.
-        device: torch device (default: cuda when available, else cpu).
-        progress: show a progress bar.
+        device: torch device (default: cuda when available, else cpu; under ``accelerate launch``, each process's
+            own device).
+        progress: show a progress bar (the main process's).
     """
     import torch
     from tqdm.auto import tqdm
@@ -171,21 +196,29 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     if out_dir is not None:
         check_output_folder(out_dir, keeps="metrics.json")
     rows = evaluation_rows(data_dir, task, split, max_objects)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    state = _process_state(device)
+    if device is None:
+        device = str(state.device) if state.num_processes > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()
     predictor = (LlavaPosePredictor(model_dir, device, max_new_tokens) if model_type == LLAVA_POSE
                  else BaselinePredictor(model_dir, device))
     names = rows.features["category"].names
     predictions: list[dict] = []
     references: list[dict] = []
-    with tqdm(total=len(rows), desc=f"evaluate {task}", unit="obj", disable=not progress) as bar:
-        for batch in _batches(rows, batch_size):
+    shard = _shard(rows, batch_size, state)
+    with tqdm(total=len(rows), desc=f"evaluate {task}", unit="obj",
+              disable=not progress or not state.is_main_process) as bar:
+        for batch in _batches(shard, batch_size):
             outputs = predictor(batch["image"], batch["bbox"])
             for i, output in enumerate(outputs):
                 predictions.append({"id": batch["object_id"][i], **output})
                 references.append({"id": batch["object_id"][i], "category": names[batch["category"][i]],
                                    **{name: batch[name][i] for name in ANGLE_NAMES}})
-            bar.update(len(outputs))
+            bar.update(len(outputs) * state.num_processes)  # the others are as far, near enough
+    if state.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        predictions, references = gather_object(predictions), gather_object(references)  # in process order
     seconds = time.perf_counter() - start
     metrics = score_records(predictions, references, task)
     run_info = {
@@ -195,10 +228,11 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
         "no_pose": sum(not math.isfinite(p["azimuth"]) for p in predictions),
         "no_category": sum(p["category"] is None for p in predictions),
         "seconds": round(seconds, 2), "objects_per_second": round(len(references) / max(seconds, 1e-9), 2),
-        "device": device, "batch_size": batch_size,
+        "device": device, "batch_size": batch_size, "processes": state.num_processes,
     }
-    if out_dir is not None:
+    if out_dir is not None and state.is_main_process:
         write_outputs(Path(out_dir), metrics, run_info, predictions, references, task)
+    state.wait_for_everyone()  # every process returns once the files are written
     return metrics
 
 

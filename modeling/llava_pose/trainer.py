@@ -1,11 +1,14 @@
 """The HF ``Trainer`` for LLaVA-pose: pose accuracy while training and evaluating, a progress bar that shows it.
 
 * :class:`PoseTrainer` computes the loss as the model does (``lm_loss + pose_loss_weight · pose_loss``, a per-batch
-  mean, so the Trainer scales it for gradient accumulation) and, from the same forward pass, teacher-forced
-  accuracies (:class:`PoseStats`). Evaluation adds them to the Trainer's metrics as ``eval_pose_acc_pi6`` etc.
+  mean, so the Trainer scales it for gradient accumulation; with several processes, each process's share of the
+  step's tokens and poses, so that N processes with batch b train as one with batch N·b) and, from the same forward
+  pass, teacher-forced accuracies (:class:`PoseStats`). Evaluation adds them to the Trainer's metrics as
+  ``eval_pose_acc_pi6`` etc., each validation sequence counted once over all processes.
 * :class:`PoseProgressCallback` replaces the Trainer's tqdm bar: same bar, with the running loss and pose accuracy
   in its postfix, and evaluation results printed under it.
-* :class:`EpochCallback` tells the training data which epoch it is in (its mirror decisions depend on it).
+* :class:`EpochCallback` (:mod:`modeling.baseline.trainer_common`, shared with the baseline) tells the training
+  data which epoch it is in (its mirror decisions depend on it).
 
 Accuracies (teacher forcing: the model reads the reference answer, as in the loss):
 
@@ -26,16 +29,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback
+from transformers import Trainer
 from transformers.trainer_callback import ProgressCallback
 
+from modeling.baseline.trainer_common import EpochCallback
 from modeling.evaluation.metrics import pose_error
 from modeling.geometry import bin_to_angle
 from modeling.llava_pose.training_data import IGNORE_INDEX
 
 
 class PoseStats:
-    """Running counts of the teacher-forced accuracies (see the module docstring)."""
+    """Running counts of the teacher-forced accuracies (see the module docstring).
+
+    The counts are sums of per-sequence rows (:meth:`sequence_counts`), so that an evaluation over several processes
+    can gather the rows, drop the duplicates that pad the last batch, and count each sequence once.
+    """
+
+    FIELDS = ("poses", "poses_pi6", "poses_pi18", "sequences", "answers_right", "aware_pi6")
 
     def __init__(self, pose_token_id: int):
         self.pose_token_id = pose_token_id
@@ -43,42 +53,53 @@ class PoseStats:
 
     def reset(self) -> None:
         """Zero the counts (a new evaluation, or the window since the last training log)."""
-        # poses, poses < π/6, poses < π/18, sequences, right answers, right answers with all poses < π/6
-        self.counts = np.zeros(6, dtype=np.float64)
+        self.counts = np.zeros(len(self.FIELDS), dtype=np.float64)
 
     @torch.no_grad()
-    def update(self, outputs: Any, inputs: dict[str, torch.Tensor], angles: torch.Tensor | None) -> None:
-        """Add a batch: the model's outputs, the inputs it got (ids, labels, pose_mask) and the exact angles."""
+    def sequence_counts(self, outputs: Any, inputs: dict[str, torch.Tensor], angles: torch.Tensor | None) -> np.ndarray:
+        """The counts of each sequence of a batch, (B, 6) in the order of :attr:`FIELDS`: its poses with a target,
+        those with Δ < π/6 and < π/18, 1, whether the answer is right, whether it is right with every pose < π/6."""
         input_ids, labels = inputs["input_ids"], inputs.get("labels")
         batch_size = input_ids.shape[0]
+        rows = np.zeros((batch_size, len(self.FIELDS)), dtype=np.float64)
         pose_ok = np.ones(batch_size, dtype=bool)
         if angles is not None and outputs.pose_logits is not None and outputs.pose_logits.shape[0]:
             is_pose = input_ids == self.pose_token_id
             rank = (is_pose.long().cumsum(dim=1) - 1)[is_pose]
-            rows = is_pose.nonzero()[:, 0]
+            sequence = is_pose.nonzero()[:, 0]
             mask = inputs.get("pose_mask")
             if mask is None:
                 mask = torch.ones(angles.shape[:2], dtype=torch.bool, device=angles.device)
             in_range = rank < angles.shape[1]
             has_target = torch.zeros_like(in_range)
-            has_target[in_range] = mask[rows[in_range], rank[in_range]].to(has_target.device)
+            has_target[in_range] = mask[sequence[in_range], rank[in_range]].to(has_target.device)
             if has_target.any():
                 bins = outputs.pose_logits[has_target].argmax(dim=-1).cpu().numpy()
-                target = angles[rows[has_target], rank[has_target]].double().cpu().numpy()
+                target = angles[sequence[has_target], rank[has_target]].double().cpu().numpy()
                 error = pose_error(bin_to_angle(bins, outputs.pose_logits.shape[-1]), target)
-                self.counts[0] += error.size
-                self.counts[1] += np.sum(error < math.pi / 6)
-                self.counts[2] += np.sum(error < math.pi / 18)
-                np.logical_and.at(pose_ok, rows[has_target].cpu().numpy(), error < math.pi / 6)
+                which = sequence[has_target].cpu().numpy()
+                np.add.at(rows[:, 0], which, 1)
+                np.add.at(rows[:, 1], which, error < math.pi / 6)
+                np.add.at(rows[:, 2], which, error < math.pi / 18)
+                np.logical_and.at(pose_ok, which, error < math.pi / 6)
         if labels is not None and outputs.logits is not None and outputs.logits.shape[1] == labels.shape[1]:
             predicted = outputs.logits[:, :-1].argmax(dim=-1)
             target = labels[:, 1:]
             scored = target != IGNORE_INDEX
             right = ((predicted == target) | ~scored).all(dim=1) & scored.any(dim=1)
             right = right.cpu().numpy()
-            self.counts[3] += batch_size
-            self.counts[4] += right.sum()
-            self.counts[5] += (right & pose_ok).sum()
+            rows[:, 3] = 1
+            rows[:, 4] = right
+            rows[:, 5] = right & pose_ok
+        return rows
+
+    def update(self, outputs: Any, inputs: dict[str, torch.Tensor], angles: torch.Tensor | None) -> None:
+        """Add a batch: the model's outputs, the inputs it got (ids, labels, pose_mask) and the exact angles."""
+        self.add(self.sequence_counts(outputs, inputs, angles))
+
+    def add(self, rows: np.ndarray) -> None:
+        """Add per-sequence rows of :meth:`sequence_counts` (e.g. gathered from every process)."""
+        self.counts += np.asarray(rows, dtype=np.float64).reshape(-1, len(self.FIELDS)).sum(axis=0)
 
     def metrics(self, counts: np.ndarray | None = None) -> dict[str, float]:
         """The accuracies (fractions) of the counts so far; a metric without data is left out."""
@@ -100,6 +121,8 @@ class PoseTrainer(Trainer):
 
     def __init__(self, *args, pose_token_id: int, **kwargs):
         super().__init__(*args, **kwargs)
+        self.pose_token_id = pose_token_id
+        self.pose_loss_weight = float(self.model.config.pose_loss_weight)
         self.train_stats = PoseStats(pose_token_id)
         self.eval_stats = PoseStats(pose_token_id)
         # The model's loss is a per-batch mean (LM and pose): let the Trainer divide it for gradient accumulation
@@ -114,9 +137,35 @@ class PoseTrainer(Trainer):
         """
         angles = inputs.pop("pose_angles", None)
         outputs = model(**inputs)
+        loss = outputs.loss
         if model.training:
             self.train_stats.update(outputs, inputs, angles)
-        return (outputs.loss, outputs) if return_outputs else outputs.loss
+            if self.accelerator.num_processes > 1:
+                loss = self._loss_weighted_over_processes(outputs, inputs)
+        return (loss, outputs) if return_outputs else loss
+
+    def _loss_weighted_over_processes(self, outputs: Any, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """This process's share of the loss of the step's whole batch, so that DDP's mean of the processes' gradients
+        is the gradient of one process on all their examples.
+
+        The LM loss is a mean over answer tokens and the pose loss a mean over poses: a process with t of the T
+        tokens (p of the P poses) of the step contributes ``N · t / T`` times its LM mean (``N · p / P`` times its
+        pose mean), N being the number of processes. Without this, a process whose batch has fewer tokens or no pose
+        would weigh as much as the others, and two processes with batch b would not follow one with batch 2b.
+        """
+        labels = inputs["labels"]
+        pose_mask = inputs.get("pose_mask")
+        poses = pose_mask.sum() if pose_mask is not None else (inputs["input_ids"] == self.pose_token_id).sum()
+        local = torch.stack([(labels[:, 1:] != IGNORE_INDEX).sum(), poses]).to(self.args.device, torch.float64)
+        total = self.accelerator.reduce(local.clone(), reduction="sum")
+        share = (local * self.accelerator.num_processes / total.clamp(min=1)).to(outputs.logits.dtype)
+        # Zero-weighted sums keep every output in the graph when this process has no token or no pose of its own.
+        loss = outputs.logits.sum() * 0.0
+        if outputs.lm_loss is not None and local[0] > 0:
+            loss = loss + share[0] * outputs.lm_loss
+        if outputs.pose_loss is not None:
+            loss = loss + share[1] * self.pose_loss_weight * outputs.pose_loss
+        return loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """Evaluation step: counts the pose accuracies here and returns only the loss (no B × L × V logits gathered)."""
@@ -124,18 +173,20 @@ class PoseTrainer(Trainer):
         angles = inputs.pop("pose_angles", None)
         with torch.no_grad(), self.compute_loss_context_manager():
             outputs = model(**inputs)
-        self.eval_stats.update(outputs, inputs, angles)
-        # Only the loss goes back: the metrics are counted here, without gathering B×L×V logits.
+        rows = torch.as_tensor(self.eval_stats.sequence_counts(outputs, inputs, angles), device=self.args.device)
+        # Every process counts every sequence of the evaluation set once: gather_for_metrics drops the samples that
+        # pad the last batch of a process. Only the loss goes back: no B×L×V logits gathered.
+        self.eval_stats.add(self.accelerator.gather_for_metrics(rows).cpu().numpy())
         return outputs.loss.detach(), None, None
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):
-        """The Trainer's evaluation loop, with the pose accuracies summed over processes added to its metrics."""
+        """The Trainer's evaluation loop, with the pose accuracies of every process's sequences added to its
+        metrics."""
         self.eval_stats.reset()
         output = super().evaluation_loop(dataloader, description, prediction_loss_only=prediction_loss_only,
                                          ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
-        counts = self._sum_over_processes(self.eval_stats.counts)
-        for name, value in self.eval_stats.metrics(counts).items():
+        for name, value in self.eval_stats.metrics().items():
             output.metrics[f"{metric_key_prefix}_{name}"] = value
         return output
 
@@ -181,18 +232,6 @@ class PoseProgressCallback(ProgressCallback):
         elif any(key.startswith("eval_") for key in logs) or "train_runtime" in logs:
             shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in logs.items() if k != "total_flos"}
             self.training_bar.write(str(shown))
-
-
-class EpochCallback(TrainerCallback):
-    """Calls ``dataset.set_epoch(epoch)`` at the start of every epoch (also the epoch a resumed run restarts in)."""
-
-    def __init__(self, dataset: Any):
-        self.dataset = dataset
-
-    def on_epoch_begin(self, args, state, control, **kwargs):
-        """Tell the dataset which epoch starts, so that its per-epoch sampling (mix, jitter) is reproducible."""
-        # state.epoch is the float epoch reached so far: k.0 at the start of epoch k, fractional after a resume.
-        self.dataset.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
 
 
 __all__ = ["EpochCallback", "PoseProgressCallback", "PoseStats", "PoseTrainer"]

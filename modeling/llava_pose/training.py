@@ -5,6 +5,11 @@ Built on the HF :class:`~transformers.Trainer`, so the same command scales to se
 
     accelerate launch -m modeling.cli train --data imagenet3d --model base --output run --bf16
 
+``batch_size`` is per process: N processes with batch b train as one with batch N·b (the same examples, order and
+loss weighting; dropout draws and a training BatchNorm tower are each process's own). The main process alone writes
+the checkpoints and the output folder; ``--resume`` works with another number of processes. The README's "More than
+one GPU / machine" has the configs (``configs/accelerate/``) and the measured agreement.
+
 **Stage 1** (``--stage 1``) stands in for the pretraining a real LLaVA checkpoint already has; it is meant for the
 built-in random base of ``imagenet3d init-model`` only (a frozen random vision tower cannot see a pose). It is full
 fine-tuning: every parameter trains (vision tower, projector, language model with its embeddings and ``lm_head``,
@@ -98,25 +103,6 @@ def _check_bf16() -> None:
                               "or equivalent); train in float32 without --bf16")
 
 
-def _resume_checkpoint(resume: bool | str | None, output_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    if not resume:
-        if output_dir.is_dir() and get_last_checkpoint(str(output_dir)):
-            raise located(output_dir, "holds checkpoints of an earlier run: pass --resume to continue it, or choose "
-                                      "an empty output folder")
-        return None
-    if resume is True:
-        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-        if last is None:
-            raise located(output_dir, "--resume: no checkpoint-N folder to resume from")
-        return last
-    path = Path(resume)
-    if not (path / "trainer_state.json").is_file():
-        raise located(path, "--resume: not a Trainer checkpoint (no trainer_state.json)")
-    return str(path)
-
-
 def _trained_description(stage: int, model: Any, adapted: Sequence[str]) -> dict[str, Any]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
@@ -160,6 +146,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     from transformers import TrainingArguments, set_seed
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    from modeling.baseline.trainer_common import resume_checkpoint
     from modeling.llava_pose.inference import load_model
     from modeling.llava_pose.trainer import EpochCallback, PoseProgressCallback, PoseTrainer
     from modeling.llava_pose.training_data import LlavaPoseCollator, load_training_data
@@ -168,7 +155,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     output_dir = Path(output_dir)
     # A stage-2 output holds the adapter: a rerun there (e.g. --resume) is fine, as is a LLaVA-pose model folder.
     check_output_folder(output_dir, accepted=("llava_pose",), keeps="adapter_config.json" if opts.stage == 2 else "")
-    resume_from = _resume_checkpoint(opts.resume, output_dir)
+    resume_from = resume_checkpoint(opts.resume, output_dir)
     if opts.bf16:
         _check_bf16()
     start = time.perf_counter()
@@ -212,6 +199,9 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
         # Trainer treats any name containing "label" as a label; say which inputs are targets.
         label_names=["labels", "pose_labels", "pose_regression_labels", "pose_mask"],
         dataloader_num_workers=opts.num_workers, dataloader_pin_memory=torch.cuda.is_available(),
+        # Without CUDA, several processes (accelerate launch) are CPU processes joined by gloo, not copies that
+        # each train alone.
+        use_cpu=not torch.cuda.is_available(),
     )
     trainer = PoseTrainer(
         model=model, args=training_args, train_dataset=data.train, eval_dataset=data.eval,
@@ -223,26 +213,26 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
         trainer.add_callback(PoseProgressCallback(f"train (stage {opts.stage})"))
 
     result = trainer.train(resume_from_checkpoint=resume_from)
-    final_eval = _final_evaluation(trainer) if evaluate else {}
-    trainer.save_model(str(output_dir))  # the model (stage 1) or the adapter (stage 2), and the processor
+    final_eval = _final_evaluation(trainer) if evaluate else {}  # every process: evaluation is collective
+    trainer.save_model(str(output_dir))  # the model (stage 1) or the adapter (stage 2), and the processor; once
     # Counted before a merge: merge_and_unload folds the adapter into the base and changes what trainer.model holds.
     trained = _trained_description(opts.stage, trainer.model, adapted)
-    target = output_dir
-    if opts.merge:
-        target = output_dir / MERGED_DIR
-        merged = trainer.model.merge_and_unload()
-        merged.save_pretrained(target)
-        processor.save_pretrained(target)
-    seconds = time.perf_counter() - start
-    summary = {
-        "stage": opts.stage, "model": str(model_dir), "data": data.info, "output": str(target),
-        "options": dataclasses.asdict(opts), "trained": trained,
-        "global_step": trainer.state.global_step, "train_loss": result.training_loss,
-        "train_runtime_s": result.metrics.get("train_runtime"), "wall_time_s": round(seconds, 2),
-        "eval": final_eval, "log_history": trainer.state.log_history,
-    }
-    if trainer.is_world_process_zero():
+    target = output_dir / MERGED_DIR if opts.merge else output_dir
+    if trainer.is_world_process_zero():  # with several processes, the main one alone writes the rest
+        if opts.merge:
+            merged = trainer.model.merge_and_unload()
+            merged.save_pretrained(target)
+            processor.save_pretrained(target)
+        summary = {
+            "stage": opts.stage, "model": str(model_dir), "data": data.info, "output": str(target),
+            "options": dataclasses.asdict(opts), "trained": trained, "processes": trainer.accelerator.num_processes,
+            "global_step": trainer.state.global_step, "train_loss": result.training_loss,
+            "train_runtime_s": result.metrics.get("train_runtime"),
+            "wall_time_s": round(time.perf_counter() - start, 2), "eval": final_eval,
+            "log_history": trainer.state.log_history,
+        }
         (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    trainer.accelerator.wait_for_everyone()  # every process returns once the folder is complete
     return target
 
 

@@ -25,7 +25,7 @@ from modeling.baseline.model import (
     decode,
     load_baseline,
 )
-from modeling.baseline.training import BaselineCollator, train_baseline
+from modeling.baseline.training import AugmentedRows, BaselineCollator, train_baseline
 from modeling.geometry import angle_to_bin, bin_to_angle, flip_pose, soft_bin_targets
 from modeling.utils.errors import ImageNet3DError
 
@@ -126,13 +126,28 @@ def test_flip_augmentation_mirrors_image_and_pose():
     _, processor = create_baseline(size="tiny", image_size=8)
     image = Image.fromarray(np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3))
     row = {"image": image, "category": 3, "azimuth": 1.0, "elevation": 0.3, "theta": 0.5}
-    plain = BaselineCollator(processor, 40, hflip=0.0)([row])
-    flipped = BaselineCollator(processor, 40, hflip=1.0)([row])
+    plain = BaselineCollator(processor, 40)([AugmentedRows([row], hflip=0.0)[0]])
+    flipped = BaselineCollator(processor, 40)([AugmentedRows([row], hflip=1.0)[0]])
     torch.testing.assert_close(flipped["pixel_values"], plain["pixel_values"].flip(-1))
     expected = angle_to_bin(np.array(flip_pose(1.0, 0.3, 0.5)))
     assert flipped["pose_labels"].tolist() == [expected.tolist()]
     assert plain["pose_labels"].tolist() == [angle_to_bin(np.array([1.0, 0.3, 0.5])).tolist()]
     assert flipped["category_labels"].tolist() == [3]
+
+
+def test_each_item_draws_from_seed_epoch_and_index_alone():
+    # What makes two processes see the examples of one: an item's flip and jitter do not depend on who loads it.
+    rows = [{"image": Image.fromarray(np.full((8, 8, 3), 10 * k, dtype=np.uint8)), "category": k, "azimuth": 1.0,
+             "elevation": 0.3, "theta": 0.5} for k in range(16)]
+    data = AugmentedRows(rows, seed=3, hflip=0.5, augment=True)
+    first = [np.asarray(data[i]["image"]).tobytes() + bytes(str(data[i]["azimuth"]), "ascii") for i in range(16)]
+    again = AugmentedRows(rows, seed=3, hflip=0.5, augment=True)
+    assert [np.asarray(again[i]["image"]).tobytes() + bytes(str(again[i]["azimuth"]), "ascii")
+            for i in reversed(range(16))] == first[::-1]  # any order, any process: the same items
+    assert 0 < sum(data[i]["azimuth"] != 1.0 for i in range(16)) < 16  # some mirrored, some not
+    data.set_epoch(1)
+    assert [np.asarray(data[i]["image"]).tobytes() + bytes(str(data[i]["azimuth"]), "ascii")
+            for i in range(16)] != first  # new draws each epoch
 
 
 def test_training_on_known_categories_lowers_the_loss(small_dataset, tmp_path):

@@ -17,7 +17,7 @@ from modeling.llava_pose.training_arguments import DEFAULT_LORA_TARGETS, LlavaPo
 COMMANDS = {"train": (LlavaPoseTrainingArguments, ["--data", "d", "--model", "m", "--output", "o"]),
             "train-baseline": (BaselineTrainingArguments, ["--data", "d", "--output", "o"])}
 SHARED = {"known_only", "epochs", "max_steps", "learning_rate", "batch_size", "weight_decay", "warmup_ratio",
-          "hflip", "augment", "seed", "logging_steps"}
+          "hflip", "augment", "seed", "logging_steps", "save_steps", "save_total_limit", "resume"}
 """Options both trainers have, under the same name."""
 
 
@@ -83,7 +83,8 @@ def test_defaults_are_unchanged():
     assert dataclasses.asdict(BaselineTrainingArguments()) == {
         "size": "small", "image_size": None, "known_only": False, "epochs": 30.0, "max_steps": None,
         "learning_rate": 2e-3, "batch_size": 64, "weight_decay": 0.05, "warmup_ratio": 0.05, "hflip": 0.5,
-        "augment": True, "seed": 0, "logging_steps": 10}
+        "augment": True, "seed": 0, "logging_steps": 10, "save_steps": 0, "save_total_limit": None,
+        "resume": None}
 
 
 def test_every_old_train_flag_keeps_its_meaning():
