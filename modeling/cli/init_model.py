@@ -7,6 +7,7 @@ from pathlib import Path
 
 from modeling.llava_pose.init_model import SIZES, build_tiny_model, convert_model
 from modeling.utils.errors import ImageNet3DError
+from modeling.utils.model_folder import model_type_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if args.base:
         import torch
 
+        if Path(args.base).is_dir():  # a local folder must be a stock LLaVA (a Hub id is checked by transformers)
+            model_type_of(args.base, ("llava",), "a stock LLaVA checkpoint", "--base converts llava-hf/llava-* models")
         kwargs = {"dtype": torch.bfloat16, "device_map": "auto"} if not Path(args.base).is_dir() else {}
         convert_model(out, args.base, **kwargs)
         print(f"converted {args.base} to LLaVA-pose in {out}")

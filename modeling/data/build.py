@@ -212,8 +212,11 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
     unknown = [c for c in configs if c not in imagenet3d.CONFIG_NAMES]
     if unknown:
         raise ImageNet3DError(f"unknown config(s) {unknown}; choose from {list(imagenet3d.CONFIG_NAMES)}")
-    if crop_size < 16 or not 1 <= jpeg_quality <= 95 or num_proc < 1:
-        raise ImageNet3DError("need crop_size >= 16, 1 <= jpeg_quality <= 95 and num_proc >= 1")
+    for option, value, ok, requirement in (("--crop-size", crop_size, crop_size >= 16, "at least 16"),
+                                           ("--jpeg-quality", jpeg_quality, 1 <= jpeg_quality <= 95, "in 1..95"),
+                                           ("--num-proc", num_proc, num_proc >= 1, "at least 1")):
+        if not ok:
+            raise ImageNet3DError(f"{option}: must be {requirement}, got {value}")
     kinds = {imagenet3d.CONFIG_SHARDS[c] for c in configs}
     if captions_file and "captions" not in configs:
         raise ImageNet3DError("--captions imports captions for the captions config, which --configs leaves out")

@@ -84,3 +84,14 @@ def test_a_device_this_machine_lacks_is_a_usage_error(device):
     with pytest.raises(SystemExit) as exit_info:
         build_parser(argv).parse_args(argv)
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("option, value", [("--crop-size", "0"), ("--num-proc", "0"), ("--jpeg-quality", "99")])
+def test_build_names_the_option_that_is_out_of_range(capsys, tmp_path, option, value):
+    status, err = run(capsys, "build", str(tmp_path), str(tmp_path / "out"), option, value)
+    assert status == 2 and f"{option}: must be" in err and f"got {value}" in err, err
+
+
+def test_init_model_base_must_be_a_stock_llava_folder(capsys, tmp_path):
+    status, err = run(capsys, "init-model", str(tmp_path / "out"), "--base", str(tiny_model_dir()))
+    assert status == 2 and "'llava_pose'" in err and "stock LLaVA" in err, err
