@@ -124,6 +124,7 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     """
     import torch
     from transformers import Trainer, TrainingArguments, set_seed
+    from transformers.trainer_callback import PrinterCallback
 
     from modeling.baseline.model import MODEL_TYPE, create_baseline, is_baseline_dir, load_baseline
     from modeling.baseline.trainer_common import EpochCallback, resume_checkpoint
@@ -158,6 +159,8 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     trainer = Trainer(model=model, args=training_args, train_dataset=dataset,
                       data_collator=BaselineCollator(processor, model.config.num_bins),
                       callbacks=[EpochCallback(dataset)])
+    if not progress:  # disable_tqdm makes the Trainer print every log dict instead: quiet means quiet
+        trainer.remove_callback(PrinterCallback)
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - start

@@ -172,9 +172,10 @@ def test_training_on_known_categories_lowers_the_loss(small_dataset, tmp_path):
     assert model.config.backbone_config.hidden_sizes == [8, 16, 16, 32]
 
 
-def test_training_on_all_categories_sees_novel_ones_and_is_seeded(small_dataset, tmp_path):
+def test_training_on_all_categories_sees_novel_ones_and_is_seeded(small_dataset, tmp_path, capsys):
     runs = [train_baseline(small_dataset, None, tmp_path / f"run{k}", known_only=False, max_steps=3, batch_size=16,
                            size="tiny", logging_steps=1, progress=False, seed=7) for k in range(2)]
+    assert "{'loss'" not in capsys.readouterr().out  # progress=False prints no log dicts either
     assert set(runs[0]["train_categories"]) & set(NOVEL_CATEGORIES)
     assert runs[0]["logged_losses"] == runs[1]["logged_losses"]
     # Continuing from a saved baseline folder starts from its weights.
