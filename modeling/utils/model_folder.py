@@ -6,8 +6,20 @@ import json
 from collections.abc import Collection
 from pathlib import Path
 
-from modeling.utils.errors import located
+from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.textfile import read_text
+
+
+def config_model_type(config_file: Path) -> str | None:
+    """The ``model_type`` of a model's ``config.json`` (None when it has none).
+
+    Raises ImageNet3DError naming the file when it is not a JSON object, not UTF-8, or starts with a byte-order
+    mark (transformers reads config.json after us as plain UTF-8).
+    """
+    try:
+        return json.loads(read_text(config_file, byte_order_mark=False)).get("model_type")
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise located(config_file, f"not a valid JSON config: {err}") from None
 
 
 def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, hint: str = "") -> str:
@@ -29,11 +41,7 @@ def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, h
             raise located(model_dir, "a LoRA adapter (imagenet3d train --stage 2), not a full model: use the merged "
                                      f"model in {model_dir / 'merged'} (train with --merge){suffix}")
         raise located(model_dir, f"not a model folder: no config.json{suffix}")
-    try:
-        # transformers reads config.json after us as plain UTF-8: no byte-order mark.
-        model_type = json.loads(read_text(config_file, byte_order_mark=False)).get("model_type")
-    except (json.JSONDecodeError, AttributeError) as err:
-        raise located(config_file, f"not a valid JSON config: {err}") from None
+    model_type = config_model_type(config_file)
     if model_type not in accepted:
         expected = " or ".join(repr(t) for t in accepted)
         raise located(config_file, f"model_type is {model_type!r}: not {what} ({expected}){suffix}")
@@ -63,8 +71,8 @@ def check_output_folder(out_dir: str | Path, accepted: Collection[str] = (), kee
     config_file = out_dir / "config.json"
     if config_file.is_file():
         try:
-            model_type = json.loads(read_text(config_file, byte_order_mark=False)).get("model_type")
-        except (json.JSONDecodeError, AttributeError):
+            model_type = config_model_type(config_file)
+        except ImageNet3DError:
             model_type = None
         if model_type in accepted:
             return
