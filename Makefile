@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean chromium
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/imagenet3d demo
+
+# The browser test (tests/space/test_browser.py) drives Debian's Chromium; it skips when they are missing.
+chromium:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "chromium and chromedriver: already installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	else \
+		echo "chromium: run as root (or with sudo): apt-get install -y chromium chromium-driver"; exit 1; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -69,6 +69,13 @@ RULES = (
          why="LLaVA-pose may build on the baseline (its vision tower), never the other way round"),
     Rule("only-the-cli-parses-arguments", LIBRARY, exempt=("modeling/cli/*",), forbidden=("argparse",),
          why="library code never parses arguments: each command's add_arguments/run lives in modeling/cli"),
+    Rule("the-space-is-an-interface", ("space/*.py",),
+         allowed=(STDLIB, "gradio", "modeling.demo.space", "modeling.utils"),
+         why="space/app.py lays out the page; what it computes lives in modeling/demo/space.py, which the tests and "
+             "the notebook call too"),
+    Rule("no-gradio-in-the-library", LIBRARY, forbidden=("gradio", "selenium"),
+         why="the Space's extra is optional: the library, the CLI included, runs without it (`imagenet3d space` "
+             "loads space/app.py)"),
 )
 
 

@@ -1,0 +1,213 @@
+"""What the Space (``space/app.py``) shows, as plain Python values: no Gradio here.
+
+The app is the user interface; everything it computes lives here so that tests, the notebook and the app share it:
+the model named by ``IMAGENET3D_MODEL`` (:func:`model_source`, :func:`load_space_model`), the boxes typed as lines
+``x1,y1,x2,y2`` (:func:`parse_boxes`), one run on an image (:func:`analyse`: the objects, the image with their poses
+drawn, the table rows, the generated text), the table (:func:`table_rows`, with the note of
+:func:`symmetry_note` when the azimuth confidence is low) and the sample validation images
+(:func:`write_sample_images`, made by the synthetic generator).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modeling.geometry import signed_angle, wrap_angle
+from modeling.utils.errors import ImageNet3DError
+
+MODEL_ENV = "IMAGENET3D_MODEL"
+"""The environment variable naming the Space's model: a local folder or a Hub model id."""
+DEMO_MODEL_DIR = "demo_output/models/llava_pose/merged"
+"""Where ``make demo`` (``imagenet3d demo``) leaves the trained LLaVA-pose, merged."""
+NO_MODEL_MESSAGE = (
+    f"No model is set. Set the environment variable `{MODEL_ENV}` to a LLaVA-pose folder or a Hub model id and "
+    f"restart, e.g. `make demo` (about 20 min on 2 CPU cores) then `{MODEL_ENV}={DEMO_MODEL_DIR} python "
+    f"space/app.py`, or `imagenet3d space --model {DEMO_MODEL_DIR}`.")
+
+SYMMETRY_AZIMUTH_CONFIDENCE = 0.5
+"""Below this azimuth confidence (probability mass of the argmax bin and its two neighbours, 0..1) the table says
+the object may be rotationally symmetric. Chosen from the demo's validation objects (README, "The Space")."""
+TABLE_HEADERS = ("object", "category", "azimuth (°)", "elevation (°)", "θ (°)", "distance", "conf. azimuth",
+                 "conf. elevation", "conf. θ", "note")
+"""The columns of :func:`table_rows`: angles in degrees, distance in CAD units, confidences in 0..1."""
+TASK_DESCRIBE = "describe"
+TASK_BOXES = "boxes"
+
+
+def model_source(explicit: str | os.PathLike | None = None) -> str | None:
+    """The model to load: ``explicit`` when given, else ``$IMAGENET3D_MODEL``; None when neither is set (blank
+    counts as unset)."""
+    value = str(explicit) if explicit is not None else os.environ.get(MODEL_ENV, "")
+    return value.strip() or None
+
+
+def load_space_model(source: str):
+    """``(model, processor)`` from a local LLaVA-pose folder or a Hub model id (``org/name``), on CPU, eval mode.
+
+    A path that does not exist locally and does not look like a Hub id raises ImageNet3DError naming it; a Hub id
+    is fetched with ``huggingface_hub.snapshot_download`` (offline: from the local cache only).
+    """
+    from modeling.llava_pose.inference import load_model
+
+    path = Path(source).expanduser()
+    if not path.exists():
+        if source.count("/") != 1 or source.startswith((".", "/", "~")):
+            raise ImageNet3DError(f"{source}: model: no such folder, and not a Hub id (org/name)")
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+        try:
+            path = Path(snapshot_download(source))
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ImageNet3DError(f"{source}: model: not a local folder, and the Hub gave no such model "
+                                  f"({reason})") from None
+    return load_model(path)
+
+
+def parse_boxes(text: str | None, image_size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
+    """Boxes typed one per line as ``x1,y1,x2,y2`` (pixels; spaces allowed, blank lines skipped) for an image of
+    (height, width); an empty text gives no boxes. A bad line raises ImageNet3DError naming it (``boxes, line 2:
+    ...``)."""
+    from modeling.llava_pose.inference import parse_box
+
+    boxes = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip().replace(" ", "")
+        if line:
+            boxes.append(tuple(parse_box(line, image_size, field=f"boxes, line {number}")))
+    return boxes
+
+
+def read_photo(path: str | os.PathLike | None):
+    """An uploaded file as ``(image, notes)``: the upright 8-bit RGB PIL image that ``predict`` takes (the file's
+    EXIF orientation applied, as the user sees it) and what was done to it, in words. No file or an unreadable one:
+    ImageNet3DError naming it."""
+    from modeling.llava_pose.inference import decoding_notes, open_image
+
+    if path is None:
+        raise ImageNet3DError("image: upload a photo or pick a sample first")
+    decoded = open_image(path)
+    return decoded.upright(), decoding_notes(decoded)
+
+
+def degrees(obj: dict[str, Any]) -> dict[str, float]:
+    """An object's angles in degrees for people: azimuth in [0, 360), elevation and θ in (−180, 180]."""
+    return {"azimuth": math.degrees(float(wrap_angle(obj["azimuth"]))),
+            "elevation": math.degrees(float(signed_angle(obj["elevation"]))),
+            "theta": math.degrees(float(signed_angle(obj["theta"])))}
+
+
+def symmetry_note(obj: dict[str, Any], threshold: float = SYMMETRY_AZIMUTH_CONFIDENCE) -> str:
+    """A note for an object whose azimuth confidence is under ``threshold``: it may be rotationally symmetric (a
+    bottle), so its azimuth says little; empty otherwise."""
+    confidence = float(obj["confidence"]["azimuth"])
+    if confidence < threshold:
+        return (f"azimuth uncertain (confidence {confidence:.2f} < {threshold:.2f}): the object may be "
+                f"rotationally symmetric")
+    return ""
+
+
+def table_rows(objects: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """One row per object, in the columns of :data:`TABLE_HEADERS` (degrees rounded to 0.1, distance and
+    confidences to 0.01). ``objects`` are dicts as ``predict`` returns them (angles in radians)."""
+    rows = []
+    for obj in objects:
+        angles = degrees(obj)
+        rows.append([obj.get("tag") or "?", obj.get("category") or "?",
+                     *(round(angles[k], 1) for k in ("azimuth", "elevation", "theta")),
+                     round(float(obj["distance"]), 2),
+                     *(round(float(obj["confidence"][k]), 2) for k in ("azimuth", "elevation", "theta")),
+                     symmetry_note(obj)])
+    return rows
+
+
+@dataclass
+class Analysis:
+    """One run of the Space on an image: ``objects`` (dicts, radians), ``overlay`` (the PIL image with the poses
+    drawn), ``rows`` (:func:`table_rows`), ``text`` (the generated text: the caption, or one answer per box) and
+    ``notes`` (what was done to the input, in words)."""
+
+    objects: list[dict[str, Any]]
+    overlay: Any
+    rows: list[list[Any]]
+    text: str
+    notes: list[str] = field(default_factory=list)
+
+
+def analyse(model, processor, image, boxes_text: str | None = None, task: str = TASK_DESCRIBE) -> Analysis:
+    """Run the model on a PIL image: ``task="describe"`` captions the whole image and finds its objects from the
+    caption; ``task="boxes"`` names and poses the object in each box of ``boxes_text`` (:func:`parse_boxes`).
+
+    Errors (ImageNet3DError): no image, an unknown task, the boxes task without a box, a bad box line.
+    """
+    from modeling.llava_pose.inference import predict
+
+    if image is None:
+        raise ImageNet3DError("image: upload a photo or pick a sample first")
+    image = image.convert("RGB")
+    size = (image.height, image.width)
+    boxes = parse_boxes(boxes_text, size)
+    if task == TASK_DESCRIBE:
+        result = predict(model, processor, [image], task="describe")[0]
+        objects, text = result["objects"], result["text"]
+    elif task == TASK_BOXES:
+        if not boxes:
+            raise ImageNet3DError("boxes: type one box per line as x1,y1,x2,y2, or describe the whole image")
+        results = predict(model, processor, [image] * len(boxes), task="joint", boxes=boxes)
+        objects = [obj for result in results for obj in result["objects"]]
+        text = "\n".join(f"box {i}: {result['text']}" for i, result in enumerate(results, start=1))
+    else:
+        raise ImageNet3DError(f"task: expected {TASK_DESCRIBE!r} or {TASK_BOXES!r}, got {task!r}")
+    notes = [] if objects else ["the model wrote no <pose6D>: no object found"]
+    return Analysis(objects=objects, overlay=image.copy(), rows=table_rows(objects), text=text, notes=notes)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample validation image written by :func:`write_sample_images`: its file, category and the annotated
+    objects' boxes as the Space's box lines."""
+
+    path: Path
+    category: str
+    boxes_text: str
+
+
+SAMPLE_IMAGES: tuple[tuple[str, int], ...] = (("aeroplane", 7), ("bottle", 42), ("laptop", 32), ("bus", 47))
+"""(category, image index) of the samples: validation images of ``make demo``'s synthetic release (seed 0, 540
+images per known category), so that the demo's model never trained on them; none carries a generator quirk."""
+
+
+def write_sample_images(folder: str | Path, samples: Sequence[tuple[str, int]] = SAMPLE_IMAGES,
+                        seed: int = 0) -> list[Sample]:
+    """Write the sample images into ``folder`` as JPEG (``<category>_<image id>.jpg``; the synthetic generator, so
+    the same bytes every time) and return them with their objects' boxes; existing files are kept."""
+    from PIL import Image
+
+    from modeling.synthetic.generator import synthesize_image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for category, index in samples:
+        synthetic = synthesize_image(category, index, seed=seed)
+        path = folder / f"{category}_{synthetic.image_id}.jpg"
+        if not path.is_file():  # written beside, then renamed: a second app starting at once reads whole files
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            Image.fromarray(synthetic.image).save(partial, format="JPEG", quality=90)
+            os.replace(partial, path)
+        lines = [",".join(str(int(round(float(v)))) for v in annotation["bbox"])
+                 for annotation in synthetic.annotations]
+        written.append(Sample(path=path, category=category, boxes_text="\n".join(lines)))
+    return written
+
+
+__all__ = ["Analysis", "DEMO_MODEL_DIR", "MODEL_ENV", "NO_MODEL_MESSAGE", "SAMPLE_IMAGES",
+           "SYMMETRY_AZIMUTH_CONFIDENCE", "Sample", "TABLE_HEADERS", "TASK_BOXES", "TASK_DESCRIBE", "analyse",
+           "degrees", "load_space_model", "model_source", "parse_boxes", "read_photo", "symmetry_note",
+           "table_rows", "write_sample_images"]
