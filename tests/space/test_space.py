@@ -97,3 +97,21 @@ def test_analyse_describes_the_image_and_poses_every_object(space_model, space_s
         space.read_photo(None)
     with pytest.raises(ImageNet3DError, match="task: expected"):
         space.analyse(model, processor, image, task="everything")
+
+
+def test_the_space_requirements_are_the_project_s():
+    """space/requirements.txt (what the Hub installs) names setup.cfg's install_requires and its space extra."""
+    import configparser
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    config = configparser.ConfigParser()
+    config.read(root / "setup.cfg", encoding="utf-8")
+
+    def requirements(text: str) -> set[str]:
+        lines = (line.split("#")[0].strip() for line in text.splitlines())
+        return {line.replace(" ", "") for line in lines if line}
+
+    wanted = (requirements(config["options"]["install_requires"])
+              | requirements(config["options.extras_require"]["space"]))
+    assert requirements((root / "space" / "requirements.txt").read_text(encoding="utf-8")) == wanted
