@@ -89,7 +89,7 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
                                  elem_id="photo")
                 boxes = gr.Textbox(label="Boxes (optional): one per line, x1,y1,x2,y2 in pixels", lines=3,
                                    placeholder="12,40,180,210", elem_id="boxes")
-                hint = gr.Markdown("Click two opposite corners on the photo to add a box.")
+                hint = gr.Markdown("Click two opposite corners on the photo to add a box.", elem_id="hint")
                 task = gr.Radio(TASKS, value=space.TASK_DESCRIBE, label="What to find", elem_id="task")
                 button = gr.Button("Estimate the poses", variant="primary", elem_id="run")
                 gr.Examples([[str(s.path), s.boxes_text, space.TASK_BOXES] for s in samples],

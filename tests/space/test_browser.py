@@ -106,6 +106,7 @@ def table_rows(driver) -> list[list[str]]:
 
 
 def test_upload_run_and_see_every_pose(server, browser, space_sample, space_model, tmp_path, capsys):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -118,6 +119,16 @@ def test_upload_run_and_see_every_pose(server, browser, space_sample, space_mode
     assert "Model:" in browser.find_element(By.CSS_SELECTOR, "#model-status").text
     browser.find_element(By.CSS_SELECTOR, "#photo input[type=file]").send_keys(str(sample.path))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo img"))
+    # Two clicks on opposite corners type a box.
+    photo = browser.find_element(By.CSS_SELECTOR, "#photo img")
+    width, height = photo.size["width"], photo.size["height"]
+    hint = browser.find_element(By.CSS_SELECTOR, "#hint")
+    for (dx, dy), said in (((-width // 4, -height // 4), "First corner"), ((width // 4, height // 4), "Box added")):
+        ActionChains(browser).move_to_element_with_offset(photo, dx, dy).click().perform()
+        wait.until(lambda d, said=said: said in hint.text)
+    boxes = browser.find_element(By.CSS_SELECTOR, "#boxes textarea")
+    x1, y1, x2, y2 = (int(v) for v in boxes.get_attribute("value").split(","))
+    assert 0 <= x1 < x2 and 0 <= y1 < y2
     browser.find_element(By.CSS_SELECTOR, "#run").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#overlay img") and table_rows(d))
 
