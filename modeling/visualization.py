@@ -396,14 +396,13 @@ class _Labels:
         left, top, right, bottom = draw.textbbox((0, 0), _printable(text), font=font)
         width, height = right - left + 6, bottom - top + 6
         x = min(max(anchor[0], 0), max(self.size[0] - width, 0))
-        y = anchor[1] if below else anchor[1] - height
+        start = anchor[1] if below else anchor[1] - height
         step = height if below else -height
-        for _ in range(8):
-            y = min(max(y, 0), max(self.size[1] - height, 0))
-            box = (x, y, x + width, y + height)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in self.placed):
-                break
-            y += step
+        tries = [start + k * step for k in range(6)] + [start - k * step for k in range(1, 6)]  # away, then back
+        boxes = [(x, y, x + width, y + height) for y in (min(max(t, 0), max(self.size[1] - height, 0)) for t in tries)]
+        box = next((b for b in boxes if not any(b[0] < p[2] and p[0] < b[2] and b[1] < p[3] and p[1] < b[3]
+                                                  for p in self.placed)), boxes[0])
+        y = box[1]
         self.placed.append(box)
         draw.rectangle(box, fill=(0, 0, 0, 150))
         draw.text((x + 3 - left, y + 3 - top), _printable(text), fill=_rgba(color, 255), font=font)

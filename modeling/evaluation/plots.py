@@ -131,11 +131,12 @@ def write_plots(out_dir: Path, metrics: dict, task: str, errors: np.ndarray, pre
 def pick_examples(errors: np.ndarray, per_group: int = EXAMPLES_PER_GROUP) -> list[tuple[str, list[int]]]:
     """The objects to show: ``[("best", indices), ("median", indices), ("worst", indices)]``, each up to
     ``per_group`` indices into ``errors`` (radians; NaN counts as π, the scorer's error for a missing pose), best
-    first, worst last. Fewer objects than 3 · per_group: each shown once (the groups shrink, an empty one is left
-    out)."""
+    first, worst last. Fewer objects than 3 · per_group: n // 3 per group (at least one), each object shown once
+    (a group left empty is left out)."""
     errors = np.nan_to_num(np.asarray(errors, dtype=np.float64), nan=np.pi)
     order = np.argsort(errors, kind="stable")
-    n, k = len(order), min(per_group, len(order))
+    n = len(order)
+    k = min(per_group, max(1, n // 3))
     middle = max(0, min(n // 2 - k // 2, n - k))
     groups = [("best", order[:k]), ("median", order[middle:middle + k]), ("worst", order[::-1][:k][::-1])]
     shown: set[int] = set()
