@@ -49,9 +49,13 @@ AXIS_COLORS = {"front": (255, 70, 50), "up": (70, 150, 255), "right": (255, 210,
 """RGB of each axis when one set of poses is drawn (with two sets, each set's colour)."""
 DEFAULT_MIN_SIZE = 256
 """Images with a shorter side (pixels) are scaled up by a whole factor before drawing."""
-AXIS_LENGTH = 0.6
-"""Length of the drawn axes in CAD units: a little past the object (the CAD models are about one unit across,
-centred on the origin)."""
+AXIS_LENGTH = 0.45
+"""Length of the drawn axes in CAD units: about the object's half size (the CAD models are about one unit across,
+centred on the origin), so that they stay inside an object-centric crop."""
+FRONT_ARROW_LENGTH = 0.6
+"""Length of the front arrow drawn with a wireframe, in CAD units: past the mesh, so that it shows."""
+AXIS_LETTERS = {"front": "F", "up": "U", "right": "R"}
+"""The axes' names at their tips when two sets are drawn (the full names with one set)."""
 
 MeshKey = str | tuple[str, int]
 Mesh = tuple[np.ndarray, np.ndarray]
@@ -339,10 +343,11 @@ def _draw_arrow(draw: ImageDraw.ImageDraw, start: np.ndarray, end: np.ndarray, c
 
 
 def _draw_axes(draw: ImageDraw.ImageDraw, pose: _Pose, names: Sequence[str], colors: Mapping[str, tuple],
-               style: _Style, size: tuple[int, int], tip_labels: list | None) -> np.ndarray:
-    """Arrows from the CAD origin along the named axes (farthest first), their names at the tips (their boxes
-    appended to ``tip_labels``; None: no names); returns the projected points in reach."""
-    points = np.array([[0.0, 0.0, 0.0]] + [AXIS_LENGTH * np.array(OBJECT_AXES[n]) for n in names])
+               style: _Style, size: tuple[int, int], tip_labels: list | None, length: float = AXIS_LENGTH,
+               letters: bool = False) -> np.ndarray:
+    """Arrows from the CAD origin along the named axes (farthest first), their names (``letters``: F, U, R) at the
+    tips (their boxes appended to ``tip_labels``; None: no names); returns the projected points in reach."""
+    points = np.array([[0.0, 0.0, 0.0]] + [length * np.array(OBJECT_AXES[n]) for n in names])
     uv, depth = _project(points, pose)
     reach = _in_reach(uv, depth, size)
     if not reach[0]:
@@ -359,8 +364,9 @@ def _draw_axes(draw: ImageDraw.ImageDraw, pose: _Pose, names: Sequence[str], col
             x, y = uv[k] + offset
             margin = style.small_font
             x, y = min(max(x, 2 * margin), size[0] - 2 * margin), min(max(y, margin), size[1] - margin)
-            _outlined_text(draw, (x, y), names[k - 1], color, font, anchor="mm")
-            tip_labels.append(draw.textbbox((x, y), _printable(names[k - 1]), font=font, anchor="mm"))
+            name = AXIS_LETTERS[names[k - 1]] if letters else names[k - 1]
+            _outlined_text(draw, (x, y), name, color, font, anchor="mm")
+            tip_labels.append(draw.textbbox((x, y), _printable(name), font=font, anchor="mm"))
     r = style.line + 1
     draw.ellipse([uv[0][0] - r, uv[0][1] - r, uv[0][0] + r, uv[0][1] + r], fill=(255, 255, 255, 255),
                  outline=(0, 0, 0, 255))
@@ -428,7 +434,7 @@ def draw_poses(image: Image.Image, objects: Sequence[Mapping[str, Any]],
                min_size: int = DEFAULT_MIN_SIZE, labels: bool = True, legend: bool = True, boxes: bool = True,
                front_arrow: bool = True, names: tuple[str, str] = ("prediction", "ground truth"),
                colors: tuple[tuple[int, int, int], tuple[int, int, int]] = (PREDICTION_COLOR, REFERENCE_COLOR),
-               line_width: int | None = None) -> Image.Image:
+               line_width: int | None = None, axis_names: bool | None = None) -> Image.Image:
     """A new RGB image: ``image`` with every object's pose drawn (and every reference's, in a second colour).
 
     Args:
@@ -450,10 +456,12 @@ def draw_poses(image: Image.Image, objects: Sequence[Mapping[str, Any]],
         labels: write each object's :func:`pose_label` by its box (above for objects, below for references).
         legend: with references, a legend of the two colours (``names``) in the top-left corner.
         boxes: draw each object's box, when it has one.
-        front_arrow: with a wireframe, an arrow from the origin along the object's front.
+        front_arrow: with a wireframe, an arrow from the origin along the object's front (FRONT_ARROW_LENGTH).
         names: legend names of ``objects`` and ``references``.
         colors: RGB of ``objects`` and ``references``; one set alone draws its axes in :data:`AXIS_COLORS`.
-        line_width: arrow width in output pixels (default: from the image size; wireframe edges are one thinner).
+        line_width: line width in output pixels (default: from the image size; faint wireframe edges are 1).
+        axis_names: write the axes' names at their tips ("front", "up", "right"; with references, F, U, R in each
+            set's colour); default: as ``labels``.
 
     Returns:
         A new RGB image, the size of ``image`` times the scale factor (1 unless ``min_size`` asked for more).
@@ -470,6 +478,7 @@ def draw_poses(image: Image.Image, objects: Sequence[Mapping[str, Any]],
     sets = ([("references", references, colors[1], True)] if paired else []) + [("objects", objects, colors[0], False)]
     pending = []
     placer = _Labels(canvas.size, [])
+    tips = placer.placed if axis_names is None and labels or axis_names else None
     for which, items, color, below in sets:
         for i, obj in enumerate(items):
             name = f"{which}[{i}]"
@@ -482,12 +491,12 @@ def draw_poses(image: Image.Image, objects: Sequence[Mapping[str, Any]],
                 if mesh is not None:
                     drawn = _draw_wireframe(draw, mesh, pose, color, style, canvas.size)
                     if front_arrow:
-                        _draw_axes(draw, pose, ("front",), {"front": color}, style, canvas.size,
-                                   tip_labels=placer.placed if labels else None)
+                        _draw_axes(draw, pose, ("front",), {"front": color}, style, canvas.size, tips,
+                                   FRONT_ARROW_LENGTH, letters=paired)
                 else:
                     axis_colors = {n: color for n in OBJECT_AXES} if paired else AXIS_COLORS
-                    drawn = _draw_axes(draw, pose, tuple(OBJECT_AXES), axis_colors, style, canvas.size,
-                                       tip_labels=placer.placed if labels else None)
+                    drawn = _draw_axes(draw, pose, tuple(OBJECT_AXES), axis_colors, style, canvas.size, tips,
+                                       letters=paired)
             if box is not None and boxes:
                 draw.rectangle(box, outline=_rgba(color, 200), width=style.thin)
             if labels:
@@ -502,5 +511,5 @@ def draw_poses(image: Image.Image, objects: Sequence[Mapping[str, Any]],
     return Image.alpha_composite(canvas.convert("RGBA"), overlay).convert("RGB")
 
 
-__all__ = ["AXIS_COLORS", "AXIS_LENGTH", "DEFAULT_MIN_SIZE", "PREDICTION_COLOR", "REFERENCE_COLOR", "draw_poses",
-           "find_mesh", "load_cad_meshes", "pose_label", "synthetic_meshes"]
+__all__ = ["AXIS_COLORS", "AXIS_LENGTH", "AXIS_LETTERS", "DEFAULT_MIN_SIZE", "FRONT_ARROW_LENGTH", "PREDICTION_COLOR",
+           "REFERENCE_COLOR", "draw_poses", "find_mesh", "load_cad_meshes", "pose_label", "synthetic_meshes"]

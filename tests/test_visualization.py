@@ -50,7 +50,8 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 def _box_iou(mask: np.ndarray, box: tuple[float, float, float, float]) -> float:
     ys, xs = np.nonzero(mask)
     drawn = (xs.min(), ys.min(), xs.max(), ys.max())
-    inter = max(0, min(drawn[2], box[2]) - max(drawn[0], box[0])) * max(0, min(drawn[3], box[3]) - max(drawn[1], box[1]))
+    inter = (max(0, min(drawn[2], box[2]) - max(drawn[0], box[0]))
+             * max(0, min(drawn[3], box[3]) - max(drawn[1], box[1])))
     union = ((drawn[2] - drawn[0]) * (drawn[3] - drawn[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter)
     return inter / union
 
@@ -138,9 +139,10 @@ def _close(pixel: np.ndarray, color: tuple[int, int, int], tolerance: int = 12) 
 
 
 def _near(image: np.ndarray, xy: tuple[int, int], color: tuple[int, int, int]) -> bool:
-    """Whether a pixel of ``color`` lies within one pixel of ``xy`` (a 2-pixel line straddles the exact one)."""
+    """Whether a pixel of ``color`` lies within two pixels of ``xy`` (Pillow draws a 2-pixel line up to 1.5 pixels
+    off the exact one)."""
     x, y = xy
-    return any(_close(p, color) for p in image[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3))
+    return any(_close(p, color) for p in image[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3))
 
 
 def test_axes_are_drawn_where_the_pose_projects_them():
@@ -150,7 +152,7 @@ def test_axes_are_drawn_where_the_pose_projects_them():
         assert _near(out, _axis_point(POSE, axis, 0.6), color), axis
     turned = {**POSE, "azimuth": POSE["azimuth"] + math.pi / 2}
     moved = np.asarray(draw_poses(image, [turned], labels=False))
-    assert not _near(moved, _axis_point(POSE, "front", 0.6), AXIS_COLORS["front"])  # the front axis turned away from there
+    assert not _near(moved, _axis_point(POSE, "front", 0.6), AXIS_COLORS["front"])  # the front axis turned away
     assert (out[5:40, 5:40] == 128).all() and (out[-40:, -40:] == 128).all()  # nothing drawn far from the object
 
 

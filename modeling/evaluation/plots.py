@@ -192,7 +192,7 @@ def write_examples(out_dir: Path, data_dir: str | Path, split: str, predictions:
                      "cad_index": row["cad_index"], "category": names[row["category"]]}
             truth = {**place, **{k: row[k] for k in ANGLE_NAMES}, "box": row["bbox"]}
             guess = {**place, **{k: predictions[i][k] for k in ANGLE_NAMES}}
-            tile = draw_poses(row["image"], [guess], [truth], meshes, labels=False, legend=False)
+            tile = draw_poses(row["image"], [guess], [truth], meshes, labels=False, legend=False, axis_names=True)
             axis = axes[r, c]
             axis.imshow(tile)
             error = np.degrees(np.nan_to_num(errors[i], nan=np.pi))
@@ -202,7 +202,8 @@ def write_examples(out_dir: Path, data_dir: str | Path, split: str, predictions:
             axis.set_xlabel(f"{pose_label(truth, 'gt')}\n{pose_label(guess, 'pred')}{wrong}", fontsize=8)
     handles = [plt.Line2D([], [], color=np.array(color) / 255, linewidth=3, label=label)
                for label, color in (("ground truth", REFERENCE_COLOR), ("prediction", PREDICTION_COLOR))]
-    drawn = "wireframe: CAD model of the ground-truth class" if meshes else "axes: front, up, right"
+    drawn = ("wireframe: CAD model of the ground-truth class, arrow: front" if meshes
+             else "axes: F front, U up, R right")
     fig.legend(handles=handles, loc="outside upper right", fontsize=9, frameon=False, ncols=2)
     fig.suptitle(f"{title}: best, median and worst by pose error Δ\n({drawn})", fontsize=10)
     path = Path(out_dir) / EXAMPLES_FILE
