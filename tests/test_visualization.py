@@ -255,3 +255,48 @@ def test_examples_pick_the_best_the_median_and_the_worst():
     few = pick_examples(np.array([0.3, 0.1, 0.2, 0.4]))
     assert few == [("best", [1]), ("median", [0]), ("worst", [3])]
     assert pick_examples(np.array([0.3, 0.1])) == [("best", [1]), ("median", [0])]  # each object once
+
+
+def test_examples_png_draws_the_chosen_objects_on_their_crops(small_dataset, tmp_path, monkeypatch):
+    """write_examples: each tile is the object's crop with its ground truth (box, distance, px, py, viewport from the
+    row) and the prediction's angles at the same place; the mesh of the `cad` config when the build has one."""
+    import modeling.data.loading
+    import modeling.visualization
+    from modeling.data.loading import load_pose_split
+    from modeling.evaluation.metrics import pose_error
+    from modeling.evaluation.plots import EXAMPLES_FILE, write_examples
+
+    rows = load_pose_split(small_dataset, "validation")
+    names = rows.features["category"].names
+    references = [{"id": r["object_id"], "category": names[r["category"]], "azimuth": r["azimuth"],
+                   "elevation": r["elevation"], "theta": r["theta"]} for r in rows]
+    offsets = np.linspace(0.0, 2.5, len(references))[::-1]  # the last object is predicted best
+    predictions = [{**ref, "azimuth": ref["azimuth"] + offset} for ref, offset in zip(references, offsets)]
+    predictions[0] = {**predictions[0], "azimuth": math.nan, "category": None}  # no pose: the worst
+    errors = pose_error(np.array([[p[k] for k in ("azimuth", "elevation", "theta")] for p in predictions]),
+                        np.array([[r[k] for k in ("azimuth", "elevation", "theta")] for r in references]))
+    calls = []
+    real = modeling.visualization.draw_poses
+
+    def spy(image, objects, references=None, meshes=None, **options):
+        calls.append((image.size, objects, references, meshes))
+        return real(image, objects, references, meshes, **options)
+
+    monkeypatch.setattr(modeling.visualization, "draw_poses", spy)
+    configs = modeling.data.loading.built_configs
+    monkeypatch.setattr(modeling.data.loading, "built_configs", lambda folder: {**configs(folder), "cad": ["train"]})
+    monkeypatch.setattr(modeling.visualization, "load_cad_meshes", lambda folder, categories: synthetic_meshes())
+    path = write_examples(tmp_path, small_dataset, "validation", predictions, references, errors, "test")
+    assert path == tmp_path / EXAMPLES_FILE and path.read_bytes()[:4] == b"\x89PNG"
+    n = len(references)
+    chosen = [c[2][0]["azimuth"] for c in calls]
+    assert len(calls) == 9
+    assert chosen[:3] == [references[i]["azimuth"] for i in (n - 1, n - 2, n - 3)]  # best first
+    assert chosen[-3:] == [references[i]["azimuth"] for i in (2, 1, 0)]  # worst last
+    for size, (guess,), (truth,), meshes in calls:
+        row = rows[[r["object_id"] for r in rows].index(next(r["id"] for r in references
+                                                               if r["azimuth"] == truth["azimuth"]))]
+        assert size == row["image"].size and truth["box"] == row["bbox"] and meshes is not None
+        for key in ("distance", "px", "py", "viewport", "cad_index"):
+            assert guess[key] == truth[key] == row[key], key
+    assert math.isnan(calls[-1][1][0]["azimuth"])  # the no-pose prediction is drawn last (worst), as no pose
