@@ -300,3 +300,19 @@ def test_examples_png_draws_the_chosen_objects_on_their_crops(small_dataset, tmp
         for key in ("distance", "px", "py", "viewport", "cad_index"):
             assert guess[key] == truth[key] == row[key], key
     assert math.isnan(calls[-1][1][0]["azimuth"])  # the no-pose prediction is drawn last (worst), as no pose
+
+
+@pytest.mark.parametrize("axis, azimuth, elevation", [("front", 0.0, 0.0), ("right", math.pi / 2, 0.0),
+                                                      ("up", 0.0, math.pi / 2)])
+def test_the_named_axes_face_the_camera_that_looks_at_them(axis, azimuth, elevation):
+    """geometry.OBJECT_AXES: azimuth 0 looks at the front, azimuth 90° at the right, elevation 90° from above."""
+    tip = np.array([OBJECT_AXES[axis]])
+    _, depth = project_points(np.vstack([np.zeros((1, 3)), tip]), azimuth, elevation, 0.0, 5.0, 0.0, 0.0)
+    assert depth[1] == pytest.approx(depth[0] - 1.0)  # the tip is one unit nearer than the origin
+
+
+def test_right_is_on_the_image_right_in_the_front_view_and_up_is_up():
+    tips = np.array([[0.0, 0.0, 0.0], OBJECT_AXES["right"], OBJECT_AXES["up"]])
+    uv, _ = project_points(tips, 0.0, 0.0, 0.0, 5.0, 100.0, 100.0)
+    assert uv[1, 0] > uv[0, 0] + 100 and abs(uv[1, 1] - uv[0, 1]) < 1e-6  # right: x grows
+    assert uv[2, 1] < uv[0, 1] - 100 and abs(uv[2, 0] - uv[0, 0]) < 1e-6  # up: y shrinks (pixel rows go down)
