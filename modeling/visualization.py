@@ -196,6 +196,8 @@ def find_mesh(meshes: Mapping[MeshKey, Mesh] | None, obj: Mapping[str, Any]) -> 
     return meshes[(category, indices[0])] if indices else None
 
 
+MAX_FAINT_EDGES = 20_000
+"""A mesh with more edges than this is drawn with its strong edges only (the faint ones would fill it in)."""
 CREASE_DEGREES = 25.0
 """An edge whose two faces meet at more than this angle is a crease, drawn strong; edges inside smooth or flat
 parts (a quad's diagonal, a wheel's tessellation) are drawn faint."""
@@ -315,7 +317,7 @@ def _draw_wireframe(draw: ImageDraw.ImageDraw, mesh: Mesh, pose: _Pose, color: t
     if not reach.any():
         return uv[reach]
     edges, strong = _edges(vertices, faces, camera_center(*pose.angles[:2], pose.distance))
-    inside = reach[edges].all(axis=1)
+    inside = reach[edges].all(axis=1) & (strong | (len(edges) <= MAX_FAINT_EDGES))
     edges, strong = edges[inside], strong[inside]
     middle = depth[edges].mean(axis=1)
     nearness = 1.0 - (middle - depth[reach].min()) / max(float(np.ptp(depth[reach])), 1e-9)
