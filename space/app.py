@@ -58,14 +58,22 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
             if strict:
                 raise
             error = str(err)
+    try:
+        meshes = space.cad_meshes()
+    except ImageNet3DError as err:  # a bad $IMAGENET3D_CAD: said on the page, the objects drawn as their axes
+        if strict:
+            raise
+        meshes, cad_error = {}, str(err)
+    else:
+        cad_error = None
     samples = space.write_sample_images(Path(tempfile.gettempdir()) / "imagenet3d_space_samples")
 
-    def run(image_path: str | None, boxes_text: str, task: str):
+    def run(image_path: str | None, boxes_text: str, task: str, wireframes: bool):
         if loaded is None:
             raise gr.Error(space.NO_MODEL_MESSAGE if source is None else f"{source}: {error}")
         try:
             image, read_notes = space.read_photo(image_path)
-            result = space.analyse(*loaded, image, boxes_text, task)
+            result = space.analyse(*loaded, image, boxes_text, task, meshes=meshes if wireframes else None)
         except ImageNet3DError as err:
             raise gr.Error(str(err)) from None
         notes = "\n".join(f"- {note}" for note in read_notes + result.notes)
@@ -81,7 +89,8 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
-        gr.Markdown(_model_status(source, error), elem_id="model-status")
+        gr.Markdown(_model_status(source, error) + (f" **No CAD models:** {cad_error}" if cad_error else ""),
+                    elem_id="model-status")
         pending = gr.State(None)
         with gr.Row():
             with gr.Column():
@@ -91,6 +100,8 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
                                    placeholder="12,40,180,210", elem_id="boxes")
                 hint = gr.Markdown("Click two opposite corners on the photo to add a box.", elem_id="hint")
                 task = gr.Radio(TASKS, value=space.TASK_DESCRIBE, label="What to find", elem_id="task")
+                wireframes = gr.Checkbox(value=True, label=f"Draw CAD wireframes (the synthetic release's models, "
+                                                           f"or ${space.CAD_ENV}'s); else each object's 3D axes")
                 button = gr.Button("Estimate the poses", variant="primary", elem_id="run")
                 gr.Examples([[str(s.path), s.boxes_text, space.TASK_BOXES] for s in samples],
                             inputs=[image, boxes, task], label="Sample validation images (synthetic)")
@@ -101,7 +112,7 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
                              elem_id="objects", wrap=True)
         notes = gr.Markdown(elem_id="notes")
         image.select(add_corner, inputs=[pending, boxes], outputs=[pending, boxes, hint])
-        button.click(run, inputs=[image, boxes, task], outputs=[overlay, table, text, notes])
+        button.click(run, inputs=[image, boxes, task, wireframes], outputs=[overlay, table, text, notes])
     return app
 
 

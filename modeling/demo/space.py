@@ -22,6 +22,9 @@ from modeling.utils.errors import ImageNet3DError
 
 MODEL_ENV = "IMAGENET3D_MODEL"
 """The environment variable naming the Space's model: a local folder or a Hub model id."""
+CAD_ENV = "IMAGENET3D_CAD"
+"""The environment variable naming the CAD models drawn as wireframes: a release (folder or zip) or a built dataset
+with the ``cad`` config; unset: the synthetic release's procedural models."""
 DEMO_MODEL_DIR = "demo_output/models/llava_pose/merged"
 """Where ``make demo`` (``imagenet3d demo``) leaves the trained LLaVA-pose, merged."""
 NO_MODEL_MESSAGE = (
@@ -140,13 +143,28 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
 
 
-def analyse(model, processor, image, boxes_text: str | None = None, task: str = TASK_DESCRIBE) -> Analysis:
+def cad_meshes(source: str | os.PathLike | None = None) -> dict:
+    """The CAD meshes to draw as wireframes, keyed as :func:`modeling.visualization.load_cad_meshes` keys them:
+    from ``source`` (or ``$IMAGENET3D_CAD``: a release or a built dataset with the ``cad`` config), else the
+    synthetic release's procedural models (:func:`modeling.visualization.synthetic_meshes`). An object of a
+    category without a mesh is drawn as its 3D axes. A bad source raises ImageNet3DError naming it."""
+    from modeling.visualization import load_cad_meshes, synthetic_meshes
+
+    source = source if source is not None else (os.environ.get(CAD_ENV, "").strip() or None)
+    return load_cad_meshes(source) if source is not None else synthetic_meshes()
+
+
+def analyse(model, processor, image, boxes_text: str | None = None, task: str = TASK_DESCRIBE,
+            meshes: dict | None = None) -> Analysis:
     """Run the model on a PIL image: ``task="describe"`` captions the whole image and finds its objects from the
-    caption; ``task="boxes"`` names and poses the object in each box of ``boxes_text`` (:func:`parse_boxes`).
+    caption; ``task="boxes"`` names and poses the object in each box of ``boxes_text`` (:func:`parse_boxes`). The
+    overlay is :func:`modeling.visualization.draw_poses` of the objects: each one's CAD wireframe when ``meshes``
+    (:func:`cad_meshes`) has its category, else its 3D axes.
 
     Errors (ImageNet3DError): no image, an unknown task, the boxes task without a box, a bad box line.
     """
     from modeling.llava_pose.inference import predict
+    from modeling.visualization import draw_poses
 
     if image is None:
         raise ImageNet3DError("image: upload a photo or pick a sample first")
@@ -165,7 +183,10 @@ def analyse(model, processor, image, boxes_text: str | None = None, task: str = 
     else:
         raise ImageNet3DError(f"task: expected {TASK_DESCRIBE!r} or {TASK_BOXES!r}, got {task!r}")
     notes = [] if objects else ["the model wrote no <pose6D>: no object found"]
-    return Analysis(objects=objects, overlay=image.copy(), rows=table_rows(objects), text=text, notes=notes)
+    if task == TASK_DESCRIBE and boxes:
+        notes.append("the boxes are not used when describing the whole image: choose the objects in the boxes")
+    return Analysis(objects=objects, overlay=draw_poses(image, objects, meshes=meshes), rows=table_rows(objects),
+                    text=text, notes=notes)
 
 
 @dataclass(frozen=True)
@@ -207,7 +228,7 @@ def write_sample_images(folder: str | Path, samples: Sequence[tuple[str, int]] =
     return written
 
 
-__all__ = ["Analysis", "DEMO_MODEL_DIR", "MODEL_ENV", "NO_MODEL_MESSAGE", "SAMPLE_IMAGES",
+__all__ = ["Analysis", "CAD_ENV", "DEMO_MODEL_DIR", "MODEL_ENV", "NO_MODEL_MESSAGE", "SAMPLE_IMAGES",
            "SYMMETRY_AZIMUTH_CONFIDENCE", "Sample", "TABLE_HEADERS", "TASK_BOXES", "TASK_DESCRIBE", "analyse",
-           "degrees", "load_space_model", "model_source", "parse_boxes", "read_photo", "symmetry_note",
+           "cad_meshes", "degrees", "load_space_model", "model_source", "parse_boxes", "read_photo", "symmetry_note",
            "table_rows", "write_sample_images"]

@@ -62,6 +62,16 @@ def test_a_model_that_is_neither_a_folder_nor_on_the_hub_is_one_clear_error(tmp_
         space.load_space_model("nobody/nothing")  # offline in the tests: the Hub is not reached
 
 
+def test_wireframes_come_from_the_synthetic_release_unless_a_source_is_named(monkeypatch, tmp_path):
+    monkeypatch.delenv(space.CAD_ENV, raising=False)
+    meshes = space.cad_meshes()
+    vertices, faces = meshes[("aeroplane", 1)]
+    assert vertices.shape[1] == 3 and faces.shape[1] == 3
+    monkeypatch.setenv(space.CAD_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ImageNet3DError, match="missing"):
+        space.cad_meshes()
+
+
 def test_samples_are_deterministic_validation_images_with_their_boxes(space_sample, tmp_path):
     from PIL import Image
 
@@ -90,7 +100,7 @@ def test_analyse_describes_the_image_and_poses_every_object(space_model, space_s
     assert [row[:2] for row in result.rows] == [[tag, "aeroplane"] for tag in TAGS]
     for row, truth in zip(result.rows, annotations):
         assert row[2] == pytest.approx(math.degrees(truth["azimuth"]), abs=360 / 40)
-    assert result.overlay.size == image.size
+    assert result.overlay.size == image.size and result.overlay.tobytes() != image.tobytes()  # the poses drawn
     with pytest.raises(ImageNet3DError, match="type one box per line"):
         space.analyse(model, processor, image, "", task=space.TASK_BOXES)
     with pytest.raises(ImageNet3DError, match="upload a photo"):
