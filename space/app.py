@@ -103,14 +103,14 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
                 wireframes = gr.Checkbox(value=True, label=f"Draw CAD wireframes (the synthetic release's models, "
                                                            f"or ${space.CAD_ENV}'s); else each object's 3D axes")
                 button = gr.Button("Estimate the poses", variant="primary", elem_id="run")
-                gr.Examples([[str(s.path), s.boxes_text, space.TASK_BOXES] for s in samples],
-                            inputs=[image, boxes, task], label="Sample validation images (synthetic)")
             with gr.Column():
                 overlay = gr.Image(type="pil", format="png", label="Poses", interactive=False, elem_id="overlay")
                 text = gr.Textbox(label="Generated text", lines=3, interactive=False, elem_id="caption")
         table = gr.Dataframe(headers=list(space.TABLE_HEADERS), interactive=False, label="Objects",
                              elem_id="objects", wrap=True)
         notes = gr.Markdown(elem_id="notes")
+        gr.Examples([[str(s.path), s.boxes_text, space.TASK_BOXES] for s in samples],
+                    inputs=[image, boxes, task], label="Sample validation images (synthetic)")
         image.select(add_corner, inputs=[pending, boxes], outputs=[pending, boxes, hint])
         button.click(run, inputs=[image, boxes, task, wireframes], outputs=[overlay, table, text, notes])
     return app
