@@ -70,7 +70,7 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
 
     def run(image_path: str | None, boxes_text: str, task: str, wireframes: bool):
         if loaded is None:
-            raise gr.Error(space.NO_MODEL_MESSAGE if source is None else f"{source}: {error}")
+            raise gr.Error((space.NO_MODEL_MESSAGE if source is None else f"{source}: {error}").replace("`", ""))
         try:
             image, read_notes = space.read_photo(image_path)
             result = space.analyse(*loaded, image, boxes_text, task, meshes=meshes if wireframes else None)
