@@ -55,12 +55,11 @@ from typing import Any
 
 from modeling.llava_pose.training_arguments import DEFAULT_LORA_TARGETS, LlavaPoseTrainingArguments
 from modeling.utils.errors import ImageNet3DError, located
-from modeling.utils.model_folder import check_output_folder
+from modeling.utils.model_folder import MERGED_DIR, check_output_folder
 from modeling.utils.textfile import read_text
 
 MODULES_TO_SAVE = ("pose_head", "multi_modal_projector")
 """Trained in full in stage 2 and saved with the adapter."""
-MERGED_DIR = "merged"
 SUMMARY_FILE = "training_summary.json"
 LARGE_MODEL_PARAMETERS = 100_000_000
 
