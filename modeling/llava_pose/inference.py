@@ -64,11 +64,13 @@ def adapter_base(adapter_dir: str | Path) -> str:
     adapter_dir = Path(adapter_dir)
     config_file = adapter_dir / "adapter_config.json"
     try:
-        recorded = json.loads(read_text(config_file, byte_order_mark=False))["base_model_name_or_path"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        recorded = json.loads(read_text(config_file, byte_order_mark=False)).get("base_model_name_or_path")
+    except (json.JSONDecodeError, AttributeError) as err:
         raise located(config_file, f"not a PEFT adapter config ({err})") from None
     if not isinstance(recorded, str) or not recorded:
-        raise located(config_file, "base_model_name_or_path: expected the base model's folder or Hub id")
+        raise located(config_file, "a LoRA adapter whose config names no base model (base_model_name_or_path): set "
+                                   "it to the base's folder or Hub id, or use a merged model (train --merge writes "
+                                   f"{adapter_dir / MERGED_DIR})")
     path = Path(recorded)
     candidates = [path] if path.is_absolute() else \
         [path, adapter_dir / path, *(parent / path for parent in adapter_dir.resolve().parents)]
