@@ -29,6 +29,7 @@ Hub custom code: imports only torch, transformers, the standard library and its 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -67,12 +68,15 @@ def read_image(image: Any, timeout: float | None = None, name: str = "image") ->
 
 
 def box_list(boxes: Any, name: str = "boxes") -> list[Any]:
-    """One image's boxes as a list: None (no box), one box (4 numbers) or a list of boxes."""
+    """One image's boxes as a list: None (no box), one box (4 numbers) or a list of boxes (lists, tuples or numpy
+    arrays). Anything else raises ValueError naming `name`."""
     if boxes is None:
         return []
+    if hasattr(boxes, "tolist"):  # a numpy array or a tensor
+        boxes = boxes.tolist()
     if isinstance(boxes, (str, bytes)) or not isinstance(boxes, Sequence):
         raise ValueError(f"{name}: expected a list of boxes [x1, y1, x2, y2] (pixels), got {boxes!r}")
-    if len(boxes) == 4 and all(isinstance(v, (int, float)) for v in boxes):
+    if len(boxes) == 4 and all(isinstance(v, numbers.Real) for v in boxes):
         return [boxes]
     return list(boxes)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import warnings
 from collections.abc import Sequence
@@ -216,7 +217,7 @@ def image_boxes(boxes: Sequence[Any] | None, count: int) -> list[list[Sequence[f
     for entry in boxes:
         if entry is None:
             out.append([])
-        elif len(entry) == 4 and all(isinstance(v, (int, float)) for v in entry):
+        elif len(entry) == 4 and all(isinstance(v, numbers.Real) for v in entry):
             out.append([entry])
         else:
             out.append(list(entry))

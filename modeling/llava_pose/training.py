@@ -27,7 +27,10 @@ CLIP tower, so the adapted modules are checked and a match in the vision tower i
 projector trained in full and saved with the adapter (``modules_to_save``), and the ``<pose6D>`` rows of the input
 embeddings and of ``lm_head`` trainable (``trainable_token_indices``; LLaVA does not tie them). Everything else is
 frozen. It saves the adapter and the processor to OUTPUT; ``--merge`` also writes a merged full model to
-OUTPUT/merged that loads with ``AutoModel.from_pretrained(dir, trust_remote_code=True)``.
+OUTPUT/merged that loads with ``AutoModel.from_pretrained(dir, trust_remote_code=True)``. The adapter's config
+records the base's absolute path (:func:`portable_adapter_config`), so OUTPUT loads from any working directory. Every
+model folder written (stage 1, merged) carries the ``object-pose-estimation`` pipeline (``custom_pipelines`` in its
+config.json and ``pipeline_llava_pose.py``: ``LlavaPoseForConditionalGeneration.save_pretrained``).
 
 **A real checkpoint** (GPU, network once)::
 
