@@ -25,13 +25,14 @@ Two deliberate differences from the official code, both documented in the datase
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from modeling.geometry import CROP_TARGET_DISTANCE
+from modeling.geometry import CROP_TARGET_DISTANCE, OFFICIAL_CROP_SIZE
 
-DEFAULT_CROP_SIZE = 512
+DEFAULT_CROP_SIZE = OFFICIAL_CROP_SIZE
 """Crop side of the official baselines (``imagenet3d_data_processed_512_512``)."""
 
 
@@ -146,3 +147,47 @@ def prompt_box(bbox: list[float] | None, width: int, height: int) -> tuple[float
         return 0.0, 0.0, float(width), float(height)
     x1, y1, x2, y2 = values
     return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+BOX_FILL_MEASURES = ("max_side", "sqrt_area")
+"""How :func:`box_fill_ratios` reads a box's size: its longer side, or the square root of its area."""
+
+
+def box_fill_ratios(bboxes: np.ndarray | list, distances: np.ndarray | list, measure: str = "max_side") -> np.ndarray:
+    """How much of its official crop each object's box spans: box size / crop side, one ratio per object.
+
+    ``bboxes`` (N, 4) are (x1, y1, x2, y2) in pixels of the original images, ``distances`` (N,) the annotated
+    distances; the official crop of an object at distance d is ``OFFICIAL_CROP_SIZE`` · 4 / d = 2048 / d pixels of
+    its image. ``measure`` is one of :data:`BOX_FILL_MEASURES`. Objects without a usable box (not finite, x2 <= x1
+    or y2 <= y1) or distance (<= 0, not finite) are left out, so the result may be shorter than N. Raises ValueError
+    for another ``measure``.
+    """
+    if measure not in BOX_FILL_MEASURES:
+        raise ValueError(f"measure: expected one of {', '.join(BOX_FILL_MEASURES)}, got {measure!r}")
+    boxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+    dist = np.asarray(distances, dtype=np.float64).reshape(-1)
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    good = np.isfinite(boxes).all(axis=1) & np.isfinite(dist) & (dist > 0) & (width > 0) & (height > 0)
+    size = np.maximum(width, height) if measure == "max_side" else np.sqrt(np.abs(width * height))
+    crop_side = OFFICIAL_CROP_SIZE * CROP_TARGET_DISTANCE / np.where(good, dist, 1.0)
+    return (size / crop_side)[good]
+
+
+def measure_box_fill(data_dir: str | Path, split: str = "train", measure: str = "max_side") -> dict[str, float]:
+    """The box fill of a built dataset's training crops: :func:`box_fill_ratios` over the ``pose`` config's
+    ``split`` (its ``bbox_original`` and ``distance_original`` columns; no image is decoded).
+
+    Returns ``{"median", "q25", "q75", "count"}`` (ratios; ``count`` objects with a usable box). The median is the
+    :data:`modeling.box_crop.BOX_FILL` that inference crops are cut with. A dataset without a ``pose`` config or
+    split raises ImageNet3DError (:func:`modeling.data.loading.load_split`); one without a usable box, ValueError.
+    """
+    from modeling.data.loading import load_split
+
+    rows = load_split(data_dir, "pose", split).select_columns(["bbox_original", "distance_original"])
+    bboxes = [box if box is not None and len(box) == 4 else [np.nan] * 4 for box in rows["bbox_original"]]
+    distances = [np.nan if d is None else d for d in rows["distance_original"]]
+    ratios = box_fill_ratios(bboxes, distances, measure)
+    if ratios.size == 0:
+        raise ValueError(f"{data_dir}: pose/{split} has no object with a usable box and distance")
+    q25, median, q75 = np.quantile(ratios, [0.25, 0.5, 0.75])
+    return {"median": float(median), "q25": float(q25), "q75": float(q75), "count": int(ratios.size)}
