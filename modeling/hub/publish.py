@@ -25,6 +25,8 @@ from modeling.hub.folders import REPO_TYPES, PublishPlan
 from modeling.utils.errors import ImageNet3DError
 
 CARD_FILE = "README.md"
+NETWORK_MODULES = ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+"""Packages whose exceptions mean that the Hub could not be reached (connection, timeout, TLS)."""
 IMAGENET3D_MODEL_VARIABLE = "IMAGENET3D_MODEL"
 """The Space's variable naming the model it loads (set by ``publish space --model``)."""
 
@@ -70,10 +72,8 @@ def hub_errors(repo_id: str, repo_type: str) -> Iterator[None]:
             raise ImageNet3DError(f"no write access to {repo_type} repo {repo_id} (403): use a token with write "
                                   "permission for its namespace") from None
         raise ImageNet3DError(f"the Hub answered {status} for {repo_type} repo {repo_id}: {_first_line(err)}") from None
-    except (ConnectionError, TimeoutError) as err:
-        raise ImageNet3DError(f"cannot reach the Hub ({_first_line(err)}): check the network") from None
-    except OSError as err:
-        if type(err).__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3"):
+    except Exception as err:  # the HTTP client's transport errors (httpx2 in huggingface_hub 2.4) are not OSErrors
+        if isinstance(err, (ConnectionError, TimeoutError)) or type(err).__module__.split(".")[0] in NETWORK_MODULES:
             raise ImageNet3DError(f"cannot reach the Hub ({_first_line(err)}): check the network") from None
         raise
 
