@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_plan(plan, args.repo_id))
         return 0
     for note in plan.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {note}")
     if args.kind == "space":  # the Space folder keeps the card it is published with
         (folder / "README.md").write_text(plan.card, encoding="utf-8")
     url = publish(plan, args.repo_id, private=args.private, revision=args.revision,
