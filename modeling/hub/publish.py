@@ -8,7 +8,10 @@ Order, so that nothing is left half-uploaded that a rerun cannot finish:
    validator (``RepoCard.validate``) before any file is sent;
 3. every file but the card with ``upload_folder``: with ``hf_xet`` (installed with huggingface_hub 2.4) it is a
    streamed upload committed in several batches, and rerunning the same command resumes it: committed files are
-   dropped as unchanged and uploaded chunks are deduplicated (huggingface_hub's ``upload_folder`` documents this);
+   dropped as unchanged and uploaded chunks are deduplicated (huggingface_hub's ``upload_folder`` documents this).
+   Without ``hf_xet``, ``upload_folder`` makes one commit, so :func:`upload_batches` splits the files into one commit
+   per folder (at most :data:`MAX_FILES_PER_COMMIT` files): a rerun skips what earlier commits hold (``create_commit``
+   drops unchanged files);
 4. the card (README.md) last, in its own commit: until it lands, the repo has no card, so a dataset's ``configs:``
    never point at shards that are not there yet.
 
@@ -17,6 +20,7 @@ The token comes from where huggingface_hub looks (``HF_TOKEN``, then ``hf auth l
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +29,8 @@ from modeling.hub.folders import REPO_TYPES, PublishPlan
 from modeling.utils.errors import ImageNet3DError
 
 CARD_FILE = "README.md"
+MAX_FILES_PER_COMMIT = 200
+"""Files per commit when huggingface_hub cannot stream the upload (no ``hf_xet``)."""
 NETWORK_MODULES = ("httpx", "httpx2", "httpcore", "requests", "urllib3")
 """Packages whose exceptions mean that the Hub could not be reached (connection, timeout, TLS)."""
 IMAGENET3D_MODEL_VARIABLE = "IMAGENET3D_MODEL"
@@ -111,6 +117,19 @@ def _validate_card(plan: PublishPlan) -> None:
         raise ImageNet3DError(f"{plan.folder}/README.md: the Hub refuses the card: {_first_line(err)}") from None
 
 
+def upload_batches(paths: list[str], streamed: bool) -> list[list[str]]:
+    """The ``allow_patterns`` of each ``upload_folder`` call: all paths at once when the upload is ``streamed``
+    (``hf_xet``: it commits in batches itself), else one batch per folder of at most MAX_FILES_PER_COMMIT paths, in
+    path order."""
+    if streamed:
+        return [list(paths)] if paths else []
+    by_folder: dict[str, list[str]] = {}
+    for path in sorted(paths):
+        by_folder.setdefault(path.rpartition("/")[0], []).append(path)
+    return [files[i:i + MAX_FILES_PER_COMMIT] for files in by_folder.values()
+            for i in range(0, len(files), MAX_FILES_PER_COMMIT)]
+
+
 def publish(plan: PublishPlan, repo_id: str, *, private: bool = False, revision: str | None = None,
             commit_message: str | None = None, space_variables: dict[str, str] | None = None,
             api_factory: Callable[..., Any] | None = None, log: Callable[[str], None] = print) -> str:
@@ -137,9 +156,12 @@ def publish(plan: PublishPlan, repo_id: str, *, private: bool = False, revision:
         _validate_card(plan)
         others = [path for path, _ in plan.files if path != CARD_FILE]
         log(f"uploading {len(others)} file(s) to {repo_id} (rerun the same command to resume an interrupted upload)")
-        if others:
+        batches = upload_batches(others, streamed=importlib.util.find_spec("hf_xet") is not None)
+        for number, batch in enumerate(batches, 1):
             api.upload_folder(repo_id=repo_id, repo_type=plan.repo_type, folder_path=str(plan.folder),
-                              allow_patterns=others, revision=revision, commit_message=message)
+                              allow_patterns=batch, revision=revision,
+                              commit_message=message if len(batches) == 1 else f"{message} (part {number}/"
+                                                                              f"{len(batches)})")
         api.upload_file(path_or_fileobj=plan.card.encode("utf-8"), path_in_repo=CARD_FILE, repo_id=repo_id,
                         repo_type=plan.repo_type, revision=revision, commit_message=f"{message} (card)")
         for key, value in (space_variables or {}).items():
@@ -147,4 +169,5 @@ def publish(plan: PublishPlan, repo_id: str, *, private: bool = False, revision:
     return str(url)
 
 
-__all__ = ["IMAGENET3D_MODEL_VARIABLE", "check_repo_id", "hub_errors", "publish"]
+__all__ = ["IMAGENET3D_MODEL_VARIABLE", "MAX_FILES_PER_COMMIT", "check_repo_id", "hub_errors", "publish",
+           "upload_batches"]

@@ -16,6 +16,7 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, Reposit
 
 from modeling import cli
 from modeling.hub.folders import plan_dataset, plan_model, plan_space
+from modeling.hub.publish import upload_batches
 from tests.helpers.llava_pose import tiny_model_dir
 from tests.helpers.network import hub_reachable
 
@@ -198,6 +199,16 @@ def test_hub_failures_are_one_line_and_the_card_is_never_half_sent(small_dataset
     status, err = publish(capsys, "dataset", small_dataset)
     assert status == 2 and words in err and len(err.strip().splitlines()) == 1, err
     assert "upload_file" not in online.calls  # the card goes last: a rerun finishes the upload
+
+
+def test_without_hf_xet_each_folder_is_its_own_commit():
+    paths = [f"data/pose/train/c{i:03d}.parquet" for i in range(450)] + ["data/pose/validation/a.parquet",
+                                                                           "build_report.json"]
+    assert upload_batches(paths, streamed=True) == [paths]
+    batches = upload_batches(paths, streamed=False)
+    assert [len(b) for b in batches] == [1, 200, 200, 50, 1]
+    assert sorted(p for b in batches for p in b) == sorted(paths)
+    assert all(len({p.rpartition("/")[0] for p in b}) == 1 for b in batches)
 
 
 def test_no_token_is_one_line(small_dataset, online, monkeypatch, capsys):
