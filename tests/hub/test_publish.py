@@ -25,10 +25,17 @@ LLAVA_FILES = {"model.safetensors", "config.json", "configuration_llava_pose.py"
                "tokenizer.json", "tokenizer_config.json", "generation_config.json", "README.md"}
 
 
+def fresh_copy(source, folder):
+    """A copy of a shared model folder without the card files that an earlier test's evaluate may have added."""
+    shutil.copytree(source, folder)
+    for name in ("README.md", "model_card_data.json"):
+        (folder / name).unlink(missing_ok=True)
+    return folder
+
+
 @pytest.fixture
 def llava_folder(tmp_path):
-    folder = tmp_path / "llava"
-    shutil.copytree(tiny_model_dir(), folder)
+    folder = fresh_copy(tiny_model_dir(), tmp_path / "llava")
     (folder / "training_args.bin").write_bytes(b"a pickle")  # what the Trainer leaves: never uploaded
     (folder / "checkpoint-5").mkdir()
     (folder / "checkpoint-5" / "model.safetensors").write_bytes(b"x")
@@ -75,8 +82,8 @@ def test_dry_run_of_a_model_lists_weights_config_code_processor_and_card(llava_f
     assert "custom code: category_names.py, configuration_llava_pose.py, geometry.py" in out
 
 
-def test_dry_run_of_the_baseline_says_it_needs_the_package(tiny_baseline, capsys):
-    status, out, _ = dry_run(capsys, "model", tiny_baseline)
+def test_dry_run_of_the_baseline_says_it_needs_the_package(tiny_baseline, tmp_path, capsys):
+    status, out, _ = dry_run(capsys, "model", fresh_copy(tiny_baseline, tmp_path / "baseline"))
     assert status == 0 and listed(out) == {"model.safetensors", "config.json", "preprocessor_config.json", "README.md"}
     assert "needs the imagenet3d package" in out
 
