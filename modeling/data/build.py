@@ -30,7 +30,7 @@ from tqdm import tqdm
 import imagenet3d
 from dataset_card import KNOWN_CATEGORIES
 from modeling.data.captions import read_captions_file
-from modeling.data.card import describe_configs, render_card
+from modeling.data.card import describe_configs, release_source, render_card
 from modeling.data.crop import DEFAULT_CROP_SIZE
 from modeling.data.release import SPLITS, Release
 from modeling.data.rows import (
@@ -273,8 +273,9 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
         for config in configs:
             if config not in counts:
                 summary["notes"].append(f"config {config} has no rows and is not in the card")
-        summary = {"options": {**asdict(options), "configs": configs}, "rows": counts, **summary}
-        (staging / "README.md").write_text(render_card(options, yaml_configs, infos, counts, summary),
+        source = release_source(release)  # synthetic (the generator's marker) or official: the card says which
+        summary = {"options": {**asdict(options), "configs": configs}, "rows": counts, "source": source, **summary}
+        (staging / "README.md").write_text(render_card(options, yaml_configs, infos, counts, summary, source),
                                            encoding="utf-8")
         (staging / REPORT_NAME).write_text(json.dumps(summary, indent=1, sort_keys=False, ensure_ascii=False) + "\n",
                                            encoding="utf-8")

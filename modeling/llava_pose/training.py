@@ -149,6 +149,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from modeling.baseline.trainer_common import resume_checkpoint
+    from modeling.hub.model_card import write_model_card
     from modeling.llava_pose.inference import load_model
     from modeling.llava_pose.trainer import EpochCallback, PoseProgressCallback, PoseTrainer
     from modeling.llava_pose.training_data import LlavaPoseCollator, load_training_data
@@ -236,6 +237,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
             "log_history": trainer.state.log_history,
         }
         (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        write_model_card(output_dir)  # README.md (the Hub model card) of the folder and of merged/, from the summary
     trainer.accelerator.wait_for_everyone()  # every process returns once the folder is complete
     return target
 
