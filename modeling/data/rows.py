@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 from dataset_card import CATEGORIES, META_CLASS_OF
@@ -165,15 +166,17 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
 
 
 def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index: int,
-             options: BuildOptions, flags: tuple[str, ...] = ()) -> dict:
+             options: BuildOptions, flags: tuple[str, ...] = (), pixels: np.ndarray | None = None) -> dict:
     """The ``pose`` row of an object that passed :func:`~modeling.data.objects.check_object`: crop and every field.
+
+    ``pixels``, the image as an (H, W, 3) uint8 array, saves a conversion per object when given (same crop).
 
     The box moves into the crop as the official script moves it, unclipped (it may reach past the crop); a box
     that is not 4 numbers is None in both frames, a NaN corner stays NaN; ``flags`` says which.
     """
     distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
     geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
-    crop = object_centric_crop(image, geometry)
+    crop = object_centric_crop(image if pixels is None else pixels, geometry)
     bbox = as_bbox(obj.get("bbox"))
     bbox_in_crop = None if bbox is None else geometry.bbox_to_crop(bbox)
     angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}
@@ -192,8 +195,11 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
     }
 
 
-def decode_image(data: bytes, path: str, report: BuildReport) -> tuple[Image.Image, bytes] | None:
+def decode_image(data: bytes, path: str, report: BuildReport,
+                 store: bool = True) -> tuple[Image.Image, bytes | None] | None:
     """The 8-bit RGB image in its stored frame and the bytes to store, or None (a counted skip) when it has none.
+
+    With ``store=False`` (a build without the ``image`` shards) the bytes to store are not made: None.
 
     :mod:`modeling.data.images` decodes and chooses the bytes: an RGB JPEG keeps its bytes (an orientation in its
     metadata rewritten to 1); grayscale, CMYK, palette, 16-bit or a PNG named .JPEG (all in ImageNet) are stored
@@ -205,6 +211,8 @@ def decode_image(data: bytes, path: str, report: BuildReport) -> tuple[Image.Ima
     except ImageRefused as err:
         report.skip(err.reason, path, None, err.detail)
         return None
+    if not store:
+        return decoded.image, None
     stored, conversion = stored_bytes(data, decoded)
     if conversion is not None:
         report.converted.append({"file": path, **conversion})
@@ -312,13 +320,14 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     if too_large:
         report.skip("image too large", image_path, None, too_large)
         return None
-    decoded = decode_image(data, image_path, report)
+    decoded = decode_image(data, image_path, report, store=options.image)
     if decoded is None:
         return None
     image, stored = decoded
     report.totals[f"{split}/images"] += 1
     report.totals[f"{split}/objects"] += len(objects)
     checks, raw, rows = [], [], []
+    pixels = None  # the image as an array, made once for all its crops
     for index, obj in enumerate(objects):
         check, flags = check_object(obj), object_flags(obj, image.width, image.height)
         checks.append(check)
@@ -332,7 +341,9 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
         object_id = f"{image_id}_{index:02d}"
         raw.append(raw_object(obj, index, object_id, check, flags))
         if check.passes and options.pose:
-            rows.append(pose_row(image, obj, category, image_id, index, options, flags))
+            if pixels is None:
+                pixels = np.asarray(image)
+            rows.append(pose_row(image, obj, category, image_id, index, options, flags, pixels))
     report.totals[f"{split}/objects kept"] += sum(c.passes for c in checks)
     image_row = None
     if options.image:
