@@ -50,7 +50,7 @@ def _pose_rows(result: dict) -> int:
 
 def run(quick: bool, work: Path) -> list[dict]:
     """The entries of this module's docstring."""
-    release = data.release(2, (96, 72), quick=True) if quick else data.release(60)
+    release = data.quick_release() if quick else data.release(60)
     repeats = 1 if quick else REPEATS
     theirs_out, ours_out = work / "official", work / "ours"
     best: dict[str, Any] = {}
@@ -80,7 +80,7 @@ def run(quick: bool, work: Path) -> list[dict]:
 
 
 def _growth(quick: bool, work: Path) -> list[dict]:
-    big = data.release(4, (64, 48), quick=True) if quick else data.release(556, (128, 96))
+    big = data.quick_release() if quick else data.release(556, (128, 96))
     small = data.subset(big, work / "quarter", 0.25)
     peaks, largest, counts = {}, 0, {}
     for name, source in (("small", small), ("big", big)):

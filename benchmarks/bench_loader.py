@@ -42,7 +42,7 @@ def _crops_present(quick: bool, work: Path) -> tuple[Path, Path]:
         return Path(data.PRODUCED["ours_pose"]), Path(data.PRODUCED["official_crops"])
     from benchmarks.bench_build import CROP, official, ours
 
-    release = data.release(2, (96, 72), quick=True) if quick else data.release(60)
+    release = data.quick_release() if quick else data.release(60)
     ours(str(release), str(work / "ours"), ["pose"], CROP, 2)
     official(str(release), str(work / "official"), CROP, 2)
     return work / "ours", work / "official"

@@ -32,7 +32,7 @@ def prepare(quick: bool, work: Path) -> tuple[Path, Path]:
 
     if "train_data" in data.PRODUCED:
         return data.PRODUCED["train_data"], data.PRODUCED["tiny_model"]
-    release = data.release(3 if quick else 20, (64, 48), quick=True)
+    release = data.quick_release() if quick else data.release(20, (64, 48), quick=True)
     built = work / "dataset"
     build(release, built, configs=["pose", "captions"], crop_size=32, progress=False)
     model = build_tiny_model(work / "tiny", size="tiny", seed=0)

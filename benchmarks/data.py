@@ -15,6 +15,8 @@ from modeling.synthetic.generator import DEFAULT_CATEGORIES, MANIFEST, generate_
 
 QUICK_CATEGORIES = ("car", "chair", "bed", "guitar")
 """The quick runs' categories: known and novel ones, 4 of the 18 of the synthetic release."""
+QUICK_IMAGES, QUICK_SIZE = 4, (64, 48)
+"""The quick runs' one release: 4 images per category of 64 × 48 pixels."""
 PRODUCED: dict[str, Path] = {}
 """Outputs one benchmark made that a later one of the same run may reuse (e.g. the build's, for the loader)."""
 
@@ -55,3 +57,8 @@ def listed_images(root: Path) -> int:
     """Images named by the list files of a release."""
     return sum(len([line for line in p.read_text().splitlines() if line.strip()])
                for p in (root / "lists").glob("*.txt"))
+
+
+def quick_release() -> Path:
+    """The one release of ``--quick`` runs."""
+    return release(QUICK_IMAGES, QUICK_SIZE, quick=True)

@@ -65,11 +65,15 @@ def _round(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A named group of entries: ``run(quick, work)`` returns them (``work``: a scratch folder of its own)."""
+    """A named group of entries: ``run(quick, work)`` returns them (``work``: a scratch folder of its own).
+
+    A ``slow`` benchmark runs in ``--quick`` only when ``--only`` names it.
+    """
 
     name: str
     run: Callable[[bool, Path], list[dict[str, Any]]]
     about: str
+    slow: bool = False
 
 
 def results_document(entries: list[dict], host: dict, quick: bool, command: str, seconds: float) -> dict:

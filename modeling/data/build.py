@@ -41,7 +41,7 @@ from modeling.data.rows import (
     release_categories,
     unlisted_images,
 )
-from modeling.data.shards import MAX_SHARD_BYTES, ShardSpec, ShardWriter, build_unit
+from modeling.data.shards import MAX_SHARD_BYTES, ShardSpec, ShardWriter, build_unit, indexed_unit
 from modeling.data.shards import shard_path as shard_path  # noqa: PLC0414 - re-exported for callers of the build
 from modeling.utils.errors import ImageNet3DError
 
@@ -172,11 +172,14 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
                 import multiprocessing
 
                 # spawn, not fork: the parent holds pyarrow thread pools, which fork can deadlock.
+                # Largest units first, so that no worker is left with a big one at the end; results are put back
+                # in unit order.
+                order = sorted(range(len(tasks)), key=lambda i: -len(listed[units[i]]))
+                results = [None] * len(tasks)
                 with multiprocessing.get_context("spawn").Pool(min(num_proc, len(tasks))) as pool:
-                    results = []
-                    for (category, split), result in zip(units, pool.imap(build_unit, tasks)):
-                        bar.update(len(listed[(category, split)]))
-                        results.append(result)
+                    for i, result in pool.imap_unordered(indexed_unit, [(i, tasks[i]) for i in order]):
+                        bar.update(len(listed[units[i]]))
+                        results[i] = result
             else:
                 results = []
                 for (category, split), task in zip(units, tasks):

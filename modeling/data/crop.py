@@ -124,12 +124,19 @@ def official_crop_geometry(width: int, height: int, px: float, py: float, distan
 def object_centric_crop(image: Image.Image | np.ndarray, geometry: CropGeometry) -> Image.Image:
     """The crop of an RGB image (PIL, or its (H, W, 3) uint8 array): the rescaled image's window, zeros where the
     window leaves it. An array saves a conversion per object when one image gives several crops."""
+    crop = crop_pixels(image, geometry)
+    return crop if isinstance(crop, Image.Image) else Image.fromarray(crop)
+
+
+def crop_pixels(image: Image.Image | np.ndarray, geometry: CropGeometry) -> Image.Image | np.ndarray:
+    """:func:`object_centric_crop` as it comes: an (H, W, 3) uint8 array when OpenCV resampled it (the window is
+    enlarged), else a PIL image; either way the same pixels. The build encodes either without a conversion."""
     (rw, rh), (cw, ch) = geometry.resized_size, geometry.crop_size
     # The part of the window that overlaps the rescaled image, in rescaled-image pixels.
     x0, y0 = max(geometry.left, 0), max(geometry.top, 0)
     x1, y1 = min(geometry.left + cw, rw), min(geometry.top + ch, rh)
     if x1 <= x0 or y1 <= y0:
-        return Image.new("RGB", (cw, ch))
+        return np.zeros((ch, cw, 3), dtype=np.uint8)
     if isinstance(image, np.ndarray):
         height, width = image.shape[:2]
     else:
@@ -138,10 +145,10 @@ def object_centric_crop(image: Image.Image | np.ndarray, geometry: CropGeometry)
         window = _enlarged_window(image if isinstance(image, np.ndarray) else np.asarray(image), (rw, rh),
                                   (x0, y0, x1, y1))
         if window.shape[:2] == (ch, cw):  # the window lies inside the rescaled image
-            return Image.fromarray(window)
+            return window
         canvas = np.zeros((ch, cw, 3), dtype=np.uint8)
         canvas[y0 - geometry.top:y1 - geometry.top, x0 - geometry.left:x1 - geometry.left] = window
-        return Image.fromarray(canvas)
+        return canvas
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
     canvas = Image.new("RGB", (cw, ch))

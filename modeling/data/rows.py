@@ -24,7 +24,7 @@ from PIL import Image
 
 from dataset_card import CATEGORIES, META_CLASS_OF
 from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
-from modeling.data.crop import DEFAULT_CROP_SIZE, object_centric_crop, official_crop_geometry
+from modeling.data.crop import DEFAULT_CROP_SIZE, crop_pixels, official_crop_geometry
 from modeling.data.images import ImageRefused, decode_rgb, stored_bytes
 from modeling.data.objects import (
     ObjectCheck,
@@ -159,7 +159,16 @@ def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck, flag
     }
 
 
-def _jpeg(image: Image.Image, quality: int) -> bytes:
+def _jpeg(image: Image.Image | np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of an RGB image. An array is encoded by OpenCV's libjpeg-turbo (no copy into a PIL image; its
+    bytes decode to the pixels Pillow's encoder gives at the same quality, 4:2:0, ~1.5x faster)."""
+    if isinstance(image, np.ndarray):
+        import cv2
+
+        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            return encoded.tobytes()
+        image = Image.fromarray(image)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
@@ -176,7 +185,7 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
     """
     distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
     geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
-    crop = object_centric_crop(image if pixels is None else pixels, geometry)
+    crop = crop_pixels(image if pixels is None else pixels, geometry)
     bbox = as_bbox(obj.get("bbox"))
     bbox_in_crop = None if bbox is None else geometry.bbox_to_crop(bbox)
     angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}
@@ -338,8 +347,8 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
             report.filtered[f"{split}/{check.reason}"] += 1
         if flags:
             report.flag(split, flags, annotation_path, f"annotations[{index}].bbox")
-        object_id = f"{image_id}_{index:02d}"
-        raw.append(raw_object(obj, index, object_id, check, flags))
+        if options.image:  # the objects of the image row
+            raw.append(raw_object(obj, index, f"{image_id}_{index:02d}", check, flags))
         if check.passes and options.pose:
             if pixels is None:
                 pixels = np.asarray(image)

@@ -158,3 +158,9 @@ def build_unit(task: tuple) -> dict:
     for writer in writers.values():
         files.update(writer.close())
     return {"files": files, "report": report, "images": images}
+
+
+def indexed_unit(item: tuple[int, tuple]) -> tuple[int, dict]:
+    """:func:`build_unit` of ``item`` = (index, task), returned with its index (for a pool's unordered results)."""
+    index, task = item
+    return index, build_unit(task)
