@@ -18,9 +18,12 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
     and the line.
     """
     path = Path(path)
-    for number, line in iter_lines(path):
-        if not line.strip():
-            continue
+    numbered = [(number, line) for number, line in iter_lines(path) if line.strip()]
+    records = _parse_all(numbered)
+    if records is not None:
+        yield from zip((number for number, _ in numbered), records)
+        return
+    for number, line in numbered:  # one line at a time: the first bad line is the one reported
         if line.startswith("\ufeff"):
             raise located(path, "a byte-order mark inside the file (were two files joined?): only the file's "
                                 "start may have one", number)
@@ -31,6 +34,24 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
         if not isinstance(record, dict):
             raise located(path, "each line must be a JSON object", number)
         yield number, record
+
+
+def _parse_all(numbered: list[tuple[int, str]]) -> list[dict] | None:
+    """Every line parsed by one ``json.loads`` of them joined as one array (~2x faster than a call per line), or
+    None unless that is surely one object per line: no byte-order mark, each line from ``{`` to ``}``, joined by
+    ``,\n`` (a string cannot run on past a raw newline), as many objects as lines. On None the caller parses line
+    by line and names the first bad line."""
+    for _, line in numbered:
+        text = line.strip(" \t")
+        if not (text.startswith("{") and text.endswith("}")):
+            return None
+    try:
+        records = json.loads("[" + ",\n".join(line for _, line in numbered) + "]")
+    except json.JSONDecodeError:
+        return None
+    if len(records) != len(numbered) or not all(type(record) is dict for record in records):
+        return None
+    return records
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict], append: bool = False) -> Path:
