@@ -1,6 +1,8 @@
 """``python -m benchmarks [--quick] [--only NAME ...] [--out DIR]``: every benchmark, each beside its baseline.
 
-Writes ``results.json`` and ``RESULTS.md`` into ``--out`` (default: ``benchmarks/``). ``--quick`` sizes every
+Writes ``results.json`` and ``RESULTS.md`` into ``--out`` (default: ``benchmarks/``). With ``--only`` (not
+``--quick``) the entries measured replace those of the same name in an existing full ``results.json``, each entry
+keeping the date, command and machine of its own run. ``--quick`` sizes every
 benchmark down (seconds each, for the test suite; its figures say nothing about speed) and leaves out the demo
 unless ``--only demo`` names it (its small plan takes minutes).
 """
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.entries import BENCHMARKS
-from benchmarks.suite import machine, results_document, write
+from benchmarks.suite import RESULTS_JSON, machine, merge_into, results_document, write
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   ({time.perf_counter() - began:.1f} s)", flush=True)
             entries += found
     document = results_document(entries, host, args.quick, command, time.perf_counter() - start)
+    if args.only and not args.quick:
+        document = merge_into(args.out / RESULTS_JSON, document)
     json_path, md_path = write(document, args.out)
     print(f"wrote {json_path} and {md_path}")
     return 0

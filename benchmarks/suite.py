@@ -78,9 +78,27 @@ class Benchmark:
 
 def results_document(entries: list[dict], host: dict, quick: bool, command: str, seconds: float) -> dict:
     """What ``results.json`` holds: when, where, how, and the entries (each with the machine, as the test asks)."""
-    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick,
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return {"date": date, "quick": quick,
             "command": command, "machine": host, "seconds": round(seconds, 1),
-            "entries": [{**e, "machine": host} for e in entries]}
+            "entries": [{**e, "machine": host, "date": date, "command": command} for e in entries]}
+
+
+def merge_into(path: Path, document: dict) -> dict:
+    """``document``'s entries put into the full results at ``path`` (same name: replaced), when there are any."""
+    if not path.is_file():
+        return document
+    earlier = json.loads(path.read_text(encoding="utf-8"))
+    if earlier.get("quick"):
+        return document
+    fresh = {e["name"] for e in document["entries"]}
+    kept = [e for e in earlier["entries"] if e["name"] not in fresh]
+    for e in kept:
+        e.setdefault("date", earlier["date"])
+        e.setdefault("command", earlier["command"])
+    updates = [*earlier.get("updates", []), {"date": document["date"], "command": document["command"],
+                                              "entries": sorted(fresh)}]
+    return {**earlier, "updates": updates, "entries": kept + document["entries"]}
 
 
 def _cell(value: Any) -> str:
@@ -96,12 +114,23 @@ def markdown(document: dict) -> str:
              f"{host['cores']} cores ({host['cpu']}), {host['memory_gb']} GB, load average at start "
              f"{host['load_average_at_start']}. Ratio = figure / baseline, both from this run.", "",
              "| benchmark | figure | baseline | ratio | units | goal |", "|---|---|---|---|---|---|"]
+    for update in document.get("updates", []):
+        lines.insert(1, f"Re-measured {update['date']} by `{update['command']}`: {', '.join(update['entries'])} "
+                        "(each beside its own baseline of that run; load average at its start: "
+                        f"{_load_of(document, update)}).")
     for e in document["entries"]:
         goal = "–" if e["goal"] is None else (f"{'≥' if e['higher_is_better'] else '≤'} {e['goal']}: "
                                               f"{'met' if e['met'] else '**missed**'}")
         lines.append(f"| {e['name']}: {e['what']} vs {e['baseline_what']} | {_cell(e['figure'])} | "
                      f"{_cell(e['baseline'])} | {_cell(e['ratio'])} | {e['units']} | {goal} |")
     return "\n".join(lines) + "\n"
+
+
+def _load_of(document: dict, update: dict) -> Any:
+    for e in document["entries"]:
+        if e["name"] in update["entries"]:
+            return e["machine"]["load_average_at_start"]
+    return None
 
 
 def write(document: dict, out: Path) -> tuple[Path, Path]:

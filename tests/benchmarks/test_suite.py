@@ -40,3 +40,18 @@ def test_only_runs_the_benchmarks_named(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     names = [e["name"] for e in json.loads((tmp_path / "results.json").read_text())["entries"]]
     assert names == ["metric", "score_files"]
+
+
+def test_a_rerun_of_some_benchmarks_replaces_their_entries_in_the_full_results(tmp_path):
+    from benchmarks.suite import entry, machine, markdown, merge_into, results_document, write
+
+    host = machine()
+    full = results_document([entry("a", 2.0, 1.0, "x/s", "a", "base"), entry("b", 1.0, 4.0, "s", "b", "base")],
+                            host, False, "python -m benchmarks", 10.0)
+    write(full, tmp_path)
+    rerun = results_document([entry("b", 3.0, 4.0, "s", "b", "base")], host, False,
+                             "python -m benchmarks --only b", 1.0)
+    merged = merge_into(tmp_path / "results.json", rerun)
+    assert [(e["name"], e["figure"]) for e in merged["entries"]] == [("a", 2.0), ("b", 3.0)]
+    assert merged["entries"][0]["command"] == "python -m benchmarks"
+    assert merged["updates"][0]["entries"] == ["b"] and "Re-measured" in markdown(merged)
