@@ -218,9 +218,9 @@ def test_each_image_is_decoded_once(synthetic_release, tmp_path, monkeypatch):
     calls = []
     original = examples.decode_image
 
-    def counting(data, path, report):
+    def counting(data, path, report, *args, **kwargs):
         calls.append(path)
-        return original(data, path, report)
+        return original(data, path, report, *args, **kwargs)
 
     monkeypatch.setattr(examples, "decode_image", counting)
     report = build_module.build(synthetic_release, tmp_path / "o", configs=["pose", "image"], crop_size=16,
