@@ -1,27 +1,24 @@
 """Build time against the number of objects in one image: N and 10·N objects, side by side.
 
-    python benchmarks/bench_objects_per_image.py [--objects 1000] [--ratio 10] [--configs image captions]
-
 Real releases have images with hundreds of annotated objects; the per-image work of the build (official filter,
-crops, template captions, rows) must grow linearly with them. Prints the build time of each release and the ratio
-of the two times beside the ratio of the object counts: about ``--ratio`` is linear, about ``--ratio``² quadratic.
-(Template captions were quadratic until issue 14: 3,000 objects took 3.1 s, then 0.1 s.)
+crops, template captions, rows) must grow linearly with them. The entry ``objects_per_image`` is the ratio of the
+two build times beside the ratio of the object counts: about 1 is linear, about 10 quadratic. (Template captions
+were quadratic until issue 14: 3,000 objects took 3.1 s, then 0.1 s.)
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from modeling.data.build import build
+from benchmarks.suite import Benchmark, entry
 
 CATEGORY = "chair"
+OBJECTS, RATIO = 1000, 10
 
 
 def one_image_release(root: Path, num_objects: int, seed: int = 0) -> Path:
@@ -47,27 +44,22 @@ def one_image_release(root: Path, num_objects: int, seed: int = 0) -> Path:
 
 def timed_build(source: Path, out: Path, configs: list[str]) -> float:
     """Seconds of one build of ``configs`` (16-pixel crops, no progress bar)."""
+    from modeling.data.build import build
+
     start = time.perf_counter()
     build(source, out, configs=configs, crop_size=16, progress=False)
     return time.perf_counter() - start
 
 
-def main() -> None:
-    """Time the two builds and print them with their ratio."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=1000, help="objects in the smaller release (default: 1000)")
-    parser.add_argument("--ratio", type=int, default=10, help="the larger release has this many times more")
-    parser.add_argument("--configs", nargs="+", default=["image", "captions"], help="configs to build")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        counts = (args.objects, args.ratio * args.objects)
-        times = [timed_build(one_image_release(root / f"rel{n}", n), root / f"out{n}", args.configs) for n in counts]
-    for n, seconds in zip(counts, times):
-        print(f"{n:>8,} objects: {seconds:6.2f} s ({n / seconds:,.0f} objects/s)")
-    print(f"time ratio {times[1] / times[0]:.1f} for {args.ratio}x the objects (linear: ~{args.ratio}, "
-          f"quadratic: ~{args.ratio ** 2})")
+def run(quick: bool, work: Path) -> list[dict]:
+    """The ``objects_per_image`` entry."""
+    counts = (50, 50 * RATIO) if quick else (OBJECTS, OBJECTS * RATIO)
+    times = [timed_build(one_image_release(work / f"rel{n}", n), work / f"out{n}", ["image", "captions"])
+             for n in counts]
+    return [entry("objects_per_image", times[1] / times[0], float(RATIO), "x",
+                  f"build time ratio, {counts[1]:,} vs {counts[0]:,} objects in one image",
+                  "the ratio of the object counts (linear growth)", higher_is_better=False, goal=1.5,
+                  seconds=times[1], baseline_seconds=times[0])]
 
 
-if __name__ == "__main__":
-    main()
+BENCHMARK = Benchmark("objects_per_image", run, "build time vs objects per image (linear, not quadratic)")

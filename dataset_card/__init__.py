@@ -68,3 +68,6 @@ __all__ = ["CATEGORIES", "KNOWN_CATEGORIES", "META_CLASSES", "META_CLASS_ABBREVI
 
 CARD_TEMPLATE: Path = _HERE / "README.template.md"
 """The dataset card template that ``imagenet3d build`` fills in (``modeling.data.card``)."""
+
+CONFIG_SECTIONS: Path = _HERE / "configs"
+"""One Markdown section per config (``configs/<config>.md``): the card describes the configs a build holds, only."""

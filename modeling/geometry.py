@@ -30,6 +30,9 @@ DEFAULT_VIEWPORT = 2000
 """Focal length in pixels used by the official projection when none is given."""
 CROP_TARGET_DISTANCE = 4.0
 """The official object-centric crop rescales every image so that the object sits at this distance."""
+OFFICIAL_CROP_SIZE = 512
+"""Side in pixels of the official object-centric crop (``imagenet3d_data_processed_512_512``): at distance 4 the
+object's crop is 512 pixels, so an object at distance d has a crop of 2048 / d pixels of its image."""
 ANGLE_NAMES = ("azimuth", "elevation", "theta")
 OBJECT_AXES = {"front": (0.0, -1.0, 0.0), "up": (0.0, 0.0, 1.0), "right": (1.0, 0.0, 0.0)}
 """The object frame's named directions, unit vectors in CAD coordinates: the front faces −y (azimuth 0 looks at it,

@@ -372,10 +372,17 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
     def save_pretrained(self, save_directory, *args, **kwargs):
         """[`PreTrainedModel.save_pretrained`]; a model registered for an auto class also maps `AutoModel` to this
         class in `auto_map`, since `register_for_auto_class` records a single auto class and
-        `AutoModel.from_pretrained(dir, trust_remote_code=True)` is the call users type."""
+        `AutoModel.from_pretrained(dir, trust_remote_code=True)` is the call users type, and registers the
+        `object-pose-estimation` pipeline (`custom_pipelines` in config.json; `pipeline_llava_pose.py`, imported
+        here, is copied with this file), so that `pipeline("object-pose-estimation", model=dir,
+        trust_remote_code=True)` works on the folder."""
         if self._auto_class is not None:
+            from .pipeline_llava_pose import CUSTOM_PIPELINES
+
             name = f"{type(self).__module__.split('.')[-1]}.{type(self).__name__}"
             self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), "AutoModel": name}
+            self.config.custom_pipelines = {**(getattr(self.config, "custom_pipelines", None) or {}),
+                                            **CUSTOM_PIPELINES}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod

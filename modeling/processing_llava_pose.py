@@ -7,7 +7,7 @@ multi-word category keeps its underscores: hand_barrow -> HAND_BARROW1.
 Hub custom code: this file is copied next to the weights by ``save_pretrained`` and may import only torch,
 transformers and its sibling files (``geometry.py``, the one home of the bin convention, imports only numpy, and torch
 only inside its ``soft_bin_targets``; ``category_names.py``, the one home of an object's name in words, only the
-standard library).
+standard library; ``box_crop.py``, the one home of the crop a box gives, the standard library and ``geometry.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from transformers import LlavaProcessor
 
+from .box_crop import BoxCrop, box_crop, object_in_image
 from .category_names import with_article
 from .geometry import ANGLE_NAMES, decode_bins
 
@@ -93,6 +94,29 @@ class LlavaPoseProcessor(LlavaProcessor):
         """The joint task's answer: "It is a bicycle BICYCLE1 with <pose6D>."."""
         return f"It is {self.object_phrase(category, 1)}."
 
+    def joint_inputs(self, image: Any, box: Sequence[float], name: str = "box") -> tuple[Any, str, BoxCrop]:
+        """The joint task's input for the object in `box` = (x1, y1, x2, y2), pixels of the PIL `image`: `(crop,
+        prompt, where)`.
+
+        The crop is cut as the training crops were (`box_crop.box_crop`: centred on the box, scaled so that the
+        object fills it as in training; the box is clipped to the image first), the prompt holds the box moved into
+        the crop, and `where` ([`BoxCrop`]) maps the answer back with [`joint_object`]. A box that is not four
+        finite numbers, is empty, or lies wholly outside the image raises ValueError naming `name`.
+        """
+        crop, where = box_crop(image, box, name=name)
+        return crop, self.joint_prompt(where.box_in_crop(), where.size), where
+
+    def joint_object(self, objects: Sequence[dict[str, Any]], where: BoxCrop) -> dict[str, Any]:
+        """The object of one joint answer, in the image's frame: the first object of `objects` (what
+        [`post_process_pose_generation`] gives for the crop of [`joint_inputs`]) with px, py in image pixels, the
+        box's distance and `box` (`box_crop.object_in_image`). An answer without `<pose6D>` gives an object whose
+        tag, category, angles, px, py and confidence are None."""
+        if objects:
+            return object_in_image(objects[0], where)
+        empty = {"tag": None, "category": None, **{name: None for name in ANGLE_NAMES}, "distance": None,
+                 "px": None, "py": None, "confidence": None}
+        return object_in_image(empty, where)
+
     # ---- encoding ------------------------------------------------------------------------------------------
 
     def __call__(self, images=None, text=None, **kwargs):
@@ -158,11 +182,21 @@ class LlavaPoseProcessor(LlavaProcessor):
         """[`parse_tags`] on a caption string."""
         return self.parse_tags(self.tokenizer.encode(text, add_special_tokens=False))
 
+    def decode_answers(self, output: Any) -> list[str]:
+        """The generated text of each sequence of [`LlavaPoseForConditionalGeneration.generate`]`(...,
+        return_poses=True)`: after the prompt, `<pose6D>` kept, padding and end-of-sequence tokens removed."""
+        texts = self.batch_decode(output.sequences[:, output.prompt_length:], skip_special_tokens=False)
+        for token in (self.tokenizer.pad_token, self.tokenizer.eos_token):
+            if token:
+                texts = [text.replace(token, "") for text in texts]
+        return [text.strip() for text in texts]
+
     def post_process_pose_generation(self, output: Any, image_sizes: Sequence[tuple[int, int]]) -> list[list[dict]]:
         """Objects per sequence from [`LlavaPoseForConditionalGeneration.generate`]`(..., return_poses=True)`.
 
-        `image_sizes` holds each original image's (height, width). Each object is a dict `{tag, category, azimuth,
-        elevation, theta, distance, px, py, confidence}` (see [`decode_poses`] and [`parse_tags`]).
+        `image_sizes` holds each original image's (height, width). Returns one list per sequence (per image), each
+        object a dict `{tag, category, azimuth, elevation, theta, distance, px, py, confidence}` (see
+        [`decode_poses`] and [`parse_tags`]), in the frame of the image the model was given.
         """
         sequences = output.sequences
         if len(image_sizes) != sequences.shape[0]:

@@ -31,7 +31,8 @@ LIBRARY = ("imagenet3d.py", "dataset_card/*.py", "modeling/*.py")
 SCRIPTS = ("benchmarks/*.py", "space/*.py")
 
 BUNDLE = ("modeling/configuration_llava_pose.py", "modeling/modeling_llava_pose.py",
-          "modeling/processing_llava_pose.py", "modeling/geometry.py", "modeling/category_names.py")
+          "modeling/processing_llava_pose.py", "modeling/pipeline_llava_pose.py", "modeling/geometry.py",
+          "modeling/category_names.py", "modeling/box_crop.py")
 HEAVY = ("torch", "transformers", "peft", "accelerate")
 STDLIB = "the standard library"     # sys.stdlib_module_names
 SIBLINGS = "each other (relative)"  # `from .x import y` where x is another file of the rule
@@ -53,9 +54,10 @@ RULES = (
          why="save_pretrained copies these files next to the weights, and transformers follows only same-folder "
              "relative imports"),
     Rule("light", ("imagenet3d.py", "dataset_card/*.py", "modeling/__init__.py", "modeling/geometry.py",
-                   "modeling/category_names.py",
+                   "modeling/category_names.py", "modeling/box_crop.py",
                    "modeling/data/*.py", "modeling/synthetic/*.py", "modeling/evaluation/metrics.py",
-                   "modeling/evaluation/scoring.py", "modeling/visualization.py", "modeling/utils/*.py",
+                   "modeling/evaluation/scoring.py", "modeling/visualization.py", "modeling/hub/*.py",
+                   "modeling/utils/*.py",
                    "modeling/cli/__init__.py"),
          exempt=("modeling/data/collate.py",), forbidden=HEAVY, scope="at import",
          why="the dataset side, the scorer and `imagenet3d --help` must not pay for torch and transformers (~4 s); "
@@ -66,8 +68,13 @@ RULES = (
          why="the CLI is the top of the graph: library code is called with Python values (tests may import it)"),
     Rule("baseline-stands-alone", ("modeling/baseline/*",),
          forbidden=("modeling.llava_pose", "modeling.configuration_llava_pose", "modeling.modeling_llava_pose",
-                    "modeling.processing_llava_pose"),
+                    "modeling.processing_llava_pose", "modeling.pipeline_llava_pose"),
          why="LLaVA-pose may build on the baseline (its vision tower), never the other way round"),
+    Rule("hub-reads-files-not-code", ("modeling/hub/*",),
+         forbidden=("modeling.llava_pose", "modeling.baseline", "modeling.evaluation", "modeling.probing",
+                    "modeling.demo"),
+         why="the trainers, init-model and evaluate call the card writer, which reads the files they wrote "
+             "(summaries, metrics.json), never their code"),
     Rule("only-the-cli-parses-arguments", LIBRARY, exempt=("modeling/cli/*",), forbidden=("argparse",),
          why="library code never parses arguments: each command's add_arguments/run lives in modeling/cli"),
     Rule("the-space-is-an-interface", ("space/*.py",),

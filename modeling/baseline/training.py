@@ -128,6 +128,7 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
 
     from modeling.baseline.model import MODEL_TYPE, create_baseline, is_baseline_dir, load_baseline
     from modeling.baseline.trainer_common import EpochCallback, resume_checkpoint
+    from modeling.hub.model_card import write_model_card
 
     opts = dataclasses.replace(args or BaselineTrainingArguments(), **overrides)
     check_output_folder(output_dir, accepted=(MODEL_TYPE,))
@@ -177,6 +178,7 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         model.save_pretrained(output_dir)
         processor.save_pretrained(output_dir)
         (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_model_card(output_dir)  # README.md (the Hub model card), from the summary
     trainer.accelerator.wait_for_everyone()  # every process returns once the folder is complete
     return summary
 

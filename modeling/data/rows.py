@@ -19,11 +19,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 from dataset_card import CATEGORIES, META_CLASS_OF
 from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
-from modeling.data.crop import DEFAULT_CROP_SIZE, object_centric_crop, official_crop_geometry
+from modeling.data.crop import DEFAULT_CROP_SIZE, crop_pixels, official_crop_geometry
 from modeling.data.images import ImageRefused, decode_rgb, stored_bytes
 from modeling.data.objects import (
     ObjectCheck,
@@ -158,22 +159,33 @@ def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck, flag
     }
 
 
-def _jpeg(image: Image.Image, quality: int) -> bytes:
+def _jpeg(image: Image.Image | np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of an RGB image. An array is encoded by OpenCV's libjpeg-turbo (no copy into a PIL image; its
+    bytes decode to the pixels Pillow's encoder gives at the same quality, 4:2:0, ~1.5x faster)."""
+    if isinstance(image, np.ndarray):
+        import cv2
+
+        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            return encoded.tobytes()
+        image = Image.fromarray(image)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 
 def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index: int,
-             options: BuildOptions, flags: tuple[str, ...] = ()) -> dict:
+             options: BuildOptions, flags: tuple[str, ...] = (), pixels: np.ndarray | None = None) -> dict:
     """The ``pose`` row of an object that passed :func:`~modeling.data.objects.check_object`: crop and every field.
+
+    ``pixels``, the image as an (H, W, 3) uint8 array, saves a conversion per object when given (same crop).
 
     The box moves into the crop as the official script moves it, unclipped (it may reach past the crop); a box
     that is not 4 numbers is None in both frames, a NaN corner stays NaN; ``flags`` says which.
     """
     distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
     geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
-    crop = object_centric_crop(image, geometry)
+    crop = crop_pixels(image if pixels is None else pixels, geometry)
     bbox = as_bbox(obj.get("bbox"))
     bbox_in_crop = None if bbox is None else geometry.bbox_to_crop(bbox)
     angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}
@@ -192,8 +204,11 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
     }
 
 
-def decode_image(data: bytes, path: str, report: BuildReport) -> tuple[Image.Image, bytes] | None:
+def decode_image(data: bytes, path: str, report: BuildReport,
+                 store: bool = True) -> tuple[Image.Image, bytes | None] | None:
     """The 8-bit RGB image in its stored frame and the bytes to store, or None (a counted skip) when it has none.
+
+    With ``store=False`` (a build without the ``image`` shards) the bytes to store are not made: None.
 
     :mod:`modeling.data.images` decodes and chooses the bytes: an RGB JPEG keeps its bytes (an orientation in its
     metadata rewritten to 1); grayscale, CMYK, palette, 16-bit or a PNG named .JPEG (all in ImageNet) are stored
@@ -205,6 +220,8 @@ def decode_image(data: bytes, path: str, report: BuildReport) -> tuple[Image.Ima
     except ImageRefused as err:
         report.skip(err.reason, path, None, err.detail)
         return None
+    if not store:
+        return decoded.image, None
     stored, conversion = stored_bytes(data, decoded)
     if conversion is not None:
         report.converted.append({"file": path, **conversion})
@@ -312,13 +329,14 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     if too_large:
         report.skip("image too large", image_path, None, too_large)
         return None
-    decoded = decode_image(data, image_path, report)
+    decoded = decode_image(data, image_path, report, store=options.image)
     if decoded is None:
         return None
     image, stored = decoded
     report.totals[f"{split}/images"] += 1
     report.totals[f"{split}/objects"] += len(objects)
     checks, raw, rows = [], [], []
+    pixels = None  # the image as an array, made once for all its crops
     for index, obj in enumerate(objects):
         check, flags = check_object(obj), object_flags(obj, image.width, image.height)
         checks.append(check)
@@ -329,10 +347,12 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
             report.filtered[f"{split}/{check.reason}"] += 1
         if flags:
             report.flag(split, flags, annotation_path, f"annotations[{index}].bbox")
-        object_id = f"{image_id}_{index:02d}"
-        raw.append(raw_object(obj, index, object_id, check, flags))
+        if options.image:  # the objects of the image row
+            raw.append(raw_object(obj, index, f"{image_id}_{index:02d}", check, flags))
         if check.passes and options.pose:
-            rows.append(pose_row(image, obj, category, image_id, index, options, flags))
+            if pixels is None:
+                pixels = np.asarray(image)
+            rows.append(pose_row(image, obj, category, image_id, index, options, flags, pixels))
     report.totals[f"{split}/objects kept"] += sum(c.passes for c in checks)
     image_row = None
     if options.image:

@@ -10,14 +10,12 @@ drawn, the table rows, the generated text), the table (:func:`table_rows`, with 
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modeling.geometry import signed_angle, wrap_angle
 from modeling.utils.errors import ImageNet3DError
 
 MODEL_ENV = "IMAGENET3D_MODEL"
@@ -51,41 +49,32 @@ def model_source(explicit: str | os.PathLike | None = None) -> str | None:
 
 
 def load_space_model(source: str):
-    """``(model, processor)`` from a local LLaVA-pose folder or a Hub model id (``org/name``), on CPU, eval mode.
-
-    A path that does not exist locally and does not look like a Hub id raises ImageNet3DError naming it; a Hub id
-    is fetched with ``huggingface_hub.snapshot_download`` (offline: from the local cache only).
+    """``(model, processor)`` on CPU in eval mode from a folder or a Hub id (``org/name``; offline: from the cache
+    only): a LLaVA-pose (merged, an adapter or a ``train`` output folder) or a classification baseline, as
+    :func:`modeling.llava_pose.inference.load_predictor` loads them. Anything else raises ImageNet3DError naming it.
     """
-    from modeling.llava_pose.inference import load_model
+    from modeling.llava_pose.inference import load_predictor
 
-    path = Path(source).expanduser()
-    if not path.exists():
-        if source.count("/") != 1 or source.startswith((".", "/", "~")):
-            raise ImageNet3DError(f"{source}: model: no such folder, and not a Hub id (org/name)")
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-        try:
-            path = Path(snapshot_download(source))
-        except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as err:
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ImageNet3DError(f"{source}: model: not a local folder, and the Hub gave no such model "
-                                  f"({reason})") from None
-    return load_model(path)
+    return load_predictor(source)
 
 
-def parse_boxes(text: str | None, image_size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
+def parse_boxes(text: str | None, image_size: tuple[int, int]) -> tuple[list[tuple[float, ...]], list[str]]:
     """Boxes typed one per line as ``x1,y1,x2,y2`` (pixels; spaces allowed, blank lines skipped) for an image of
-    (height, width); an empty text gives no boxes. A bad line raises ImageNet3DError naming it (``boxes, line 2:
-    ...``)."""
-    from modeling.llava_pose.inference import parse_box
+    (height, width), and the notes said about them: a box reaching past the image is clipped to it, with a note. An
+    empty text gives no boxes. A bad line raises ImageNet3DError naming it (``boxes, line 2: ...``)."""
+    from modeling.llava_pose.inference import clipping_note, parse_box
 
-    boxes = []
+    boxes, notes = [], []
     for number, line in enumerate((text or "").splitlines(), start=1):
         line = line.strip().replace(" ", "")
-        if line:
-            boxes.append(tuple(parse_box(line, image_size, field=f"boxes, line {number}")))
-    return boxes
+        if not line:
+            continue
+        field = f"boxes, line {number}"
+        box, clipped = parse_box(line, image_size, field=field)
+        if clipped:
+            notes.append(clipping_note(field, [float(v) for v in line.split(",")], box, image_size))
+        boxes.append(tuple(box))
+    return boxes, notes
 
 
 def read_photo(path: str | os.PathLike | None):
@@ -100,33 +89,41 @@ def read_photo(path: str | os.PathLike | None):
     return decoded.upright(), decoding_notes(decoded)
 
 
-def degrees(obj: dict[str, Any]) -> dict[str, float]:
-    """An object's angles in degrees for people: azimuth in [0, 360), elevation and θ in (−180, 180]."""
-    return {"azimuth": math.degrees(float(wrap_angle(obj["azimuth"]))),
-            "elevation": math.degrees(float(signed_angle(obj["elevation"]))),
-            "theta": math.degrees(float(signed_angle(obj["theta"])))}
-
-
 def symmetry_note(obj: dict[str, Any], threshold: float = SYMMETRY_AZIMUTH_CONFIDENCE) -> str:
     """A note for an object whose azimuth confidence is under ``threshold``: it may be rotationally symmetric (a
-    bottle), so its azimuth says little; empty otherwise."""
-    confidence = float(obj["confidence"]["azimuth"])
+    bottle), so its azimuth says little; for an answer without ``<pose6D>``, that it has no pose; empty otherwise."""
+    confidence = (obj.get("confidence") or {}).get("azimuth")
+    if confidence is None:
+        return "no pose: the answer has no <pose6D>"
     if confidence < threshold:
         return (f"azimuth uncertain (confidence {confidence:.2f} < {threshold:.2f}): the object may be "
                 f"rotationally symmetric")
     return ""
 
 
+def _rounded(value: float | None, digits: int) -> float | str:
+    return NO_VALUE if value is None else round(float(value), digits)
+
+
+NO_VALUE = "—"
+"""What the table shows for a value the model did not give (an answer without ``<pose6D>``)."""
+
+
 def table_rows(objects: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    """One row per object, in the columns of :data:`TABLE_HEADERS` (degrees rounded to 0.1, distance and
-    confidences to 0.01). ``objects`` are dicts as ``predict`` returns them (angles in radians)."""
+    """One row per object, in the columns of :data:`TABLE_HEADERS`: angles in degrees (azimuth in [0, 360),
+    elevation and θ in (−180, 180], as the pipeline's ``degrees``), rounded to 0.1; distance and confidences to
+    0.01; :data:`NO_VALUE` where the model gave none. ``objects`` are dicts as ``predict`` returns them (radians).
+    """
+    from modeling.pipeline_llava_pose import with_degrees
+
     rows = []
     for obj in objects:
-        angles = degrees(obj)
+        angles = with_degrees(obj)["degrees"]
+        confidence = obj.get("confidence") or {}
         rows.append([obj.get("tag") or "?", obj.get("category") or "?",
-                     *(round(angles[k], 1) for k in ("azimuth", "elevation", "theta")),
-                     round(float(obj["distance"]), 2),
-                     *(round(float(obj["confidence"][k]), 2) for k in ("azimuth", "elevation", "theta")),
+                     *(_rounded(angles[k], 1) for k in ("azimuth", "elevation", "theta")),
+                     _rounded(obj.get("distance"), 2),
+                     *(_rounded(confidence.get(k), 2) for k in ("azimuth", "elevation", "theta")),
                      symmetry_note(obj)])
     return rows
 
@@ -171,19 +168,18 @@ def analyse(model, processor, image, boxes_text: str | None = None, task: str = 
         raise ImageNet3DError("image: upload a photo or pick a sample first")
     image = image.convert("RGB")
     size = (image.height, image.width)
-    boxes = parse_boxes(boxes_text, size)
+    boxes, notes = parse_boxes(boxes_text, size)
     if task == TASK_DESCRIBE:
         result = predict(model, processor, [image], task="describe")[0]
-        objects, text = result["objects"], result["text"]
     elif task == TASK_BOXES:
         if not boxes:
             raise ImageNet3DError("boxes: type one box per line as x1,y1,x2,y2, or describe the whole image")
-        results = predict(model, processor, [image] * len(boxes), task="joint", boxes=boxes)
-        objects = [obj for result in results for obj in result["objects"]]
-        text = "\n".join(f"box {i}: {result['text']}" for i, result in enumerate(results, start=1))
+        result = predict(model, processor, [image], task="joint", boxes=[boxes])[0]
     else:
         raise ImageNet3DError(f"task: expected {TASK_DESCRIBE!r} or {TASK_BOXES!r}, got {task!r}")
-    notes = [] if objects else ["the model wrote no <pose6D>: no object found"]
+    objects, text = result["objects"], result["text"]
+    if not objects:
+        notes.append("the model wrote no <pose6D>: no object found")
     if task == TASK_DESCRIBE and boxes:
         notes.append("the boxes are not used when describing the whole image: choose the objects in the boxes")
     return Analysis(objects=objects, overlay=draw_poses(image, objects, meshes=meshes), rows=table_rows(objects),
@@ -229,7 +225,7 @@ def write_sample_images(folder: str | Path, samples: Sequence[tuple[str, int]] =
     return written
 
 
-__all__ = ["Analysis", "CAD_ENV", "DEMO_MODEL_DIR", "MODEL_ENV", "NO_MODEL_MESSAGE", "SAMPLE_IMAGES",
+__all__ = ["Analysis", "CAD_ENV", "DEMO_MODEL_DIR", "MODEL_ENV", "NO_MODEL_MESSAGE", "NO_VALUE", "SAMPLE_IMAGES",
            "SYMMETRY_AZIMUTH_CONFIDENCE", "Sample", "TABLE_HEADERS", "TASK_BOXES", "TASK_DESCRIBE", "analyse",
-           "cad_meshes", "degrees", "load_space_model", "model_source", "parse_boxes", "read_photo", "symmetry_note",
+           "cad_meshes", "load_space_model", "model_source", "parse_boxes", "read_photo", "symmetry_note",
            "table_rows", "write_sample_images"]

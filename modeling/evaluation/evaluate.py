@@ -39,6 +39,7 @@ from modeling.data.crop import prompt_box
 from modeling.evaluation.metrics import SCORING_TASKS, pose_error
 from modeling.evaluation.scoring import format_metrics_table, score_records
 from modeling.geometry import ANGLE_NAMES
+from modeling.hub.model_card import record_evaluation
 from modeling.utils import model_folder
 from modeling.utils.errors import ImageNet3DError
 from modeling.utils.jsonl import write_jsonl
@@ -233,6 +234,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     }
     if out_dir is not None and state.is_main_process:
         write_outputs(Path(out_dir), metrics, run_info, predictions, references, task)
+        record_evaluation(model_dir, out_dir)  # the model folder's card gets this run's numbers (model-index)
     state.wait_for_everyone()  # every process returns once the files are written
     return metrics
 

@@ -38,21 +38,25 @@ def read_jsonl(path: str | Path, required: tuple[str, ...], numeric: tuple[str, 
     """
     records: list[dict] = []
     first_line: dict[str, int] = {}
+    required_keys, floats = frozenset(required), {float}
     for line_number, record in iter_json_objects(path):
-        missing = [key for key in required if key not in record]
-        if missing:
+        if not required_keys <= record.keys():
+            missing = [key for key in required if key not in record]
             raise located(path, f"missing field(s) {', '.join(map(repr, missing))}", line_number)
-        for key in numeric:
-            value = record[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise located(path, f"field {key!r} must be a number in radians, got {value!r}", line_number)
-        if isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
-            raise located(path, f"field 'id' must be a string or an integer, got {record['id']!r}", line_number)
-        key = str(record["id"])
+        if {type(record[key]) for key in numeric} != floats:  # the common case in one check; ints are numbers too
+            for key in numeric:
+                value = record[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise located(path, f"field {key!r} must be a number in radians, got {value!r}", line_number)
+        identifier = record["id"]
+        if type(identifier) is not str and (isinstance(identifier, bool) or not isinstance(identifier, (str, int))):
+            raise located(path, f"field 'id' must be a string or an integer, got {identifier!r}", line_number)
+        key = str(identifier)
         if key in first_line:
             raise located(path, f"duplicate id {key!r} (first on line {first_line[key]})", line_number)
         first_line[key] = line_number
-        records.append({**record, "_line": line_number})
+        record["_line"] = line_number  # the record is ours (just parsed): no copy
+        records.append(record)
     return records
 
 
@@ -74,20 +78,17 @@ def score_records(predictions: list[dict], references: list[dict], task: str = "
         pred_categories, more = category_names(predictions, predictions_path, references=False)
         warnings += more
         predicted_class = {str(p["id"]): c for p, c in zip(predictions, pred_categories)}
-    pred = np.full((len(references), 3), np.nan)
     gt = np.array([[r[a] for a in ANGLE_NAMES] for r in references], dtype=np.float64).reshape(-1, 3)
     class_correct = np.zeros(len(references), dtype=bool)
-    missing = []
-    matched: list[dict | None] = []
-    for i, ref in enumerate(references):
-        p = by_id.get(str(ref["id"]))
-        matched.append(p)
-        if p is None:
-            missing.append(str(ref["id"]))
-            continue
-        pred[i] = [p[a] for a in ANGLE_NAMES]
-        if task == "joint":
-            class_correct[i] = predicted_class[str(ref["id"])] == ref_categories[i]
+    matched = [by_id.get(key) for key in (str(r["id"]) for r in references)]
+    found = [i for i, p in enumerate(matched) if p is not None]
+    missing = [str(references[i]["id"]) for i, p in enumerate(matched) if p is None]
+    pred = np.full((len(references), 3), np.nan)
+    if found:
+        pred[found] = np.array([[matched[i][a] for a in ANGLE_NAMES] for i in found], dtype=np.float64)
+    if task == "joint":
+        for i in found:
+            class_correct[i] = predicted_class[str(references[i]["id"])] == ref_categories[i]
     warnings += degree_warnings(gt, references, references_path, references=True)
     warnings += degree_warnings(pred, matched, predictions_path, references=False)
     # A missing prediction is a NaN pose, which the metric scores as error π.

@@ -216,12 +216,14 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
 def convert_model(out_dir: str | Path, base: str, **from_pretrained_kwargs) -> Path:
     """Convert a stock LLaVA (local folder or Hub id) with `from_llava` and save it to `out_dir`."""
     from modeling import LlavaPoseForConditionalGeneration
+    from modeling.hub.model_card import write_model_card
 
     model, processor = LlavaPoseForConditionalGeneration.from_llava(base, categories=list(CATEGORIES),
                                                                     **from_pretrained_kwargs)
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
+    write_model_card(out_dir, base_model=base)  # the card's base_model, carried on by train
     return out_dir
 
 

@@ -27,7 +27,10 @@ CLIP tower, so the adapted modules are checked and a match in the vision tower i
 projector trained in full and saved with the adapter (``modules_to_save``), and the ``<pose6D>`` rows of the input
 embeddings and of ``lm_head`` trainable (``trainable_token_indices``; LLaVA does not tie them). Everything else is
 frozen. It saves the adapter and the processor to OUTPUT; ``--merge`` also writes a merged full model to
-OUTPUT/merged that loads with ``AutoModel.from_pretrained(dir, trust_remote_code=True)``.
+OUTPUT/merged that loads with ``AutoModel.from_pretrained(dir, trust_remote_code=True)``. The adapter's config
+records the base's absolute path (:func:`portable_adapter_config`), so OUTPUT loads from any working directory. Every
+model folder written (stage 1, merged) carries the ``object-pose-estimation`` pipeline (``custom_pipelines`` in its
+config.json and ``pipeline_llava_pose.py``: ``LlavaPoseForConditionalGeneration.save_pretrained``).
 
 **A real checkpoint** (GPU, network once)::
 
@@ -55,12 +58,11 @@ from typing import Any
 
 from modeling.llava_pose.training_arguments import DEFAULT_LORA_TARGETS, LlavaPoseTrainingArguments
 from modeling.utils.errors import ImageNet3DError, located
-from modeling.utils.model_folder import check_output_folder
+from modeling.utils.model_folder import MERGED_DIR, check_output_folder
 from modeling.utils.textfile import read_text
 
 MODULES_TO_SAVE = ("pose_head", "multi_modal_projector")
 """Trained in full in stage 2 and saved with the adapter."""
-MERGED_DIR = "merged"
 SUMMARY_FILE = "training_summary.json"
 LARGE_MODEL_PARAMETERS = 100_000_000
 
@@ -147,6 +149,7 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from modeling.baseline.trainer_common import resume_checkpoint
+    from modeling.hub.model_card import write_model_card
     from modeling.llava_pose.inference import load_model
     from modeling.llava_pose.trainer import EpochCallback, PoseProgressCallback, PoseTrainer
     from modeling.llava_pose.training_data import LlavaPoseCollator, load_training_data
@@ -219,6 +222,8 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
     trained = _trained_description(opts.stage, trainer.model, adapted)
     target = output_dir / MERGED_DIR if opts.merge else output_dir
     if trainer.is_world_process_zero():  # with several processes, the main one alone writes the rest
+        if opts.stage == 2:
+            portable_adapter_config(output_dir)
         if opts.merge:
             merged = trainer.model.merge_and_unload()
             merged.save_pretrained(target)
@@ -232,13 +237,44 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
             "log_history": trainer.state.log_history,
         }
         (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        write_model_card(output_dir)  # README.md (the Hub model card) of the folder and of merged/, from the summary
     trainer.accelerator.wait_for_everyone()  # every process returns once the folder is complete
     return target
 
 
+ADAPTER_AUTO_MAPPING = {"base_model_class": "AutoModelForImageTextToText", "parent_library": "transformers"}
+"""The base class an adapter's config names for ``peft.AutoPeftModel``: a transformers auto class, which loads the
+base's own code (``trust_remote_code=True``), rather than this package's class, which a user may not have."""
+
+
+def portable_adapter_config(adapter_dir: str | Path) -> None:
+    """Make a stage-2 adapter folder load from any working directory and without this package.
+
+    PEFT writes ``base_model_name_or_path`` as the base was given to ``from_pretrained``: :func:`train` loads it by
+    its absolute path (:func:`modeling.llava_pose.inference.load_model`), and a relative path still found here is
+    made absolute. ``auto_mapping`` is set to :data:`ADAPTER_AUTO_MAPPING`, so that
+    ``AutoPeftModel.from_pretrained(adapter_dir, trust_remote_code=True)`` works. To publish the adapter, set
+    ``base_model_name_or_path`` to the base's Hub id once the base is on the Hub (or publish ``merged/``). A
+    missing or unreadable config raises ImageNet3DError naming it.
+    """
+    config_file = Path(adapter_dir) / "adapter_config.json"
+    try:
+        config = json.loads(read_text(config_file, byte_order_mark=False))
+    except (json.JSONDecodeError, OSError) as err:
+        raise located(config_file, f"not a PEFT adapter config ({err})") from None
+    base = config.get("base_model_name_or_path")
+    if isinstance(base, str) and base and not Path(base).is_absolute() and Path(base).exists():
+        config["base_model_name_or_path"] = str(Path(base).resolve())
+    if config.get("task_type") is None:
+        config["auto_mapping"] = dict(ADAPTER_AUTO_MAPPING)
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def load_trained(folder: str | Path) -> tuple[Any, Any]:
     """``(model, processor)`` from what :func:`train` wrote: a full model folder (stage 1, ``merged``, or any
-    LLaVA-pose), or a stage-2 adapter folder, loaded as a PEFT model on the base named in its adapter config."""
+    LLaVA-pose), or a stage-2 adapter folder, loaded as a PEFT model (not merged, for training further) on the base
+    named in its adapter config (:func:`modeling.llava_pose.inference.adapter_base`). For inference,
+    :func:`modeling.llava_pose.inference.load_model` takes the same folders and merges the adapter."""
     from modeling.llava_pose.inference import load_model
 
     folder = Path(folder)
@@ -247,16 +283,14 @@ def load_trained(folder: str | Path) -> tuple[Any, Any]:
         return load_model(folder)
     from peft import PeftModel
 
-    try:
-        base_dir = json.loads(read_text(adapter_config, byte_order_mark=False))["base_model_name_or_path"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise located(adapter_config, f"not a PEFT adapter config ({err})") from None
-    base, _ = load_model(base_dir)
+    from modeling.llava_pose.inference import adapter_base
+
+    base, _ = load_model(adapter_base(folder))
     from modeling.processing_llava_pose import LlavaPoseProcessor
 
     model = PeftModel.from_pretrained(base, folder).eval()
     return model, LlavaPoseProcessor.from_pretrained(folder)
 
 
-__all__ = ["DEFAULT_LORA_TARGETS", "MODULES_TO_SAVE", "SUMMARY_FILE", "LlavaPoseTrainingArguments", "apply_lora",
-           "load_trained", "train"]
+__all__ = ["ADAPTER_AUTO_MAPPING", "DEFAULT_LORA_TARGETS", "MODULES_TO_SAVE", "SUMMARY_FILE",
+           "LlavaPoseTrainingArguments", "apply_lora", "load_trained", "portable_adapter_config", "train"]

@@ -18,9 +18,12 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
     and the line.
     """
     path = Path(path)
-    for number, line in iter_lines(path):
-        if not line.strip():
-            continue
+    numbered = [(number, line) for number, line in iter_lines(path) if line.strip()]
+    records = _parse_all(numbered)
+    if records is not None:
+        yield from zip((number for number, _ in numbered), records)
+        return
+    for number, line in numbered:  # one line at a time: the first bad line is the one reported
         if line.startswith("\ufeff"):
             raise located(path, "a byte-order mark inside the file (were two files joined?): only the file's "
                                 "start may have one", number)
@@ -31,6 +34,31 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
         if not isinstance(record, dict):
             raise located(path, "each line must be a JSON object", number)
         yield number, record
+
+
+_SEPARATOR = "\x1e"
+"""Put between the lines of a file parsed at once: a value no file line can make without writing ``\\u001e``."""
+
+
+def _parse_all(numbered: list[tuple[int, str]]) -> list[dict] | None:
+    """Every line parsed by one ``json.loads`` of them joined as one array (~3x faster than a call per line), or
+    None unless that is surely one object per line; the caller then parses line by line and names the first bad
+    line. The lines are joined by ``,"\\u001e",`` and a newline: the array must come back as object, separator,
+    object, ... with every separator at its top level, so that each line is exactly one element (a string cannot
+    run past the raw newline; a line that writes ``\\u001e`` itself is parsed line by line)."""
+    for _, line in numbered:
+        text = line.strip(" \t")
+        if not (text.startswith("{") and text.endswith("}")) or "\\u001" in line:
+            return None
+    try:
+        values = json.loads("[" + ',"\\u001e",\n'.join(line for _, line in numbered) + "]")
+    except json.JSONDecodeError:
+        return None
+    records = values[0::2]
+    if len(values) != 2 * len(numbered) - 1 or any(value != _SEPARATOR for value in values[1::2]) \
+            or not all(type(record) is dict for record in records):
+        return None
+    return records
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict], append: bool = False) -> Path:

@@ -9,6 +9,9 @@ from pathlib import Path
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.textfile import read_text
 
+MERGED_DIR = "merged"
+"""Where ``imagenet3d train --stage 2 --merge`` writes the merged model, inside its output folder."""
+
 
 def config_model_type(config_file: Path) -> str | None:
     """The ``model_type`` of a model's ``config.json`` (None when it has none).
@@ -38,8 +41,10 @@ def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, h
         raise located(model_dir, "is a file, not a model folder")
     if not config_file.is_file():
         if (model_dir / "adapter_config.json").is_file():
-            raise located(model_dir, "a LoRA adapter (imagenet3d train --stage 2), not a full model: use the merged "
-                                     f"model in {model_dir / 'merged'} (train with --merge){suffix}")
+            merged = model_dir / MERGED_DIR
+            where = f"the merged model is in {merged}" if (merged / "config.json").is_file() else \
+                "train with --merge for a merged model"
+            raise located(model_dir, f"a LoRA adapter (imagenet3d train --stage 2), not a full model: {where}{suffix}")
         raise located(model_dir, f"not a model folder: no config.json{suffix}")
     model_type = config_model_type(config_file)
     if model_type not in accepted:

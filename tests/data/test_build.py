@@ -177,7 +177,7 @@ def test_cad_rows_are_the_off_meshes(built, synthetic_release):
 def test_card_has_configs_license_citation_counts_and_caveat(built):
     out, report = built
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert card.startswith("---\nlicense: cc-by-nc-4.0\n")
+    assert card.startswith("---\nlicense: apache-2.0\n")  # the synthetic release: the project's license
     assert "arXiv:2406.09613" in card and "reconstruction" in card
     for config in imagenet3d.CONFIG_NAMES:
         assert f"### `{config}`" in card
@@ -218,9 +218,9 @@ def test_each_image_is_decoded_once(synthetic_release, tmp_path, monkeypatch):
     calls = []
     original = examples.decode_image
 
-    def counting(data, path, report):
+    def counting(data, path, report, *args, **kwargs):
         calls.append(path)
-        return original(data, path, report)
+        return original(data, path, report, *args, **kwargs)
 
     monkeypatch.setattr(examples, "decode_image", counting)
     report = build_module.build(synthetic_release, tmp_path / "o", configs=["pose", "image"], crop_size=16,

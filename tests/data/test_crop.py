@@ -89,18 +89,57 @@ def test_crop_matches_the_official_preprocessing(width, height, px, py, distance
     np.testing.assert_allclose(ours_bbox[3] - ref_bbox[3], padding[0][0] - padding[0][1])
 
 
+def _resize_then_crop(image: Image.Image, geometry, size: int, resize) -> np.ndarray:
+    full = resize(np.asarray(image), geometry.resized_size).astype(int)
+    expected = np.zeros((size, size, 3), int)
+    ys, xs = np.arange(size) + geometry.top, np.arange(size) + geometry.left
+    inside_y, inside_x = (ys >= 0) & (ys < full.shape[0]), (xs >= 0) & (xs < full.shape[1])
+    expected[np.ix_(inside_y, inside_x)] = full[np.ix_(ys[inside_y], xs[inside_x])]
+    return expected
+
+
+def _pillow_resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(array).resize(size, Image.Resampling.BICUBIC))
+
+
+def _opencv_resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(array, size, interpolation=cv2.INTER_CUBIC)
+
+
 def test_window_resampling_equals_resize_then_crop():
-    """Resampling only the window gives the pixels of resizing the whole image, up to rounding."""
+    """Resampling only the window gives the pixels of resizing the whole image, up to rounding: OpenCV's resize
+    (the official one) when the window is enlarged, Pillow's when it is shrunk."""
     image = smooth_image(150, 293, seed=3)
-    for px, py, distance in [(60.0, 140.0, 15.7), (5.0, 280.0, 9.0), (149.0, 0.0, 4.4)]:
+    for px, py, distance, resize in [(60.0, 140.0, 15.7, _opencv_resize), (5.0, 280.0, 9.0, _opencv_resize),
+                                     (149.0, 0.0, 4.4, _opencv_resize), (75.0, 150.0, 2.0, _pillow_resize),
+                                     (10.0, 20.0, 3.1, _pillow_resize)]:
         geometry = crop_geometry(150, 293, px, py, distance, 64)
-        full = np.asarray(image.resize(geometry.resized_size, Image.Resampling.BICUBIC)).astype(int)
-        canvas = np.zeros((full.shape[0] + 256, full.shape[1] + 256, 3), int)
-        canvas[128:128 + full.shape[0], 128:128 + full.shape[1]] = full
-        expected = canvas[128 + geometry.top:128 + geometry.top + 64, 128 + geometry.left:128 + geometry.left + 64]
+        expected = _resize_then_crop(image, geometry, 64, resize)
         diff = np.abs(np.asarray(object_centric_crop(image, geometry)).astype(int) - expected)
         # Floating-point differences in the kernel positions flip a rounding now and then, in each pass.
         assert diff.max() <= 2 and diff.mean() < 0.1
+
+
+def test_enlarged_windows_anywhere_are_the_official_resize_then_crop():
+    """Windows in every corner, past every edge, in images of any shape (noise: every pixel counts): the part
+    resampled from the nearest corner (mirrored for the far ones) gives OpenCV's whole-image resize, bar a rare
+    rounding flip of one level."""
+    rng = np.random.default_rng(1)
+    differing = total = 0
+    for _ in range(60):
+        width, height = (int(v) for v in rng.integers(40, 400, 2))
+        image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        size = int(rng.choice([33, 64, 128]))
+        geometry = crop_geometry(width, height, float(rng.uniform(-40, width + 40)),
+                                 float(rng.uniform(-40, height + 40)), float(rng.uniform(4, 20)), size)
+        expected = _resize_then_crop(image, geometry, size, _opencv_resize)
+        for source in (image, np.asarray(image)):  # a PIL image or its array: the same crop
+            diff = np.abs(np.asarray(object_centric_crop(source, geometry)).astype(int) - expected)
+            assert diff.max() <= 1
+            differing, total = differing + int((diff > 0).sum()), total + diff.size
+    assert differing <= total * 1e-3
 
 
 def test_geometry_maps_the_object_centre_to_the_crop_centre():

@@ -68,7 +68,7 @@ def test_table_shows_degrees_and_confidences():
 @pytest.mark.parametrize("case, expected", [
     ("missing image", "image not found"),
     ("unreadable image", "cannot read the image"),
-    ("box outside", "lies outside the image"),
+    ("box outside", "lies outside the image (80x60 pixels)"),
     ("malformed box", "expected four numbers"),
     ("empty box", "need x1 < x2"),
     ("model without config", "no config.json"),
@@ -83,7 +83,7 @@ def test_bad_input_gives_one_clear_line_and_exit_2(case, expected, image_file, t
         image = tmp_path / "text.jpg"
         image.write_text("not an image")
     elif case == "box outside":
-        extra = ["--box", "10,10,81,50"]
+        extra = ["--box", "81,10,90,50"]
     elif case == "malformed box":
         extra = ["--box", "10,ten,40,50"]
     elif case == "empty box":
@@ -108,7 +108,7 @@ def test_python_api_rejects_a_prompt_without_the_image_token():
     model, processor = load_tiny()
     with pytest.raises(ImageNet3DError, match=r"prompts\[0\]: no image token '<image>'"):
         predict(model, processor, [random_image(0)], prompts=["Describe the image in detail with 6D poses."])
-    with pytest.raises(ImageNet3DError, match="needs one box per image"):
+    with pytest.raises(ImageNet3DError, match="needs at least one box per image"):
         predict(model, processor, [random_image(0)], task="joint")
 
 
@@ -121,5 +121,5 @@ def test_a_photo_turned_by_its_exif_is_read_upright_and_the_cli_says_so(tmp_path
                              "--max-new-tokens", "2")
     assert code == 0, err
     assert "applied the orientation 6 of the file's metadata" in err and "120x200 pixels" in err
-    code, out, err = run_cli(capsys, "--model", tiny_model_dir(), photo, "--box", "10,10,190,110")
+    code, out, err = run_cli(capsys, "--model", tiny_model_dir(), photo, "--box", "130,10,190,110")
     assert code == 2 and "lies outside the image (120x200 pixels)" in err

@@ -9,8 +9,8 @@ from modeling.cli import main
 
 @pytest.mark.parametrize("args, expected", [
     (["--port", "70000"], "--port: expected 1..65535"),
-    (["--model", "no/such/folder"], "no such folder, and not a Hub id"),
-    (["--model", "nobody/nothing"], "not a local folder, and the Hub gave no such model"),
+    (["--model", "no/such/folder"], "no/such/folder: model folder not found"),
+    (["--model", "nobody/nothing"], "not loadable as a Hub model id"),
 ])
 def test_bad_options_are_one_line_and_exit_2(args, expected, capsys):
     pytest.importorskip("gradio")

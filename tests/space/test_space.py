@@ -18,7 +18,7 @@ def obj(azimuth=0.0, elevation=0.0, theta=0.0, conf_azimuth=0.9, **extra):
 
 
 def test_rows_are_in_degrees_with_signed_elevation_and_theta():
-    (row,) = space.table_rows([obj(azimuth=-math.pi / 2, elevation=2 * math.pi - 0.1, theta=math.pi)])
+    (row,) = space.table_rows([obj(azimuth=3 * math.pi / 2, elevation=2 * math.pi - 0.1, theta=math.pi)])
     assert len(row) == len(space.TABLE_HEADERS)
     assert row[:6] == ["CAR1", "car", 270.0, round(-math.degrees(0.1), 1), 180.0, 5.12]
     assert row[6:9] == [0.9, 0.8, 0.7]
@@ -32,15 +32,23 @@ def test_low_azimuth_confidence_says_the_object_may_be_symmetric():
     assert space.table_rows([obj(conf_azimuth=threshold)])[0][-1] == ""
     unnamed = space.table_rows([obj(tag=None, category=None)])[0]
     assert unnamed[:2] == ["?", "?"]
+    # A joint answer without <pose6D>: no angles, no confidence, said in the note.
+    no_pose = obj(azimuth=None, elevation=None, theta=None, tag=None, category=None, confidence=None)
+    row = space.table_rows([no_pose])[0]
+    assert row[2:5] == [space.NO_VALUE] * 3 and row[6:9] == [space.NO_VALUE] * 3 and "no pose" in row[9]
 
 
-def test_boxes_are_read_one_per_line_and_a_bad_line_is_named():
-    assert space.parse_boxes("", (100, 200)) == []
-    assert space.parse_boxes(None, (100, 200)) == []
-    assert space.parse_boxes(" 1, 2, 30, 40\n\n10,20,199,99\n", (100, 200)) == [(1, 2, 30, 40), (10, 20, 199, 99)]
-    with pytest.raises(ImageNet3DError, match="boxes, line 2: .*four numbers"):
+def test_boxes_are_read_one_per_line_clipped_with_a_note_and_a_bad_line_is_named():
+    assert space.parse_boxes("", (100, 200)) == ([], [])
+    assert space.parse_boxes(None, (100, 200)) == ([], [])
+    boxes, notes = space.parse_boxes(" 1, 2, 30, 40\n\n10,20,199,99\n", (100, 200))
+    assert boxes == [(1, 2, 30, 40), (10, 20, 199, 99)] and notes == []
+    boxes, notes = space.parse_boxes("1,2,30,40\n150,50,250,120", (100, 200))
+    assert boxes[1] == (150, 50, 200, 100)
+    assert len(notes) == 1 and notes[0].startswith("boxes, line 2") and "clipped" in notes[0]
+    with pytest.raises(ImageNet3DError, match="boxes, line 2: .*four"):
         space.parse_boxes("1,2,30,40\n1,2,x,4", (100, 200))
-    with pytest.raises(ImageNet3DError, match="boxes, line 1: need x1 < x2"):
+    with pytest.raises(ImageNet3DError, match="boxes, line 1"):
         space.parse_boxes("30,2,1,40", (100, 200))
 
 
@@ -56,9 +64,9 @@ def test_the_model_comes_from_the_argument_or_the_environment(monkeypatch):
 
 
 def test_a_model_that_is_neither_a_folder_nor_on_the_hub_is_one_clear_error(tmp_path):
-    with pytest.raises(ImageNet3DError, match="no such folder, and not a Hub id"):
+    with pytest.raises(ImageNet3DError, match="missing: model folder not found"):
         space.load_space_model(str(tmp_path / "missing"))
-    with pytest.raises(ImageNet3DError, match="nobody/nothing: model: not a local folder"):
+    with pytest.raises(ImageNet3DError, match="nobody/nothing: .*not loadable as a Hub model id"):
         space.load_space_model("nobody/nothing")  # offline in the tests: the Hub is not reached
 
 

@@ -1,0 +1,107 @@
+"""The build: ``imagenet3d build`` against the official preprocessing, its memory as the release grows, its shards.
+
+* ``build``: objects/s of ``build(..., configs=["pose"], crop_size=512, num_proc=2)`` against the official
+  per-object pipeline (:func:`benchmarks.official.official_preprocess`, 512 × 512, 2 workers) on the same
+  release; each is timed around the call in a fresh process (interpreter start-up and the caller's imports are
+  not counted for either; worker start-up is), best of ``REPEATS``;
+* ``build_peak_memory``: the peak RSS of the two, summed over the process and its workers;
+* ``build_num_proc``: objects/s with 2 worker processes against 1;
+* ``build_memory_growth``: the peak RSS of the whole build (every config) of a release 4x larger against the
+  smaller one (10,008 and 2,502 images): flat is a ratio near 1;
+* ``build_largest_shard``: the largest Parquet file of that build against the Hub's recommended size.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import data
+from benchmarks.measure import run_in_child
+from benchmarks.suite import Benchmark, entry
+
+REPEATS = 2
+CROP = 512
+
+
+def ours(source: str, out: str, configs: list[str] | None, crop_size: int, num_proc: int) -> dict[str, Any]:
+    """Run :func:`modeling.data.build.build`; the objects it wrote (pose rows) and its largest file's bytes."""
+    from modeling.data.build import build
+
+    shutil.rmtree(out, ignore_errors=True)
+    report = build(source, out, configs=configs, crop_size=crop_size, num_proc=num_proc, progress=False)
+    sizes = [p.stat().st_size for p in Path(out).rglob("*.parquet")]
+    return {"objects": report["rows"].get("pose", {}), "largest_file": max(sizes), "files": len(sizes)}
+
+
+def official(source: str, out: str, size: int, workers: int) -> int:
+    """Run :func:`benchmarks.official.official_preprocess` into a fresh ``out``; the objects it wrote."""
+    from benchmarks.official import official_preprocess
+
+    shutil.rmtree(out, ignore_errors=True)
+    return official_preprocess(source, out, size, workers)
+
+
+def _pose_rows(result: dict) -> int:
+    return sum(result["objects"].values()) if isinstance(result["objects"], dict) else int(result["objects"])
+
+
+def run(quick: bool, work: Path) -> list[dict]:
+    """The entries of this module's docstring."""
+    release = data.quick_release() if quick else data.release(60)
+    repeats = 1 if quick else REPEATS
+    theirs_out, ours_out = work / "official", work / "ours"
+    best: dict[str, Any] = {}
+    for _ in range(repeats):  # interleaved, so that both see the same load
+        for name, function, args in (("official", official, (str(release), str(theirs_out), CROP, 2)),
+                                     ("ours", ours, (str(release), str(ours_out), ["pose"], CROP, 2)),
+                                     ("ours_1", ours, (str(release), str(work / "ours1"), ["pose"], CROP, 1))):
+            measured = run_in_child(function, *args)
+            if name not in best or measured.seconds < best[name].seconds:
+                best[name] = measured
+    objects = best["official"].result
+    built = _pose_rows(best["ours"].result)
+    rate = {name: objects / m.seconds for name, m in best.items()}
+    data.PRODUCED.update(official_crops=theirs_out, ours_pose=ours_out, build_release=release)
+    images = data.listed_images(release)
+    entries = [
+        entry("build", rate["ours"], rate["official"], "objects/s", "imagenet3d build --configs pose (2 proc)",
+              "official preprocess (2 workers)", goal=1.5, objects=objects, objects_built=built, images=images,
+              seconds=best["ours"].seconds, baseline_seconds=best["official"].seconds, crop=CROP),
+        entry("build_peak_memory", best["ours"].peak_rss_mb, best["official"].peak_rss_mb, "MiB",
+              "imagenet3d build peak RSS (process + workers)", "official preprocess peak RSS",
+              higher_is_better=False),
+        entry("build_num_proc", rate["ours"], rate["ours_1"], "objects/s", "build with --num-proc 2",
+              "--num-proc 1", seconds=best["ours"].seconds, baseline_seconds=best["ours_1"].seconds),
+    ]
+    return entries + _growth(quick, work)
+
+
+def _growth(quick: bool, work: Path) -> list[dict]:
+    big = data.quick_release() if quick else data.release(556, (128, 96))
+    small = data.subset(big, work / "quarter", 0.25)
+    peaks, largest, counts = {}, 0, {}
+    for name, source in (("small", small), ("big", big)):
+        start = time.perf_counter()
+        measured = run_in_child(ours, str(source), str(work / f"growth_{name}"), None, 128, 2)
+        peaks[name] = measured.peak_rss_mb
+        counts[name] = (data.listed_images(source), round(time.perf_counter() - start, 1))
+        largest = max(largest, measured.result["largest_file"])
+        shutil.rmtree(work / f"growth_{name}", ignore_errors=True)
+    from modeling.data.shards import MAX_SHARD_BYTES
+
+    return [
+        entry("build_memory_growth", peaks["big"], peaks["small"], "MiB",
+              f"peak RSS, full build of {counts['big'][0]:,} images (2 proc, 128 px crops)",
+              f"of {counts['small'][0]:,} images", higher_is_better=False, goal=1.2,
+              images=counts["big"][0], baseline_images=counts["small"][0], seconds=counts["big"][1],
+              baseline_seconds=counts["small"][1]),
+        entry("build_largest_shard", largest / 2**20, MAX_SHARD_BYTES / 2**20, "MiB",
+              "largest Parquet file of that build", "the Hub's recommended size (datasets' MAX_SHARD_SIZE)",
+              higher_is_better=False, goal=1.0),
+    ]
+
+
+BENCHMARK = Benchmark("build", run, "imagenet3d build vs the official preprocessing; memory as the release grows")

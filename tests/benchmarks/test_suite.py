@@ -1,0 +1,57 @@
+"""``python -m benchmarks --quick``: every benchmark runs and writes results of the documented shape (no timing is
+asserted: figures on a test machine say nothing)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FIELDS = ("name", "figure", "baseline", "ratio", "units", "machine")
+
+
+def test_quick_suite_writes_results_of_the_documented_shape(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
+           "IMAGENET3D_BENCH_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path / "out")], cwd=REPO,
+                         env=env, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["quick"] is True and document["machine"]["cores"] >= 1
+    names = [e["name"] for e in document["entries"]]
+    for expected in ("build", "build_memory_growth", "build_largest_shard", "loader", "loader_decode_bound",
+                     "metric", "score_files", "objects_per_image", "training_lora_vs_full"):
+        assert expected in names
+    assert any(name.startswith("inference_batch_") for name in names)
+    for e in document["entries"]:
+        assert all(field in e for field in FIELDS), e
+        assert e["machine"]["cpu"] is not None and "load_average_at_start" in e["machine"]
+        assert isinstance(e["figure"], (int, float)) and isinstance(e["baseline"], (int, float)) and e["baseline"] > 0
+        assert abs(e["ratio"] - e["figure"] / e["baseline"]) <= 1e-3 * abs(e["ratio"]) + 1e-9
+    table = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert all(f"| {name}:" in table for name in names)
+
+
+def test_only_runs_the_benchmarks_named(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "scorer", "--out", str(tmp_path)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    names = [e["name"] for e in json.loads((tmp_path / "results.json").read_text())["entries"]]
+    assert names == ["metric", "score_files"]
+
+
+def test_a_rerun_of_some_benchmarks_replaces_their_entries_in_the_full_results(tmp_path):
+    from benchmarks.suite import entry, machine, markdown, merge_into, results_document, write
+
+    host = machine()
+    full = results_document([entry("a", 2.0, 1.0, "x/s", "a", "base"), entry("b", 1.0, 4.0, "s", "b", "base")],
+                            host, False, "python -m benchmarks", 10.0)
+    write(full, tmp_path)
+    rerun = results_document([entry("b", 3.0, 4.0, "s", "b", "base")], host, False,
+                             "python -m benchmarks --only b", 1.0)
+    merged = merge_into(tmp_path / "results.json", rerun)
+    assert [(e["name"], e["figure"]) for e in merged["entries"]] == [("a", 2.0), ("b", 3.0)]
+    assert merged["entries"][0]["command"] == "python -m benchmarks"
+    assert merged["updates"][0]["entries"] == ["b"] and "Re-measured" in markdown(merged)

@@ -1,0 +1,246 @@
+"""`imagenet3d publish`: the dry run lists every file with its size and the checked card, offline; folders missing a
+required file are refused naming it; offline, no token, a rejected token, no write access, a repo of the wrong type
+are one line each with exit status 2 (HfApi replaced at the boundary by a fake raising huggingface_hub's errors);
+the card is uploaded last. A network test checks the cards with the Hub's own validator when a token is at hand."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import httpx2
+import huggingface_hub
+import pytest
+from huggingface_hub import DatasetCard, ModelCard, SpaceCard, constants, get_token
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
+
+from modeling import cli
+from modeling.hub.folders import plan_dataset, plan_model, plan_space
+from modeling.hub.publish import upload_batches
+from tests.helpers.llava_pose import tiny_model_dir
+from tests.helpers.network import hub_reachable
+
+LLAVA_FILES = {"model.safetensors", "config.json", "configuration_llava_pose.py", "modeling_llava_pose.py",
+               "processing_llava_pose.py", "geometry.py", "category_names.py", "processor_config.json",
+               "tokenizer.json", "tokenizer_config.json", "generation_config.json", "README.md"}
+
+
+def fresh_copy(source, folder):
+    """A copy of a shared model folder without the card files that an earlier test's evaluate may have added."""
+    shutil.copytree(source, folder)
+    for name in ("README.md", "model_card_data.json"):
+        (folder / name).unlink(missing_ok=True)
+    return folder
+
+
+@pytest.fixture
+def llava_folder(tmp_path):
+    folder = fresh_copy(tiny_model_dir(), tmp_path / "llava")
+    (folder / "training_args.bin").write_bytes(b"a pickle")  # what the Trainer leaves: never uploaded
+    (folder / "checkpoint-5").mkdir()
+    (folder / "checkpoint-5" / "model.safetensors").write_bytes(b"x")
+    return folder
+
+
+@pytest.fixture
+def space_folder(tmp_path):
+    folder = tmp_path / "space"
+    folder.mkdir()
+    (folder / "app.py").write_text("import gradio as gr\n")
+    (folder / "requirements.txt").write_text("imagenet3d\n")
+    return folder
+
+
+def dry_run(capsys, *args):
+    status = cli.main(["publish", *map(str, args), "--repo-id", "someone/thing", "--dry-run"])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def listed(out: str) -> set[str]:
+    """The file paths of a dry run's listing (lines `  SIZE UNIT  PATH`)."""
+    return {line.split()[-1] for line in out.split("\n\n")[0].splitlines()[1:] if line.startswith("  ")}
+
+
+def test_dry_run_of_a_dataset_lists_the_shards_and_the_card(small_dataset, capsys):
+    status, out, _ = dry_run(capsys, "dataset", small_dataset)
+    assert status == 0
+    files = listed(out)
+    shards = {p.relative_to(small_dataset).as_posix() for p in small_dataset.rglob("*.parquet")}
+    assert files == shards | {"README.md", "build_report.json"}
+    assert "KiB  data/pose/train/" in out and "DatasetCard" in out
+    card = out.split("--- README.md", 1)[1].split("\n", 1)[1]
+    assert card.strip() == (small_dataset / "README.md").read_text().strip()
+
+
+def test_dry_run_of_a_model_lists_weights_config_code_processor_and_card(llava_folder, capsys):
+    status, out, _ = dry_run(capsys, "model", llava_folder)
+    assert status == 0
+    assert listed(out) == LLAVA_FILES
+    card = ModelCard(out.split("(checked by huggingface_hub's ModelCard) ---\n", 1)[1])
+    assert card.data.pipeline_tag == "image-text-to-text" and 'model_id = "someone/thing"' in card.text
+    assert "custom code: category_names.py, configuration_llava_pose.py, geometry.py" in out
+
+
+def test_dry_run_of_the_baseline_says_it_needs_the_package(tiny_baseline, tmp_path, capsys):
+    status, out, _ = dry_run(capsys, "model", fresh_copy(tiny_baseline, tmp_path / "baseline"))
+    assert status == 0 and listed(out) == {"model.safetensors", "config.json", "preprocessor_config.json", "README.md"}
+    assert "needs the imagenet3d package" in out
+
+
+def test_dry_run_of_a_space_writes_the_spaces_yaml(space_folder, capsys):
+    status, out, _ = dry_run(capsys, "space", space_folder, "--model", "someone/llava-pose", "--emoji", "🧭")
+    assert status == 0 and listed(out) == {"app.py", "requirements.txt", "README.md"}
+    card = SpaceCard(out.split("SpaceCard) ---\n", 1)[1])
+    assert (card.data.sdk, card.data.app_file, card.data.license) == ("gradio", "app.py", "apache-2.0")
+    assert card.data.models == ["someone/llava-pose"] and card.data.emoji == "🧭"
+    assert not (space_folder / "README.md").exists()  # a dry run writes nothing
+
+
+@pytest.mark.parametrize("missing", ["tokenizer.json", "modeling_llava_pose.py", "geometry.py", "model.safetensors",
+                                     "processor_config.json"])
+def test_a_model_folder_missing_a_file_is_refused_naming_it(llava_folder, missing, capsys):
+    (llava_folder / missing).unlink()
+    status, _, err = dry_run(capsys, "model", llava_folder)
+    assert status == 2 and missing in err and len(err.strip().splitlines()) == 1
+
+
+def test_each_kind_refuses_the_others_folders(small_dataset, llava_folder, space_folder, capsys):
+    assert dry_run(capsys, "model", small_dataset)[0] == 2
+    status, _, err = dry_run(capsys, "dataset", llava_folder)
+    assert status == 2 and "use `publish model`" in err
+    (space_folder / "requirements.txt").unlink()
+    status, _, err = dry_run(capsys, "space", space_folder)
+    assert status == 2 and "no requirements.txt" in err
+
+
+class FakeApi:
+    """HfApi at the boundary: records the calls; `fail` maps a method name to the error it raises."""
+
+    calls: list[str] = []
+    fail: dict[str, Exception] = {}
+    existing: dict[str, bool] = {}
+
+    def __init__(self, token=None):
+        self.token = token
+
+    def _call(self, name, *args, **kwargs):
+        FakeApi.calls.append(name)
+        if name in FakeApi.fail:
+            raise FakeApi.fail[name]
+        return kwargs
+
+    def whoami(self):
+        self._call("whoami")
+        return {"name": "someone"}
+
+    def repo_exists(self, repo_id, repo_type=None):
+        self._call("repo_exists")
+        return FakeApi.existing.get(repo_type, False)
+
+    def create_repo(self, repo_id, **kwargs):
+        self._call("create_repo", **kwargs)
+        return f"https://huggingface.co/{repo_id}"
+
+    def create_branch(self, *args, **kwargs):
+        return self._call("create_branch")
+
+    def upload_folder(self, **kwargs):
+        FakeApi.uploaded = kwargs["allow_patterns"]
+        return self._call("upload_folder")
+
+    def upload_file(self, **kwargs):
+        FakeApi.card_path = kwargs["path_in_repo"]
+        return self._call("upload_file")
+
+    def add_space_variable(self, *args):
+        return self._call("add_space_variable")
+
+
+def http_error(status: int, cls=HfHubHTTPError):
+    response = httpx2.Response(status, request=httpx2.Request("POST", "https://huggingface.co/api/repos/create"))
+    return cls(f"{status} Client Error", response=response)
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Online with a token, HfApi replaced by FakeApi, the card validator accepting (it needs the network)."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake")
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    for card_class in (DatasetCard, ModelCard, SpaceCard):
+        monkeypatch.setattr(card_class, "validate", lambda self, repo_type=None: None)
+    FakeApi.calls, FakeApi.fail, FakeApi.existing = [], {}, {}
+    return FakeApi
+
+
+def publish(capsys, *args):
+    status = cli.main(["publish", *map(str, args), "--repo-id", "someone/thing"])
+    return status, capsys.readouterr().err
+
+
+def test_offline_is_one_line(small_dataset, capsys):
+    status, err = publish(capsys, "dataset", small_dataset)  # conftest sets HF_HUB_OFFLINE=1
+    assert status == 2 and err.strip() == ("imagenet3d publish: error: offline (HF_HUB_OFFLINE is set): publishing "
+                                           "needs the network; --dry-run works offline")
+
+
+def test_a_full_upload_sends_the_files_then_the_card(small_dataset, online, capsys):
+    online.existing = {"dataset": True}  # a rerun: the repo exists
+    assert publish(capsys, "dataset", small_dataset, "--revision", "v1")[0] == 0
+    assert online.calls == ["whoami", "repo_exists", "create_repo", "create_branch", "upload_folder", "upload_file"]
+    assert "README.md" not in online.uploaded and any(p.endswith(".parquet") for p in online.uploaded)
+    assert online.card_path == "README.md"
+
+
+@pytest.mark.parametrize(("failure", "words"), [
+    ({"whoami": OfflineModeIsEnabled("offline")}, "offline (HF_HUB_OFFLINE is set)"),
+    ({"whoami": http_error(401)}, "the Hub rejected the token (401)"),
+    ({"create_repo": http_error(403)}, "no write access to dataset repo someone/thing (403)"),
+    ({"upload_folder": http_error(403)}, "no write access to dataset repo someone/thing (403)"),
+    ({"create_repo": http_error(404, RepositoryNotFoundError)}, "dataset repo someone/thing: not found"),
+    ({"whoami": httpx2.ConnectError("name resolution failed")}, "cannot reach the Hub"),
+])
+def test_hub_failures_are_one_line_and_the_card_is_never_half_sent(small_dataset, online, capsys, failure, words):
+    online.fail = failure
+    status, err = publish(capsys, "dataset", small_dataset)
+    assert status == 2 and words in err and len(err.strip().splitlines()) == 1, err
+    assert "upload_file" not in online.calls  # the card goes last: a rerun finishes the upload
+
+
+def test_without_hf_xet_each_folder_is_its_own_commit():
+    paths = [f"data/pose/train/c{i:03d}.parquet" for i in range(450)] + ["data/pose/validation/a.parquet",
+                                                                           "build_report.json"]
+    assert upload_batches(paths, streamed=True) == [paths]
+    batches = upload_batches(paths, streamed=False)
+    assert [len(b) for b in batches] == [1, 200, 200, 50, 1]
+    assert sorted(p for b in batches for p in b) == sorted(paths)
+    assert all(len({p.rpartition("/")[0] for p in b}) == 1 for b in batches)
+
+
+def test_no_token_is_one_line(small_dataset, online, monkeypatch, capsys):
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    status, err = publish(capsys, "dataset", small_dataset)
+    assert status == 2 and "no Hugging Face token: set HF_TOKEN or run `hf auth login`" in err
+    assert online.calls == []
+
+
+def test_an_id_that_is_a_model_repo_is_refused_for_a_dataset(small_dataset, online, capsys):
+    online.existing = {"model": True}
+    status, err = publish(capsys, "dataset", small_dataset)
+    assert status == 2 and "someone/thing is a model repo, not a dataset repo" in err
+    assert "create_repo" not in online.calls
+
+
+def test_a_space_upload_sets_the_model_variable_and_keeps_its_card(space_folder, online, capsys):
+    assert publish(capsys, "space", space_folder, "--model", "someone/llava-pose")[0] == 0
+    assert online.calls[-1] == "add_space_variable"
+    assert SpaceCard.load(space_folder / "README.md").data.models == ["someone/llava-pose"]
+
+
+@pytest.mark.skipif(not hub_reachable() or not get_token(),
+                    reason="needs huggingface.co and a token (HF_TOKEN or `hf auth login`); tests run offline")
+def test_the_hub_accepts_the_cards(small_dataset, llava_folder, space_folder):  # pragma: no cover - network
+    os.environ.pop("HF_HUB_OFFLINE", None)
+    for plan in (plan_dataset(small_dataset), plan_model(llava_folder, "someone/thing"), plan_space(space_folder)):
+        {"dataset": DatasetCard, "model": ModelCard, "space": SpaceCard}[plan.repo_type](plan.card).validate()
