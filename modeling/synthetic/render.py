@@ -195,15 +195,22 @@ def object_palette(rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.vstack([body, trim, fixed + jitter]), 0.0, 1.0)
 
 
-def random_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
-    """A cluttered background (H, W, 3) uint8: two-tone gradient, low-frequency noise and blurred random shapes."""
+def random_background(rng: np.random.Generator, size: tuple[int, int], scale: float = 1.0) -> np.ndarray:
+    """A cluttered background (H, W, 3) uint8 of ``size`` = (W, H) pixels: two-tone gradient, low-frequency noise
+    and blurred random shapes.
+
+    ``scale`` (in (0, 1]) says the image stands for one of ``size / scale`` pixels rendered at ``scale`` of its
+    resolution: the draws are those of the full-size background (same noise grid, same shapes), line widths and
+    blur radii shrink with it, so the result looks like the full-size one resampled.
+    """
     width, height = size
     top, bottom = random_color(rng, (0.0, 0.5), (0.3, 0.95)), random_color(rng, (0.0, 0.6), (0.15, 0.8))
     horizon = rng.uniform(0.3, 0.8)
     t = np.clip((np.linspace(0, 1, height)[:, None] - horizon) * rng.uniform(3, 12) + 0.5, 0, 1)
     base = (1 - t)[..., None] * top + t[..., None] * bottom
     base = np.broadcast_to(base, (height, width, 3)).copy()
-    coarse = rng.normal(0.0, 1.0, size=(max(2, height // 24), max(2, width // 24), 3)).astype(np.float32)
+    full_height, full_width = (height, width) if scale == 1.0 else (round(height / scale), round(width / scale))
+    coarse = rng.normal(0.0, 1.0, size=(max(2, full_height // 24), max(2, full_width // 24), 3)).astype(np.float32)
     noise = np.stack([np.asarray(Image.fromarray(coarse[..., c]).resize((width, height), Image.BILINEAR))
                       for c in range(3)], -1)
     # Mostly luminance noise: strong per-channel noise looks like confetti, not like texture.
@@ -220,17 +227,23 @@ def random_background(rng: np.random.Generator, size: tuple[int, int]) -> np.nda
         elif kind == 1:
             draw.ellipse([x0, y0, x0 + w, y0 + h], fill=color)
         elif kind == 2:
-            draw.line([x0, y0, x0 + w * rng.choice([-1, 1]), y0 + h], fill=color, width=int(rng.integers(1, 8)))
+            end = [x0 + w * rng.choice([-1, 1]), y0 + h]  # drawn before the width: the order of the draws
+            line_width = int(rng.integers(1, 8))
+            draw.line([x0, y0, *end], fill=color, width=line_width if scale == 1.0 else max(1, round(line_width * scale)))
         else:
             points = rng.uniform(0, 1, size=(int(rng.integers(3, 6)), 2)) * [w, h] + [x0, y0]
             draw.polygon([tuple(p) for p in points], fill=color)
-    return np.asarray(img.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 4.0))))
+    return np.asarray(img.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 4.0) * scale)))
 
 
-def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """Mild optical blur and sensor noise, as in real photos."""
+def camera_effects(rng: np.random.Generator, image: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Mild optical blur and sensor noise, as in real photos, on an (H, W, 3) uint8 image.
+
+    ``scale`` as in :func:`random_background`: the blur radius (pixels) and the noise's standard deviation (levels)
+    shrink with it, as resampling the full-size image down would shrink them (noise averages over 1/scale² pixels).
+    """
     img = Image.fromarray(image)
     if rng.uniform() < 0.6:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.9)))
-    noisy = np.asarray(img, np.float32) + rng.normal(0.0, rng.uniform(1.0, 4.0), size=image.shape)
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.9) * scale))
+    noisy = np.asarray(img, np.float32) + rng.normal(0.0, rng.uniform(1.0, 4.0) * scale, size=image.shape)
     return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
