@@ -100,7 +100,7 @@ def rasterize(uv: np.ndarray, depth: np.ndarray, faces: np.ndarray, shape: tuple
     spans = hi - lo + 1
     areas = np.where(np.all(spans > 0, axis=1), spans[:, 0] * spans[:, 1], 0)
     inv_depth = np.zeros(shape, np.float64)
-    nearest = np.full(shape, -1, np.int64)  # index into `kept`
+    nearest = np.full(shape, -1, np.int32)
     for n in np.flatnonzero(areas > _LARGE):  # in order, strict test: the first of equal depths stays
         xs = np.arange(lo[n, 0], hi[n, 0] + 1, dtype=np.float64)
         ys = np.arange(lo[n, 1], hi[n, 1] + 1, dtype=np.float64)[:, None]
@@ -112,21 +112,23 @@ def rasterize(uv: np.ndarray, depth: np.ndarray, faces: np.ndarray, shape: tuple
         window = (slice(lo[n, 1], hi[n, 1] + 1), slice(lo[n, 0], hi[n, 0] + 1))
         nearer = inside & (z > inv_depth[window])
         inv_depth[window][nearer] = z[nearer]
-        nearest[window][nearer] = n
+        nearest[window][nearer] = kept[n]
     small = np.flatnonzero((areas > 0) & (areas <= _LARGE))
     ends = np.cumsum(areas[small])
     first = 0
     while first < len(small):  # as many small faces as fit in a chunk, at least one
         last = max(first + 1, int(np.searchsorted(ends, (ends[first - 1] if first else 0) + _CHUNK, "right")))
-        _rasterize_small(small[first:last], areas[small[first:last]], spans, lo, bary, plane,
+        _rasterize_small(small[first:last], areas[small[first:last]], spans, lo, bary, plane, kept,
                          inv_depth.reshape(-1), nearest.reshape(-1), width)
         first = last
-    return inv_depth, np.where(nearest >= 0, kept[np.maximum(nearest, 0)], -1).astype(np.int32)
+    return inv_depth, nearest
 
 
 def _rasterize_small(faces: np.ndarray, areas: np.ndarray, spans: np.ndarray, lo: np.ndarray, bary: np.ndarray,
-                     plane: np.ndarray, inv_depth: np.ndarray, nearest: np.ndarray, width: int) -> None:
-    """Draw faces into the flat buffers in place: a pixel keeps the largest inverse depth, then the smallest face."""
+                     plane: np.ndarray, kept: np.ndarray, inv_depth: np.ndarray, nearest: np.ndarray,
+                     width: int) -> None:
+    """Draw faces into the flat buffers in place: a pixel keeps the largest inverse depth, then the smallest face
+    (``kept`` is increasing, so comparing face numbers compares their order)."""
     pair = np.repeat(np.arange(len(faces)), areas)
     offset = np.arange(len(pair)) - np.repeat(np.cumsum(areas) - areas, areas)
     f = faces[pair]
@@ -139,19 +141,27 @@ def _rasterize_small(faces: np.ndarray, areas: np.ndarray, spans: np.ndarray, lo
               & (bary[f, 2, 0] * xs + bary[f, 2, 1] * ys + bary[f, 2, 2] >= -1e-9))
     z = plane[f, 0] * xs + plane[f, 1] * ys + plane[f, 2]
     pixel = y * width + x
+    face = kept[f]
     current, holder = inv_depth[pixel], nearest[pixel]
-    beats = inside & (z > 0) & ((z > current) | ((z == current) & (f < holder)))
-    pixel, z, f = pixel[beats], z[beats], f[beats]
-    if not len(pixel):
+    beats = inside & (z > 0) & ((z > current) | ((z == current) & (face < holder)))
+    x, y, z, face = x[beats], y[beats], z[beats], face[beats]
+    if not len(z):
         return
-    best = np.zeros_like(inv_depth)
-    np.maximum.at(best, pixel, z)
-    wins = z == best[pixel]
-    first_face = np.full(len(inv_depth), np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(first_face, pixel[wins], f[wins])
-    changed = np.unique(pixel)  # every pair left beats what its pixel held, so each pixel's best one does too
-    inv_depth[changed] = best[changed]
-    nearest[changed] = first_face[changed]
+    # Per pixel of the pairs' bounding box (not of the canvas): the best depth, then the first face at it.
+    left, top = x.min(), y.min()
+    box_width = x.max() - left + 1
+    local = (y - top) * box_width + (x - left)
+    size = int(local.max()) + 1
+    best = np.zeros(size, np.float64)
+    np.maximum.at(best, local, z)
+    wins = z == best[local]
+    first_face = np.full(size, np.iinfo(np.int32).max, np.int32)
+    np.minimum.at(first_face, local[wins], face[wins])
+    # Every pair left beats what its pixel held, so each pixel's best pair does too.
+    changed = np.flatnonzero(first_face != np.iinfo(np.int32).max)
+    target = (changed // box_width + top) * width + changed % box_width + left
+    inv_depth[target] = best[changed]
+    nearest[target] = first_face[changed]
 
 
 def _shade(obj: SceneObject, light_camera: np.ndarray, ambient: float) -> tuple[np.ndarray, np.ndarray]:
