@@ -33,16 +33,16 @@ def test_every_stage_is_timed_and_the_models_are_written(demo):
     assert stages["evaluate_baseline_joint"]["unit"] == "objects" and stages["init_llava_pose"]["items"] is None
     for stage in stages.values():
         if stage["items"]:
-            assert stage["items_per_s"] == pytest.approx(stage["items"] / stage["seconds"], rel=0.02)
+            assert stage["items_per_s"] == pytest.approx(stage["items"] / stage["seconds"], rel=0.05)
     assert "images/s" in report(results)
+    assert (out / "models" / "llava_pose" / "merged" / "config.json").is_file()
+    assert (out / "models" / "baseline" / "config.json").is_file()
 
 
 def test_stage_seconds_reads_both_layouts():
     assert stage_seconds({"stages": {"build": 8.8}}) == {"build": 8.8}
     assert stage_seconds({"stages": {"build": {"seconds": 8.8, "items": 3, "unit": "images",
                                                "items_per_s": 0.34}}}) == {"build": 8.8}
-    assert (out / "models" / "llava_pose" / "merged" / "config.json").is_file()
-    assert (out / "models" / "baseline" / "config.json").is_file()
 
 
 def test_the_trainers_get_the_small_plans_numbers(demo):
