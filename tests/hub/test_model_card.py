@@ -123,10 +123,12 @@ def test_a_converted_checkpoint_names_its_base_and_train_carries_it(small_datase
         assert card.data.base_model == "llava-hf/llava-1.5-7b-hf"
     adapter = ModelCard.load(tmp_path / "run" / "README.md")
     assert "peft" in adapter.data.tags and "needs its base model" in adapter.text
-    [block] = python_blocks(render_model_card(load_facts(tmp_path / "run"), repo_id=REPO_ID))
-    namespace: dict = {}
-    exec(compile(block.replace(REPO_ID, str(tmp_path / "run")), "adapter card snippet", "exec"), namespace)
-    assert isinstance(namespace["objects"], list)  # the adapter on its base (PeftModel), as the card says
+    blocks = python_blocks(render_model_card(load_facts(tmp_path / "run"), repo_id=REPO_ID))
+    assert blocks, "the adapter's card shows how to load it"
+    for i, block in enumerate(blocks):  # the adapter on its base (PeftModel), and the pipeline when it ships one
+        namespace: dict = {}
+        exec(compile(block.replace(REPO_ID, str(tmp_path / "run")), f"adapter card snippet {i}", "exec"), namespace)
+        assert isinstance(namespace["objects"], list)
 
 
 def test_the_pipeline_snippet_appears_only_when_the_folder_ships_the_pipeline(tmp_path):
