@@ -149,3 +149,8 @@ def test_the_card_paragraph_names_known_and_novel_categories():
     assert "known, trained on in Task 2: car, bench;" in text
     assert text.endswith("Furniture: chair (legs, seat, back, front as bench).")
     assert set(MODELS) == set(MESH_CATEGORIES)
+
+
+def test_the_built_card_says_which_synthetic_categories_are_known_and_novel(small_dataset):
+    card = (small_dataset / "README.md").read_text(encoding="utf-8")
+    assert synthetic_categories_paragraph(DEFAULT_CATEGORIES) in card
