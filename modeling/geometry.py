@@ -31,6 +31,10 @@ DEFAULT_VIEWPORT = 2000
 CROP_TARGET_DISTANCE = 4.0
 """The official object-centric crop rescales every image so that the object sits at this distance."""
 ANGLE_NAMES = ("azimuth", "elevation", "theta")
+OBJECT_AXES = {"front": (0.0, -1.0, 0.0), "up": (0.0, 0.0, 1.0), "right": (1.0, 0.0, 0.0)}
+"""The object frame's named directions, unit vectors in CAD coordinates: the front faces −y (azimuth 0 looks at it,
+from the camera centre d·(0, −1, 0)), up is +z, and "right" is +x: the side on the image's right in that front view,
+which azimuth 90° looks at (the viewer's right, not the object's own)."""
 
 
 def wrap_angle(angle: np.ndarray | float) -> np.ndarray:

@@ -55,7 +55,8 @@ RULES = (
     Rule("light", ("imagenet3d.py", "dataset_card/*.py", "modeling/__init__.py", "modeling/geometry.py",
                    "modeling/category_names.py",
                    "modeling/data/*.py", "modeling/synthetic/*.py", "modeling/evaluation/metrics.py",
-                   "modeling/evaluation/scoring.py", "modeling/utils/*.py", "modeling/cli/__init__.py"),
+                   "modeling/evaluation/scoring.py", "modeling/visualization.py", "modeling/utils/*.py",
+                   "modeling/cli/__init__.py"),
          exempt=("modeling/data/collate.py",), forbidden=HEAVY, scope="at import",
          why="the dataset side, the scorer and `imagenet3d --help` must not pay for torch and transformers (~4 s); "
              "import them inside the function that needs them"),

@@ -13,7 +13,8 @@ Files written to OUT: ``predictions.jsonl`` (the scorer's format, angles in radi
 ``references.jsonl``, ``metrics.json`` (exactly ``scoring.score_records``'s JSON, so that
 ``imagenet3d score --predictions OUT/predictions.jsonl --references OUT/references.jsonl --task T`` recomputes
 it), ``table.md`` (the paper's layout), ``run.json`` (model, data, counts of unparsable answers, timing) and the
-plots of ``modeling/evaluation/plots.py``. A LLaVA-pose answer without a ``<pose6D>`` gets NaN angles (error π)
+plots of ``modeling/evaluation/plots.py`` (``examples.png``: the best, median and worst objects with both poses
+drawn). A LLaVA-pose answer without a ``<pose6D>`` gets NaN angles (error π)
 and one without a readable category gets ``category: null`` (a wrong class in the joint task); both are counted.
 
 Several processes (``accelerate launch --num_processes N -m modeling.cli evaluate ...``): the batches are split
@@ -239,7 +240,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
 def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: list[dict], references: list[dict],
                   task: str) -> None:
     """predictions.jsonl, references.jsonl, metrics.json, table.md, run.json and the plots."""
-    from modeling.evaluation.plots import write_plots
+    from modeling.evaluation.plots import write_examples, write_plots
 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(out_dir / "predictions.jsonl", predictions)
@@ -259,7 +260,9 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     gt = np.array([[r[name] for name in ANGLE_NAMES] for r in references], dtype=np.float64).reshape(-1, 3)
     class_correct = np.array([p["category"] == r["category"] for p, r in zip(predictions, references)], dtype=bool)
     known = np.array([r["category"] in KNOWN_CATEGORIES for r in references], dtype=bool)
-    write_plots(out_dir, metrics, task, pose_error(pred, gt), pred, gt, class_correct, known, title)
+    errors = pose_error(pred, gt)
+    write_plots(out_dir, metrics, task, errors, pred, gt, class_correct, known, title)
+    write_examples(out_dir, run_info["data"], run_info["split"], predictions, references, errors, title)
 
 
 __all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluable_model_type", "evaluate", "evaluation_rows"]

@@ -13,7 +13,7 @@ import pytest
 from dataset_card import KNOWN_CATEGORIES, META_CLASS_ABBREVIATIONS
 from modeling import cli
 from modeling.evaluation.evaluate import OUTPUT_FILES, evaluate, evaluation_rows
-from modeling.evaluation.plots import PLOT_FILES
+from modeling.evaluation.plots import EXAMPLES_FILE, PLOT_FILES
 from modeling.evaluation.scoring import format_comparison, format_metrics_table, score_files
 from modeling.utils.errors import ImageNet3DError
 from tests.helpers.evaluation import build_small
@@ -27,7 +27,7 @@ def llava_dir():
 
 
 def _check_files(out, task, metrics):
-    for name in (*OUTPUT_FILES, *PLOT_FILES):
+    for name in (*OUTPUT_FILES, *PLOT_FILES, EXAMPLES_FILE):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert json.loads((out / "metrics.json").read_text()) == metrics
     # The scorer recomputes exactly the same JSON from the two files.
