@@ -15,8 +15,7 @@ convention). An image whose short side is under ``min_size`` (object-centric cro
 scaled up by a whole factor k, and everything is drawn in that frame: x' = k·(x + ½) − ½, focal length k·viewport.
 The focal length is the object's ``viewport`` when it has one (the dataset's rows do), else the ``viewport``
 argument: 2000, the official default and the synthetic release's value (predictions do not carry one).
-
-Pillow draws; matplotlib is read only for its DejaVu font (Greek letters), imported on first use.
+Pillow draws; matplotlib only lends its DejaVu font (Greek letters), on first use.
 """
 
 from __future__ import annotations
@@ -31,14 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from modeling.geometry import (
-    DEFAULT_VIEWPORT,
-    OBJECT_AXES,
-    camera_center,
-    project_points,
-    signed_angle,
-    wrap_angle,
-)
+from modeling.geometry import DEFAULT_VIEWPORT, OBJECT_AXES, camera_center, project_points, signed_angle, wrap_angle
 from modeling.utils.errors import ImageNet3DError, located
 
 PREDICTION_COLOR = (255, 60, 200)
@@ -69,7 +61,6 @@ def _font_file() -> str | None:
     """DejaVu Sans Bold from matplotlib's data (it has θ, Δ, −), or None for Pillow's built-in font."""
     try:
         from matplotlib import font_manager
-
         path = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans", weight="bold"),
                                      fallback_to_default=False)
         ImageFont.truetype(path, 12)
@@ -294,25 +285,17 @@ def _pose(obj: Mapping[str, Any], which: str, viewport: float, scale: int) -> _P
                  scale * focal)
 
 
-def _project(points: np.ndarray, pose: _Pose) -> tuple[np.ndarray, np.ndarray]:
-    return project_points(points, *pose.angles, pose.distance, pose.px, pose.py, pose.focal)
-
-
 def _in_reach(uv: np.ndarray, depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Points in front of the camera and within a few canvas sizes (PIL would crawl along far-off lines)."""
     limit = 4 * max(size)
     return (depth > 1e-6) & np.all(np.isfinite(uv), axis=-1) & np.all(np.abs(uv) < limit, axis=-1)
 
 
-def _rgba(color: tuple[int, int, int], alpha: int) -> tuple[int, int, int, int]:
-    return (*color, alpha)
-
-
 def _draw_wireframe(draw: ImageDraw.ImageDraw, mesh: Mesh, pose: _Pose, color: tuple[int, int, int],
                     style: _Style, size: tuple[int, int]) -> np.ndarray:
     """Every edge, far ones fainter (depth cue), near ones last; returns the projected vertices in reach."""
     vertices, faces = np.asarray(mesh[0], dtype=np.float64), mesh[1]
-    uv, depth = _project(vertices, pose)
+    uv, depth = project_points(vertices, *pose.angles, pose.distance, pose.px, pose.py, pose.focal)
     reach = _in_reach(uv, depth, size)
     if not reach.any():
         return uv[reach]
@@ -324,24 +307,24 @@ def _draw_wireframe(draw: ImageDraw.ImageDraw, mesh: Mesh, pose: _Pose, color: t
     alpha = np.where(strong, 110 + 145 * nearness, 25 + 45 * nearness).astype(int)
     for k in np.lexsort((-middle, strong)):  # faint edges first, then far to near
         a, b = uv[edges[k, 0]], uv[edges[k, 1]]
-        draw.line([tuple(a), tuple(b)], fill=_rgba(color, int(alpha[k])), width=style.line if strong[k] else 1)
+        draw.line([tuple(a), tuple(b)], fill=(*color, int(alpha[k])), width=style.line if strong[k] else 1)
     return uv[reach]
 
 
 def _draw_arrow(draw: ImageDraw.ImageDraw, start: np.ndarray, end: np.ndarray, color: tuple[int, int, int],
                 style: _Style) -> None:
-    draw.line([tuple(start), tuple(end)], fill=_rgba(color, 255), width=style.line)
+    draw.line([tuple(start), tuple(end)], fill=(*color, 255), width=style.line)
     vector = end - start
     length = float(np.hypot(*vector))
     if length < 1.0:  # the axis points at the camera (or away): a dot
         r = style.line + 1
-        draw.ellipse([end[0] - r, end[1] - r, end[0] + r, end[1] + r], fill=_rgba(color, 255))
+        draw.ellipse([end[0] - r, end[1] - r, end[0] + r, end[1] + r], fill=(*color, 255))
         return
     unit, head = vector / length, min(style.head, 0.45 * length)
     normal = np.array([-unit[1], unit[0]])
     base = end - head * unit
     draw.polygon([tuple(end), tuple(base + 0.5 * head * normal), tuple(base - 0.5 * head * normal)],
-                 fill=_rgba(color, 255))
+                 fill=(*color, 255))
 
 
 def _draw_axes(draw: ImageDraw.ImageDraw, pose: _Pose, names: Sequence[str], colors: Mapping[str, tuple],
@@ -350,7 +333,7 @@ def _draw_axes(draw: ImageDraw.ImageDraw, pose: _Pose, names: Sequence[str], col
     """Arrows from the CAD origin along the named axes (farthest first), their names (``letters``: F, U, R) at the
     tips (their boxes appended to ``tip_labels``; None: no names); returns the projected points in reach."""
     points = np.array([[0.0, 0.0, 0.0]] + [length * np.array(OBJECT_AXES[n]) for n in names])
-    uv, depth = _project(points, pose)
+    uv, depth = project_points(points, *pose.angles, pose.distance, pose.px, pose.py, pose.focal)
     reach = _in_reach(uv, depth, size)
     if not reach[0]:
         return uv[reach]
@@ -377,7 +360,7 @@ def _draw_axes(draw: ImageDraw.ImageDraw, pose: _Pose, names: Sequence[str], col
 
 def _outlined_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, color: tuple[int, int, int],
                    font: Any, anchor: str = "la") -> None:
-    draw.text(xy, _printable(text), fill=_rgba(color, 255), font=font, anchor=anchor, stroke_width=2,
+    draw.text(xy, _printable(text), fill=(*color, 255), font=font, anchor=anchor, stroke_width=2,
               stroke_fill=(0, 0, 0, 255))
 
 
@@ -413,7 +396,7 @@ class _Labels:
         y = box[1]
         self.placed.append(box)
         draw.rectangle(box, fill=(0, 0, 0, 150))
-        draw.text((x + 3 - left, y + 3 - top), _printable(text), fill=_rgba(color, 255), font=font)
+        draw.text((x + 3 - left, y + 3 - top), _printable(text), fill=(*color, 255), font=font)
 
 
 def _draw_legend(draw: ImageDraw.ImageDraw, entries: Sequence[tuple[str, tuple[int, int, int]]],
@@ -426,7 +409,7 @@ def _draw_legend(draw: ImageDraw.ImageDraw, entries: Sequence[tuple[str, tuple[i
     draw.rectangle(box, fill=(0, 0, 0, 160))
     for k, (name, color) in enumerate(entries):
         y = 7 + k * line_height + line_height / 2
-        draw.line([(10, y), (10 + swatch, y)], fill=_rgba(color, 255), width=style.line + 1)
+        draw.line([(10, y), (10 + swatch, y)], fill=(*color, 255), width=style.line + 1)
         draw.text((16 + swatch, y), _printable(name), fill=(255, 255, 255, 255), font=font, anchor="lm")
 
 
@@ -500,7 +483,7 @@ def draw_poses(image: Image.Image, objects: Sequence[Mapping[str, Any]],
                     drawn = _draw_axes(draw, pose, tuple(OBJECT_AXES), axis_colors, style, canvas.size, tips,
                                        letters=paired)
             if box is not None and boxes:
-                draw.rectangle(box, outline=_rgba(color, 200), width=style.thin)
+                draw.rectangle(box, outline=(*color, 200), width=style.thin)
             if labels:
                 extent = box if box is not None else (
                     (*drawn.min(axis=0), *drawn.max(axis=0)) if len(drawn) else (pose.px, pose.py, pose.px, pose.py))

@@ -308,8 +308,33 @@ def load_baseline(model_dir: str | Path) -> tuple[PoseClassifier, Any]:
 
 
 def pixel_values(processor: Any, images: list) -> torch.Tensor:
-    """The (B, 3, H, W) float tensor of PIL images through the model's image processor."""
+    """The (B, 3, H, W) float tensor of PIL images through the model's image processor.
+
+    Images that a ViT-style processor would not resize (already its size, RGB) are rescaled and normalised here in
+    one batch, with the processor's own arithmetic (float64 rescale, float32 normalise), which gives its values at
+    a fraction of the cost; anything else goes through the processor.
+    """
+    fast = _unresized_pixel_values(processor, images)
+    if fast is not None:
+        return fast
     return processor(images=[image.convert("RGB") for image in images], return_tensors="pt")["pixel_values"]
+
+
+def _unresized_pixel_values(processor: Any, images: list) -> torch.Tensor | None:
+    """The processor's pixel values computed in one batch, or None when it would do more than rescale+normalise."""
+    if not type(processor).__name__.startswith("ViTImageProcessor") or not images:
+        return None
+    size = getattr(processor, "size", None)
+    height, width = (getattr(size, "height", None), getattr(size, "width", None)) if size is not None else (None, None)
+    if not (processor.do_rescale and processor.do_normalize) or getattr(processor, "do_convert_rgb", None) is False:
+        return None
+    if any(getattr(image, "mode", None) != "RGB" or image.size != (width, height) for image in images):
+        return None
+    pixels = (np.stack([np.asarray(image) for image in images]).astype(np.float64)
+              * processor.rescale_factor).astype(np.float32)
+    mean = np.asarray(processor.image_mean, dtype=np.float32)
+    std = np.asarray(processor.image_std, dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(((pixels - mean) / std).transpose(0, 3, 1, 2)))
 
 
 def pose_bins(azimuth: np.ndarray, elevation: np.ndarray, theta: np.ndarray, num_bins: int = NUM_BINS) -> torch.Tensor:

@@ -34,6 +34,8 @@ from modeling.utils.model_folder import check_output_folder
 
 TRAIN_COLUMNS = ["image", "category", *ANGLE_NAMES]
 SUMMARY_FILE = "training.json"
+CHANNELS_LAST_BACKBONES = ("resnet", "convnext", "regnet")
+"""Backbones (``model_type``) trained in the channels-last memory layout."""
 
 
 class AugmentedRows:
@@ -43,15 +45,29 @@ class AugmentedRows:
     θ' = −θ); with `augment` it is also jittered (`augmentation.jitter`: zoom, shift, colour). The draws of item i in
     epoch e come from the generator seeded with (seed, e, i) alone, so that an item is the same whichever process
     loads it and after a resume: two processes with batch b see the examples of one process with batch 2b.
-    `set_epoch` (called by `modeling.baseline.trainer_common.EpochCallback`) selects the epoch.
+    `set_epoch` (called by `modeling.baseline.trainer_common.EpochCallback`) selects the epoch. With `decode_once`
+    the crops are decoded once into one uint8 array (when they share a size and fit in `DECODE_ONCE_LIMIT`) instead of
+    once per item per epoch; the items are the same either way.
     """
 
-    def __init__(self, rows: Any, seed: int = 0, hflip: float = 0.0, augment: bool = False) -> None:
+    def __init__(self, rows: Any, seed: int = 0, hflip: float = 0.0, augment: bool = False,
+                 decode_once: bool = True) -> None:
         self.rows = rows
         self.seed = seed
         self.hflip = hflip
         self.augment = augment
         self.epoch = 0
+        self._decoded = _decode_all(rows) if decode_once else None
+
+    def _row(self, index: int) -> tuple[Any, int, list[float]]:
+        """Item ``index``'s image (PIL), category and angles: from the arrays decoded once, else from the row."""
+        if self._decoded is not None:
+            from PIL import Image
+
+            images, categories, angles = self._decoded
+            return Image.fromarray(images[index]), int(categories[index]), [float(v) for v in angles[index]]
+        row = self.rows[index]
+        return row["image"], int(row["category"]), [float(row[name]) for name in ANGLE_NAMES]
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose draws `__getitem__` makes."""
@@ -63,26 +79,46 @@ class AugmentedRows:
     def __getitem__(self, index: int) -> dict:
         from PIL import Image
 
-        row = self.rows[index]
-        image = row["image"]
-        angles = [float(row[name]) for name in ANGLE_NAMES]
+        image, category, angles = self._row(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.hflip > 0 and rng.random() < self.hflip:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             angles = [float(v) for v in flip_pose(*angles)]
         if self.augment:
             image = jitter(image, rng)[0]
-        return {"image": image, "category": int(row["category"]), **dict(zip(ANGLE_NAMES, angles))}
+        return {"image": image, "category": category, **dict(zip(ANGLE_NAMES, angles))}
+
+
+DECODE_ONCE_LIMIT = 2 << 30
+"""Largest decoded training set (bytes of RGB pixels) that `AugmentedRows` keeps in memory instead of decoding a
+JPEG per item per epoch."""
+
+
+def _decode_all(rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(images (N, H, W, 3) uint8, categories (N,), angles (N, 3)) of a `datasets.Dataset` whose crops share one
+    size and fit in `DECODE_ONCE_LIMIT`; None otherwise (then each item is decoded when read)."""
+    if not len(rows) or not hasattr(rows, "column_names"):  # a datasets.Dataset: whole columns read at once
+        return None
+    first = rows[0]["image"]
+    if len(rows) * first.width * first.height * 3 > DECODE_ONCE_LIMIT:
+        return None
+    images = [np.asarray(image.convert("RGB")) for image in rows["image"]]
+    if len({image.shape for image in images}) != 1:
+        return None
+    angles = np.stack([np.asarray(rows[name], dtype=np.float64) for name in ANGLE_NAMES], axis=1)
+    return np.stack(images), np.asarray(rows["category"], dtype=np.int64), angles
 
 
 class BaselineCollator:
     """Rows of a crop config (`image`, `category`, azimuth/elevation/theta) -> the baseline's batch: `pixel_values`,
     `category_labels` (B,) and `pose_labels` (B, 3) bins. No randomness here: the augmentation is
-    `AugmentedRows`'s, per item."""
+    `AugmentedRows`'s, per item. With `channels_last` the pixels are laid out (B, H, W, C) in memory (same shape),
+    as a convolutional model in that layout wants them."""
 
-    def __init__(self, processor: Any, num_bins: int) -> None:
+    def __init__(self, processor: Any, num_bins: int, channels_last: bool = False) -> None:
         self.processor = processor
         self.num_bins = num_bins
+        self.channels_last = channels_last
 
     def __call__(self, rows: list[dict]) -> dict:
         import torch
@@ -90,7 +126,10 @@ class BaselineCollator:
         from modeling.baseline.model import pixel_values, pose_bins
 
         angles = np.array([[row[name] for name in ANGLE_NAMES] for row in rows], dtype=np.float64).reshape(-1, 3)
-        return {"pixel_values": pixel_values(self.processor, [row["image"] for row in rows]),
+        pixels = pixel_values(self.processor, [row["image"] for row in rows])
+        if self.channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        return {"pixel_values": pixels,
                 "category_labels": torch.tensor([int(row["category"]) for row in rows], dtype=torch.long),
                 "pose_labels": pose_bins(angles[:, 0], angles[:, 1], angles[:, 2], self.num_bins)}
 
@@ -157,8 +196,13 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         use_cpu=not torch.cuda.is_available(),
     )
     dataset = AugmentedRows(train_rows, seed=opts.seed, hflip=opts.hflip, augment=opts.augment)
+    # Convolutions on CPU run faster on channels-last tensors (oneDNN's native layout; measured in the demo's
+    # training: README, "The demo"); the weights are saved in the usual layout.
+    channels_last = getattr(model.config.backbone_config, "model_type", None) in CHANNELS_LAST_BACKBONES
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     trainer = Trainer(model=model, args=training_args, train_dataset=dataset,
-                      data_collator=BaselineCollator(processor, model.config.num_bins),
+                      data_collator=BaselineCollator(processor, model.config.num_bins, channels_last),
                       callbacks=[EpochCallback(dataset)])
     if not progress:  # disable_tqdm makes the Trainer print every log dict instead: quiet means quiet
         trainer.remove_callback(PrinterCallback)
@@ -166,6 +210,7 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - start
     model.eval()
+    model.to(memory_format=torch.contiguous_format)
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     summary = {
         "data": str(data_dir), "start": str(model_dir) if model_dir is not None else None,

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on (default: --images-per-category)")
     parser.add_argument("--image-size", type=_image_size, default=None, metavar="WxH",
                         help="fixed image size such as 500x375 (default: random ImageNet-like sizes)")
+    parser.add_argument("--image-scale", type=float, default=1.0, metavar="S",
+                        help="render the same scenes at S (in (0, 1]) of their resolution, objects 1/S times "
+                             "farther: S² of the pixels, for small crops (the demo uses 0.5) (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--quirk-rate", type=float, default=DEFAULT_QUIRK_RATE, metavar="P",
                         help="fraction of objects given a quirk of the real annotations: unwrapped angles, "
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         counts = known_novel_counts(args.categories, args.images_per_category, args.novel_images_per_category)
     start = time.perf_counter()
     root = generate_release(args.out, args.categories, counts, args.image_size, args.seed,
-                            args.zip, args.quirk_rate, progress=not args.no_progress, num_proc=args.num_proc)
+                            args.zip, args.quirk_rate, progress=not args.no_progress, num_proc=args.num_proc,
+                            image_scale=args.image_scale)
     elapsed = time.perf_counter() - start
     summary = summarize_release(root)
     print(f"wrote {root}: {summary['images']} images ({summary['images'] / elapsed:.1f} images/s), "

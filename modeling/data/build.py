@@ -147,6 +147,10 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
     report = BuildReport(strict=strict, where=release.where)
     categories = release_categories(release, report)
     notes = []
+    if release.exists("synthetic.json"):  # our synthetic release: the card says which categories are known and why
+        from modeling.synthetic.categories import MODELS, synthetic_categories_paragraph
+
+        notes.append(synthetic_categories_paragraph([c for c in categories if c in MODELS]))
     units = [(category, split) for category in categories for split in SPLITS]
     listed = {unit: listed_ids(release, *unit) for unit in units}
     for category in categories:

@@ -24,7 +24,8 @@ Two deliberate differences from the official code, both documented in the datase
 When the window is enlarged (s >= 1 on both axes, the usual case of the official 512 crops), the resampler is the
 official one, OpenCV's ``resize`` with ``INTER_CUBIC``, run on the part of the image the window needs, anchored at
 the image corner nearest to the window so that the sampling grid is the whole-image resize's (the pixels of the
-official resize-then-crop, bar a rare rounding flip of one level); it is ~5x faster than Pillow's bicubic.
+official resize-then-crop, bar a rare rounding flip of one level); on a 500 × 375 image it took 1.6x (s = 3.5) to
+about 7x (s = 1.4) less time than Pillow's bicubic of the window alone (a microbenchmark on a busy machine).
 """
 
 from __future__ import annotations

@@ -10,13 +10,16 @@ and the trained models to OUT.
 
 ``results.json`` holds the scorer's JSON per model and task at ``<model>.<task>`` (e.g.
 ``llava_pose.joint.overall.acc_pi6``, ``llava_pose.open_vocab.novel.acc_pi6``, ``baseline.joint...``) and
-``stages`` with the seconds of each stage. Every number comes from this run.
+``stages``: per stage, ``{"seconds", "items", "unit", "items_per_s"}`` (images synthesized or built, training
+samples = steps × batch, objects evaluated; ``items`` and ``items_per_s`` are None for a stage without a count).
+Every number comes from this run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +34,7 @@ class DemoPlan:
 
     images_per_category: int
     novel_images_per_category: int
+    image_scale: float
     crop_size: int
     model_size: str
     baseline_steps: int
@@ -48,10 +52,14 @@ PLANS = {
     # them), so most of the synthesis time goes to the known ones. Measured on this data (joint 3D-aware %, after
     # stage 2 with 5 % / 25 % captions): a 3,000-step tower 73.2 / 70.5, a 4,500-step one 75.6 / 74.3. Captions
     # describe whole 64 px images, whose objects are a few pixels wide: every caption item costs joint accuracy.
-    "full": DemoPlan(images_per_category=540, novel_images_per_category=120, crop_size=64, model_size="small",
+    # The images are rendered at half their resolution (objects twice as far): the 64 px crops still shrink
+    # the object (the official crop rescales by distance / 32 at this side), and synthesis costs ~2.4x less.
+    "full": DemoPlan(images_per_category=540, novel_images_per_category=120, image_scale=0.5, crop_size=64,
+                     model_size="small",
                      baseline_steps=4500, stage1_steps=600, stage2_steps=150, caption_ratio=0.05, batch_size=64,
                      learning_rate=2e-3, max_eval_objects=None),
-    "small": DemoPlan(images_per_category=3, novel_images_per_category=3, crop_size=32, model_size="tiny",
+    "small": DemoPlan(images_per_category=3, novel_images_per_category=3, image_scale=0.5, crop_size=32,
+                      model_size="tiny",
                       baseline_steps=3, stage1_steps=4, stage2_steps=3, caption_ratio=0.25, batch_size=4,
                       learning_rate=1e-3, max_eval_objects=16),
 }
@@ -60,18 +68,35 @@ DEMO_EVALUATIONS = {"joint": "validation_known", "open_vocab": None}
 """Task → split evaluated: joint on the known categories' validation split; open_vocab on known + novel."""
 
 
-def _timed(stages: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
+def _timed(stages: dict[str, dict], name: str, work: Callable[[], Any],
+           items: Callable[[Any], int | None] = lambda _: None, unit: str | None = None) -> Any:
+    """Run one stage, print its wall time and record ``{"seconds", "items", "unit", "items_per_s"}`` under its name;
+    ``items`` counts what the stage processed from its result."""
     start = time.perf_counter()
     print(f"\n== {name}", flush=True)
     result = work()
-    stages[name] = round(time.perf_counter() - start, 2)
-    print(f"== {name}: {stages[name]:.1f} s", flush=True)
+    seconds = time.perf_counter() - start
+    count = items(result)
+    rate = round(count / seconds, 2) if count and seconds > 0 else None
+    stages[name] = {"seconds": round(seconds, 2), "items": count, "unit": unit if count else None, "items_per_s": rate}
+    print(f"== {name}: {seconds:.1f} s" + (f", {rate:.1f} {unit}/s" if rate else ""), flush=True)
     return result
+
+
+def stage_seconds(results: dict) -> dict[str, float]:
+    """Seconds per stage of a ``results.json``, in either layout: ``{name: seconds}`` (before the throughputs were
+    recorded) or ``{name: {"seconds": ..., ...}}``."""
+    return {name: float(value["seconds"] if isinstance(value, dict) else value)
+            for name, value in results["stages"].items()}
 
 
 def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", seed: int = 0, num_proc: int = 2,
              progress: bool = True) -> dict:
     """Run the whole pipeline into ``out`` and return what ``results.json`` holds."""
+    # OpenMP threads that wait for each other sleep instead of spinning (unless the user chose): on a busy 2-core
+    # machine a spinning thread burns the time slice its partner needs; measured there, training steps ran 7x faster
+    # (README, "The demo"). Read when torch loads, which is below.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from modeling.baseline.training import train_baseline
     from modeling.data.build import build
     from modeling.evaluation.evaluate import evaluate
@@ -92,27 +117,32 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     if out.exists() and any(out.iterdir()) and not (out / "results.json").is_file():
         raise ImageNet3DError(f"{out}: exists and is not an earlier demo output; choose another --out")
     models = out / "models"
-    stages: dict[str, float] = {}
+    stages: dict[str, dict] = {}
 
     counts = known_novel_counts(DEFAULT_CATEGORIES, plan.images_per_category, plan.novel_images_per_category)
+    images = sum(counts.values())
     release = _timed(stages, "synthesize", lambda: generate_release(
-        out / "release", images_per_category=counts, seed=seed, num_proc=num_proc, progress=progress))
+        out / "release", images_per_category=counts, seed=seed, num_proc=num_proc, progress=progress,
+        image_scale=plan.image_scale), lambda _: images, "images")
     data = out / "dataset"  # a rerun's build replaces the earlier build whole (written beside it, then swapped in)
     _timed(stages, "build", lambda: build(release, data, configs=["pose", "open_vocab", "image", "captions"],
-                                          crop_size=plan.crop_size, num_proc=num_proc, progress=progress))
+                                          crop_size=plan.crop_size, num_proc=num_proc, progress=progress),
+           lambda _: images, "images")
     _timed(stages, "train_baseline", lambda: train_baseline(
         data, None, models / "baseline", known_only=True, max_steps=plan.baseline_steps, seed=seed,
-        batch_size=plan.batch_size, learning_rate=plan.learning_rate, image_size=plan.crop_size, progress=progress))
+        batch_size=plan.batch_size, learning_rate=plan.learning_rate, image_size=plan.crop_size, progress=progress),
+        lambda summary: summary["steps"] * plan.batch_size, "samples")
     base = _timed(stages, "init_llava_pose", lambda: build_tiny_model(
         models / "llava_pose_base", size=plan.model_size, seed=seed, vision_tower=models / "baseline"))
     stage1 = _timed(stages, "train_llava_pose_stage1", lambda: train(
         data, base, models / "llava_pose_stage1", stage=1, known_only=True, freeze_vision_tower=True,
         max_steps=plan.stage1_steps, batch_size=plan.batch_size, learning_rate=plan.learning_rate, eval_steps=0,
-        save_steps=0, seed=seed, progress=progress))
+        save_steps=0, seed=seed, progress=progress), lambda _: plan.stage1_steps * plan.batch_size, "samples")
     llava = _timed(stages, "train_llava_pose_stage2", lambda: train(
         data, stage1, models / "llava_pose", stage=2, known_only=True, max_steps=plan.stage2_steps,
         caption_ratio=plan.caption_ratio,
-        batch_size=plan.batch_size, eval_steps=0, save_steps=0, merge=True, seed=seed, progress=progress))
+        batch_size=plan.batch_size, eval_steps=0, save_steps=0, merge=True, seed=seed, progress=progress),
+        lambda _: plan.stage2_steps * plan.batch_size, "samples")
 
     def evaluation(key: str, model_dir: Path, task: str) -> Callable[[], dict]:
         return lambda: evaluate(model_dir, data, task, out / "eval" / f"{key}_{task}", split=DEMO_EVALUATIONS[task],
@@ -120,10 +150,11 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
 
     results: dict[str, Any] = {"release": summarize_release(release), "plan": dataclasses.asdict(plan)}
     for key, model_dir in (("llava_pose", llava), ("baseline", models / "baseline")):
-        results[key] = {task: _timed(stages, f"evaluate_{key}_{task}", evaluation(key, model_dir, task))
+        results[key] = {task: _timed(stages, f"evaluate_{key}_{task}", evaluation(key, model_dir, task),
+                                     lambda scores: scores["overall"]["count"], "objects")
                         for task in DEMO_EVALUATIONS}
     results["stages"] = stages
-    results["total_seconds"] = round(sum(stages.values()), 2)
+    results["total_seconds"] = round(sum(stage["seconds"] for stage in stages.values()), 2)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results
 
@@ -136,7 +167,10 @@ def report(results: dict) -> str:
              format_comparison({MODELS[m]: results[m]["joint"] for m in MODELS}),
              "", "Task 2, open-vocabulary pose (Acc@π/6, %), trained on known categories only:",
              format_comparison({MODELS[m]: results[m]["open_vocab"] for m in MODELS}),
-             "", "| stage | seconds |", "|---|---|"]
-    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in results["stages"].items()]
+             "", "| stage | seconds | throughput |", "|---|---|---|"]
+    for name, seconds in stage_seconds(results).items():
+        stage = results["stages"][name]
+        rate = stage.get("items_per_s") if isinstance(stage, dict) else None
+        lines.append(f"| {name} | {seconds:.1f} | " + (f"{rate:.1f} {stage['unit']}/s |" if rate else "|"))
     lines.append(f"| total | {results['total_seconds']:.1f} |")
     return "\n".join(lines)

@@ -190,6 +190,9 @@ def plan_model(folder: str | Path, repo_id: str | None = None, dataset_ids: tupl
                 raise located(folder / "config.json", "no auto_map: transformers cannot find the model's code "
                                                       "(save with register_for_auto_class)")
             code += _code_files(folder, config["auto_map"], "config.json auto_map")
+        pipelines = {task: entry.get("impl", "") for task, entry in (config.get("custom_pipelines") or {}).items()
+                     if isinstance(entry, dict)}
+        code += _code_files(folder, pipelines, "config.json custom_pipelines")
     else:
         _require(folder, ("preprocessor_config.json",), "the image processor")
         if config.get("auto_map"):

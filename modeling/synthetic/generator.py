@@ -20,6 +20,7 @@ the number of processes.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import multiprocessing
@@ -54,8 +55,13 @@ from modeling.synthetic.render import (
 )
 from modeling.utils.errors import ImageNet3DError
 
-DEFAULT_CATEGORIES: tuple[str, ...] = MESH_CATEGORIES
-"""The 18 categories with a procedural model (all 7 meta-classes, known and novel ones)."""
+DEFAULT_CATEGORIES: tuple[str, ...] = (
+    "ambulance", "bed", "bench", "bottle", "bus", "camera", "car", "chair", "cup", "fire_truck", "guitar", "hammer",
+    "kettle", "laptop", "power_drill", "projector", "skate", "skateboard", "sofa", "teapot", "tvmonitor", "violin",
+)
+"""The 22 categories of the default release: in each of the 7 meta-classes, known and novel categories of the
+official open-vocabulary split built from the same aligned parts (``modeling.synthetic.parts``; the card says which,
+``synthetic_categories_paragraph``). ``MESH_CATEGORIES`` also has aeroplane, hand_barrow, microwave and piano."""
 DEFAULT_IMAGES_PER_CATEGORY = 50
 DEFAULT_QUIRK_RATE = 0.04
 QUIRKS = ("angles_unwrapped", "pose_missing", "distance_zero", "status_bad")
@@ -70,13 +76,16 @@ _JPEG_QUALITY = 90
 
 # Real ImageNet-21k synsets where we know them; the rest get a fake id starting with n9 (no WordNet noun does).
 _WNIDS = {
-    "aeroplane": "n02691156", "bed": "n02818832", "bench": "n02828884", "bottle": "n02876657", "bus": "n02924116",
-    "camera": "n02942699", "car": "n02958343", "chair": "n03001627", "cup": "n03147509", "guitar": "n03467517",
-    "hammer": "n03481172", "hand_barrow": "n03484083", "laptop": "n03642806", "microwave": "n03761084",
-    "piano": "n03928116", "skateboard": "n04225987", "sofa": "n04256520", "teapot": "n04398044",
+    "aeroplane": "n02691156", "ambulance": "n02701002", "bed": "n02818832", "bench": "n02828884",
+    "bottle": "n02876657", "bus": "n02924116", "camera": "n02942699", "car": "n02958343", "chair": "n03001627",
+    "cup": "n03147509", "fire_truck": "n03345487", "guitar": "n03467517", "hammer": "n03481172",
+    "hand_barrow": "n03484083", "laptop": "n03642806", "microwave": "n03761084", "piano": "n03928116",
+    "power_drill": "n03995372", "projector": "n04009552", "skateboard": "n04225987", "sofa": "n04256520",
+    "teapot": "n04398044", "tvmonitor": "n03782006", "violin": "n04536866",
 }
 
-__all__ = ["DEFAULT_CATEGORIES", "QUIRKS", "SYMMETRIC_CATEGORIES", "SyntheticImage", "generate_release",
+__all__ = ["DEFAULT_CATEGORIES", "QUIRKS", "SYMMETRIC_CATEGORIES", "SyntheticImage", "check_image_scale",
+           "generate_release",
            "image_ids", "known_novel_counts", "summarize_release", "synthesize_image",
            "wnid"]
 
@@ -136,6 +145,13 @@ def _sample_objects(rng: np.random.Generator, category: str, size: tuple[int, in
             theta=np.deg2rad(rng.normal(0.0, 5.0)), distance=distance, px=px, py=py, viewport=DEFAULT_VIEWPORT,
             colors=object_palette(rng)))
     return objects
+
+
+def _scene(rng: np.random.Generator, category: str, image_size: tuple[int, int] | None) -> tuple[
+        list[SceneObject], tuple[int, int]]:
+    """The objects and the (W, H) size of an image at full resolution."""
+    size = image_size or _sample_size(rng)
+    return _sample_objects(rng, category, size), size
 
 
 def _status(visible_fraction: float) -> str:
@@ -203,17 +219,42 @@ def _apply_quirk(rng: np.random.Generator, annotation: dict, obj: SceneObject) -
     return annotation, kind
 
 
+def _scaled(objects: list[SceneObject], size: tuple[int, int], scale: float) -> tuple[list[SceneObject],
+                                                                                    tuple[int, int]]:
+    """The scene at ``scale`` of its resolution: the image side × scale, every object 1/scale times farther (same
+    viewport, so the object shrinks by scale), its centre moved with its pixel (centre x → (x + ½)·scale − ½)."""
+    if scale == 1.0:
+        return objects, size
+    moved = [dataclasses.replace(obj, px=(obj.px + 0.5) * scale - 0.5, py=(obj.py + 0.5) * scale - 0.5,
+                                 distance=obj.distance / scale) for obj in objects]
+    return moved, (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+
+
+def check_image_scale(scale: float) -> float:
+    """``scale`` as a float in (0, 1]; raises ImageNet3DError naming the option otherwise."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 < scale <= 1.0:
+        raise ImageNet3DError(f"image_scale: expected a number in (0, 1], got {scale!r}")
+    return float(scale)
+
+
 def synthesize_image(category: str, index: int, seed: int = 0, image_size: tuple[int, int] | None = None,
-                     quirk_rate: float = DEFAULT_QUIRK_RATE) -> SyntheticImage:
-    """Generate image ``index`` (0-based) of a category; a pure function of its arguments."""
+                     quirk_rate: float = DEFAULT_QUIRK_RATE, image_scale: float = 1.0) -> SyntheticImage:
+    """Generate image ``index`` (0-based) of a category; a pure function of its arguments.
+
+    ``image_size`` is (W, H) in pixels, or None for a random ImageNet-like size. ``image_scale`` in (0, 1] renders
+    the same scene (the same random draws) at that fraction of its resolution, with every object 1/image_scale
+    times farther away (the viewport stays the official 2000), so that the official object-centric crops cost a
+    fraction of the pixels: at 0.5, four times fewer. The annotation describes the scaled image exactly.
+    """
+    scale = check_image_scale(image_scale)
     rng = np.random.default_rng([seed, CATEGORIES.index(category), index])
-    size = image_size or _sample_size(rng)
-    objects = _sample_objects(rng, category, size)
-    background = random_background(rng, size)
+    objects, size = _scaled(*_scene(rng, category, image_size), scale)
+    background = random_background(rng, size, scale)
     light = np.array([rng.uniform(-1, 1), rng.uniform(0.1, 1.2), rng.uniform(0.6, 1.5)])
     rendered = render_scene(objects, background, light, ambient=rng.uniform(0.25, 0.5))
-    image = camera_effects(rng, rendered.image)
-    keep = [k for k, mask in enumerate(rendered.visible_masks) if mask.sum() >= MIN_VISIBLE_PIXELS]
+    image = camera_effects(rng, rendered.image, scale)
+    min_pixels = MIN_VISIBLE_PIXELS * scale * scale
+    keep = [k for k, mask in enumerate(rendered.visible_masks) if mask.sum() >= min_pixels]
     fractions = rendered.visible_fractions
     boxes = [_bbox(rendered.visible_masks[k]) for k in keep]
     annotations, quirks = [], []
@@ -253,10 +294,11 @@ def _jpeg_bytes(image: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _write_image(task: tuple[str, str, int, int, tuple[int, int] | None, float]) -> tuple[str, str, int, list]:
+def _write_image(task: tuple[str, str, int, int, tuple[int, int] | None, float, float]) -> tuple[str, str, int,
+                                                                                                 list]:
     """Worker: synthesize and write one image; returns what the lists and the manifest need."""
-    root, category, index, seed, image_size, quirk_rate = task
-    sample = synthesize_image(category, index, seed, image_size, quirk_rate)
+    root, category, index, seed, image_size, quirk_rate, image_scale = task
+    sample = synthesize_image(category, index, seed, image_size, quirk_rate, image_scale)
     (Path(root) / "images" / category / f"{sample.image_id}.JPEG").write_bytes(_jpeg_bytes(sample.image))
     (Path(root) / "annotations" / category / f"{sample.image_id}.npz").write_bytes(npz_bytes(sample.annotations))
     quirks = [[k, q] for k, q in enumerate(sample.quirks) if q]
@@ -314,19 +356,23 @@ def check_categories(categories: list[str] | tuple[str, ...]) -> list[str]:
 def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...] = DEFAULT_CATEGORIES,
                      images_per_category: int | Mapping[str, int] = DEFAULT_IMAGES_PER_CATEGORY,
                      image_size: tuple[int, int] | None = None, seed: int = 0, make_zip: bool = False,
-                     quirk_rate: float = DEFAULT_QUIRK_RATE, progress: bool = True, num_proc: int = 1) -> Path:
+                     quirk_rate: float = DEFAULT_QUIRK_RATE, progress: bool = True, num_proc: int = 1,
+                     image_scale: float = 1.0) -> Path:
     """Write a synthetic release in the official v1 layout and return its root (``out_dir``).
 
     The folder gets ``images/``, ``annotations/``, ``lists/``, ``CAD/`` and ``synthetic.json``; with
     ``make_zip`` also ``out_dir/imagenet3d_v1.zip``, whose members are ``imagenet3d_v1/<the same files>``
     like the official download. ``image_size`` is (width, height) for every image, or None for
-    ImageNet-like random sizes. ``images_per_category`` is one count for every category or a count per category
+    ImageNet-like random sizes, before ``image_scale`` (in (0, 1]; see :func:`synthesize_image`: the same scenes
+    at that fraction of the resolution, objects farther away; the demo renders at 0.5, what its small crops need).
+    ``images_per_category`` is one count for every category or a count per category
     (e.g. fewer images of the novel categories, which Task 2 only evaluates); image ``i`` of a category is the same
     whatever the count, and about 20 % of each category's images go to val. Output is byte-identical for the same
     arguments, whatever ``num_proc``.
     """
     categories = check_categories(categories)
     counts = _image_counts(categories, images_per_category)
+    image_scale = check_image_scale(image_scale)
     if not 0.0 <= quirk_rate <= 1.0:
         raise ImageNet3DError(f"quirk_rate must be in [0, 1], got {quirk_rate}")
     root = Path(out_dir)
@@ -336,7 +382,7 @@ def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...
         for category in categories:
             (root / sub / category).mkdir(parents=True, exist_ok=True)
     size = tuple(image_size) if image_size else None
-    tasks = [(str(root), c, i, seed, size, quirk_rate) for c in categories for i in range(counts[c])]
+    tasks = [(str(root), c, i, seed, size, quirk_rate, image_scale) for c in categories for i in range(counts[c])]
     bar = {"total": len(tasks), "desc": "synthesize", "unit": "img", "disable": not progress}
     if num_proc > 1 and len(tasks) >= 4 * num_proc:
         # Results come back in task order (imap), and each image has its own RNG: output is independent of num_proc.
@@ -351,6 +397,8 @@ def generate_release(out_dir: str | Path, categories: list[str] | tuple[str, ...
                 "image_size": list(size) if size else None,
                 "quirk_rate": quirk_rate,
                 "quirks": {f"{c}/{image_id}": q for c, image_id, _, q in results if q}}
+    if image_scale != 1.0:  # recorded only when used: a release at full resolution keeps its bytes
+        manifest["image_scale"] = image_scale
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if make_zip:
         write_zip(root, root / ZIP_NAME)

@@ -73,20 +73,35 @@ def _face_setup(uv: np.ndarray, depth: np.ndarray, faces: np.ndarray) -> tuple[n
     return np.flatnonzero(keep), inverse, inv_depth_plane
 
 
+_CHUNK = 1 << 20
+"""Candidate (face, pixel) pairs tested at once by :func:`rasterize` (bounds its memory to ~50 MB)."""
+_LARGE = 256
+"""Faces whose bounding box holds more pixels are drawn one by one: there a per-face loop costs less per pixel."""
+
+
 def rasterize(uv: np.ndarray, depth: np.ndarray, faces: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray,
                                                                                                       np.ndarray]:
     """Z-buffer rasterisation of triangles at integer pixel centres.
 
-    Returns the inverse-depth buffer (0 where empty) and the index of the nearest face (−1 where empty).
+    ``uv`` (V, 2) are vertex positions in pixels, ``depth`` (V,) their camera depths, ``faces`` (F, 3) vertex
+    indices, ``shape`` (H, W). Returns the inverse-depth buffer (H, W) float64 (0 where empty) and the index of the
+    nearest face (H, W) int32 (−1 where empty). A pixel takes the largest inverse depth (> 0) among the faces that
+    cover it and, on a tie, the first such face: what drawing the faces in order with a strict depth test gives.
+
+    Small faces (most of them, in small images) are vectorised: every (face, pixel of its bounding box) pair is
+    tested at once, a chunk of pairs at a time; large faces are drawn one by one. The arithmetic per pair is the
+    same either way, so the buffers do not depend on the split.
     """
     height, width = shape
-    inv_depth = np.zeros(shape, np.float64)
-    face_index = np.full(shape, -1, np.int32)
     kept, bary, plane = _face_setup(uv, depth, faces)
     corners = uv[faces[kept]]
-    lo = np.maximum(np.ceil(corners.min(1)), 0).astype(int)
-    hi = np.minimum(np.floor(corners.max(1)), [width - 1, height - 1]).astype(int)
-    for n in np.flatnonzero(np.all(hi >= lo, axis=1)):
+    lo = np.maximum(np.ceil(corners.min(1)), 0).astype(np.int64)
+    hi = np.minimum(np.floor(corners.max(1)), [width - 1, height - 1]).astype(np.int64)
+    spans = hi - lo + 1
+    areas = np.where(np.all(spans > 0, axis=1), spans[:, 0] * spans[:, 1], 0)
+    inv_depth = np.zeros(shape, np.float64)
+    nearest = np.full(shape, -1, np.int32)
+    for n in np.flatnonzero(areas > _LARGE):  # in order, strict test: the first of equal depths stays
         xs = np.arange(lo[n, 0], hi[n, 0] + 1, dtype=np.float64)
         ys = np.arange(lo[n, 1], hi[n, 1] + 1, dtype=np.float64)[:, None]
         b = bary[n]
@@ -97,8 +112,56 @@ def rasterize(uv: np.ndarray, depth: np.ndarray, faces: np.ndarray, shape: tuple
         window = (slice(lo[n, 1], hi[n, 1] + 1), slice(lo[n, 0], hi[n, 0] + 1))
         nearer = inside & (z > inv_depth[window])
         inv_depth[window][nearer] = z[nearer]
-        face_index[window][nearer] = kept[n]
-    return inv_depth, face_index
+        nearest[window][nearer] = kept[n]
+    small = np.flatnonzero((areas > 0) & (areas <= _LARGE))
+    ends = np.cumsum(areas[small])
+    first = 0
+    while first < len(small):  # as many small faces as fit in a chunk, at least one
+        last = max(first + 1, int(np.searchsorted(ends, (ends[first - 1] if first else 0) + _CHUNK, "right")))
+        _rasterize_small(small[first:last], areas[small[first:last]], spans, lo, bary, plane, kept,
+                         inv_depth.reshape(-1), nearest.reshape(-1), width)
+        first = last
+    return inv_depth, nearest
+
+
+def _rasterize_small(faces: np.ndarray, areas: np.ndarray, spans: np.ndarray, lo: np.ndarray, bary: np.ndarray,
+                     plane: np.ndarray, kept: np.ndarray, inv_depth: np.ndarray, nearest: np.ndarray,
+                     width: int) -> None:
+    """Draw faces into the flat buffers in place: a pixel keeps the largest inverse depth, then the smallest face
+    (``kept`` is increasing, so comparing face numbers compares their order)."""
+    pair = np.repeat(np.arange(len(faces)), areas)
+    offset = np.arange(len(pair)) - np.repeat(np.cumsum(areas) - areas, areas)
+    f = faces[pair]
+    cols = spans[f, 0]
+    x = lo[f, 0] + offset % cols
+    y = lo[f, 1] + offset // cols
+    xs, ys = x.astype(np.float64), y.astype(np.float64)
+    inside = ((bary[f, 0, 0] * xs + bary[f, 0, 1] * ys + bary[f, 0, 2] >= -1e-9)
+              & (bary[f, 1, 0] * xs + bary[f, 1, 1] * ys + bary[f, 1, 2] >= -1e-9)
+              & (bary[f, 2, 0] * xs + bary[f, 2, 1] * ys + bary[f, 2, 2] >= -1e-9))
+    z = plane[f, 0] * xs + plane[f, 1] * ys + plane[f, 2]
+    pixel = y * width + x
+    face = kept[f]
+    current, holder = inv_depth[pixel], nearest[pixel]
+    beats = inside & (z > 0) & ((z > current) | ((z == current) & (face < holder)))
+    x, y, z, face = x[beats], y[beats], z[beats], face[beats]
+    if not len(z):
+        return
+    # Per pixel of the pairs' bounding box (not of the canvas): the best depth, then the first face at it.
+    left, top = x.min(), y.min()
+    box_width = x.max() - left + 1
+    local = (y - top) * box_width + (x - left)
+    size = int(local.max()) + 1
+    best = np.zeros(size, np.float64)
+    np.maximum.at(best, local, z)
+    wins = z == best[local]
+    first_face = np.full(size, np.iinfo(np.int32).max, np.int32)
+    np.minimum.at(first_face, local[wins], face[wins])
+    # Every pair left beats what its pixel held, so each pixel's best pair does too.
+    changed = np.flatnonzero(first_face != np.iinfo(np.int32).max)
+    target = (changed // box_width + top) * width + changed % box_width + left
+    inv_depth[target] = best[changed]
+    nearest[target] = first_face[changed]
 
 
 def _shade(obj: SceneObject, light_camera: np.ndarray, ambient: float) -> tuple[np.ndarray, np.ndarray]:
@@ -195,15 +258,22 @@ def object_palette(rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.vstack([body, trim, fixed + jitter]), 0.0, 1.0)
 
 
-def random_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
-    """A cluttered background (H, W, 3) uint8: two-tone gradient, low-frequency noise and blurred random shapes."""
+def random_background(rng: np.random.Generator, size: tuple[int, int], scale: float = 1.0) -> np.ndarray:
+    """A cluttered background (H, W, 3) uint8 of ``size`` = (W, H) pixels: two-tone gradient, low-frequency noise
+    and blurred random shapes.
+
+    ``scale`` (in (0, 1]) says the image stands for one of ``size / scale`` pixels rendered at ``scale`` of its
+    resolution: the draws are those of the full-size background (same noise grid, same shapes), line widths and
+    blur radii shrink with it, so the result looks like the full-size one resampled.
+    """
     width, height = size
     top, bottom = random_color(rng, (0.0, 0.5), (0.3, 0.95)), random_color(rng, (0.0, 0.6), (0.15, 0.8))
     horizon = rng.uniform(0.3, 0.8)
     t = np.clip((np.linspace(0, 1, height)[:, None] - horizon) * rng.uniform(3, 12) + 0.5, 0, 1)
     base = (1 - t)[..., None] * top + t[..., None] * bottom
     base = np.broadcast_to(base, (height, width, 3)).copy()
-    coarse = rng.normal(0.0, 1.0, size=(max(2, height // 24), max(2, width // 24), 3)).astype(np.float32)
+    full_height, full_width = (height, width) if scale == 1.0 else (round(height / scale), round(width / scale))
+    coarse = rng.normal(0.0, 1.0, size=(max(2, full_height // 24), max(2, full_width // 24), 3)).astype(np.float32)
     noise = np.stack([np.asarray(Image.fromarray(coarse[..., c]).resize((width, height), Image.BILINEAR))
                       for c in range(3)], -1)
     # Mostly luminance noise: strong per-channel noise looks like confetti, not like texture.
@@ -220,17 +290,24 @@ def random_background(rng: np.random.Generator, size: tuple[int, int]) -> np.nda
         elif kind == 1:
             draw.ellipse([x0, y0, x0 + w, y0 + h], fill=color)
         elif kind == 2:
-            draw.line([x0, y0, x0 + w * rng.choice([-1, 1]), y0 + h], fill=color, width=int(rng.integers(1, 8)))
+            end = [x0 + w * rng.choice([-1, 1]), y0 + h]  # drawn before the width: the order of the draws
+            line_width = int(rng.integers(1, 8))
+            line_width = line_width if scale == 1.0 else max(1, round(line_width * scale))
+            draw.line([x0, y0, *end], fill=color, width=line_width)
         else:
             points = rng.uniform(0, 1, size=(int(rng.integers(3, 6)), 2)) * [w, h] + [x0, y0]
             draw.polygon([tuple(p) for p in points], fill=color)
-    return np.asarray(img.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 4.0))))
+    return np.asarray(img.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 4.0) * scale)))
 
 
-def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """Mild optical blur and sensor noise, as in real photos."""
+def camera_effects(rng: np.random.Generator, image: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Mild optical blur and sensor noise, as in real photos, on an (H, W, 3) uint8 image.
+
+    ``scale`` as in :func:`random_background`: the blur radius (pixels) and the noise's standard deviation (levels)
+    shrink with it, as resampling the full-size image down would shrink them (noise averages over 1/scale² pixels).
+    """
     img = Image.fromarray(image)
     if rng.uniform() < 0.6:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.9)))
-    noisy = np.asarray(img, np.float32) + rng.normal(0.0, rng.uniform(1.0, 4.0), size=image.shape)
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.9) * scale))
+    noisy = np.asarray(img, np.float32) + rng.normal(0.0, rng.uniform(1.0, 4.0) * scale, size=image.shape)
     return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)

@@ -206,3 +206,36 @@ def test_cli_help_and_bad_input(small_dataset, tmp_path, capsys):
         create_baseline(str(tmp_path / "no_such_backbone"))
     with pytest.raises(ImageNet3DError, match="unknown baseline size"):
         create_baseline(size="huge")
+
+
+def test_decoding_once_gives_the_items_of_decoding_per_item(tmp_path):
+    """The training crops decoded into one array at the start: every item (image, flip, jitter, labels) is the one
+    the per-item JPEG decode gives, and the batch is the image processor's, bit for bit."""
+    import io
+
+    from datasets import Dataset
+    from datasets import Image as ImageFeature
+
+    rng = np.random.default_rng(0)
+    jpegs = []
+    for _ in range(12):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(buffer, format="JPEG")
+        jpegs.append({"bytes": buffer.getvalue(), "path": None})
+    rows = Dataset.from_dict({"image": jpegs, "category": list(range(12)), "azimuth": rng.uniform(0, 6, 12).tolist(),
+                              "elevation": rng.uniform(-1, 1, 12).tolist(), "theta": rng.uniform(-1, 1, 12).tolist()}
+                             ).cast_column("image", ImageFeature())
+    once = AugmentedRows(rows, seed=1, hflip=0.5, augment=True)
+    per_item = AugmentedRows(rows, seed=1, hflip=0.5, augment=True, decode_once=False)
+    assert once._decoded is not None and per_item._decoded is None
+    once.set_epoch(2)
+    per_item.set_epoch(2)
+    _, processor = create_baseline(size="tiny", image_size=16)
+    for i in range(12):
+        a, b = once[i], per_item[i]
+        assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
+        assert {k: v for k, v in a.items() if k != "image"} == {k: v for k, v in b.items() if k != "image"}
+    batch = BaselineCollator(processor, 40, channels_last=True)([once[i] for i in range(12)])
+    expected = processor(images=[once[i]["image"] for i in range(12)], return_tensors="pt")["pixel_values"]
+    assert torch.equal(batch["pixel_values"], expected)
+    assert batch["pixel_values"].is_contiguous(memory_format=torch.channels_last)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from modeling import cli
+from modeling.demo.pipeline import report, stage_seconds
 from modeling.evaluation.scoring import score_files
 
 
@@ -21,10 +22,27 @@ def test_every_stage_is_timed_and_the_models_are_written(demo):
         "synthesize", "build", "train_baseline", "init_llava_pose", "train_llava_pose_stage1",
         "train_llava_pose_stage2", "evaluate_llava_pose_joint", "evaluate_llava_pose_open_vocab",
         "evaluate_baseline_joint", "evaluate_baseline_open_vocab"}
-    assert all(seconds > 0 for seconds in results["stages"].values())
-    assert results["total_seconds"] == pytest.approx(sum(results["stages"].values()), abs=0.05)
+    seconds = stage_seconds(results)
+    assert all(value > 0 for value in seconds.values())
+    assert results["total_seconds"] == pytest.approx(sum(seconds.values()), abs=0.05)
+    stages, plan = results["stages"], results["plan"]
+    assert stages["synthesize"]["items"] == results["release"]["images"] == stages["build"]["items"]
+    assert stages["train_baseline"]["items"] == plan["baseline_steps"] * plan["batch_size"]
+    assert stages["train_llava_pose_stage1"]["items"] == plan["stage1_steps"] * plan["batch_size"]
+    assert stages["evaluate_baseline_joint"]["items"] == results["baseline"]["joint"]["overall"]["count"]
+    assert stages["evaluate_baseline_joint"]["unit"] == "objects" and stages["init_llava_pose"]["items"] is None
+    for stage in stages.values():
+        if stage["items"]:
+            assert stage["items_per_s"] == pytest.approx(stage["items"] / stage["seconds"], rel=0.05)
+    assert "images/s" in report(results)
     assert (out / "models" / "llava_pose" / "merged" / "config.json").is_file()
     assert (out / "models" / "baseline" / "config.json").is_file()
+
+
+def test_stage_seconds_reads_both_layouts():
+    assert stage_seconds({"stages": {"build": 8.8}}) == {"build": 8.8}
+    assert stage_seconds({"stages": {"build": {"seconds": 8.8, "items": 3, "unit": "images",
+                                               "items_per_s": 0.34}}}) == {"build": 8.8}
 
 
 def test_the_trainers_get_the_small_plans_numbers(demo):

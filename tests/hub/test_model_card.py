@@ -123,17 +123,19 @@ def test_a_converted_checkpoint_names_its_base_and_train_carries_it(small_datase
         assert card.data.base_model == "llava-hf/llava-1.5-7b-hf"
     adapter = ModelCard.load(tmp_path / "run" / "README.md")
     assert "peft" in adapter.data.tags and "needs its base model" in adapter.text
-    [block] = python_blocks(render_model_card(load_facts(tmp_path / "run"), repo_id=REPO_ID))
-    namespace: dict = {}
-    exec(compile(block.replace(REPO_ID, str(tmp_path / "run")), "adapter card snippet", "exec"), namespace)
-    assert isinstance(namespace["objects"], list)  # the adapter on its base (PeftModel), as the card says
+    for block in python_blocks(render_model_card(load_facts(tmp_path / "run"), repo_id=REPO_ID)):
+        namespace: dict = {}
+        exec(compile(block.replace(REPO_ID, str(tmp_path / "run")), "adapter card snippet", "exec"), namespace)
+        assert isinstance(namespace["objects"], list)  # the adapter on its base, as the card says
 
 
 def test_the_pipeline_snippet_appears_only_when_the_folder_ships_the_pipeline(tmp_path):
     folder = tmp_path / "with_pipeline"
     shutil.copytree(tiny_model_dir(), folder)
-    assert 'pipeline("object-pose-estimation"' not in render_model_card(load_facts(folder), repo_id=REPO_ID)
     config = json.loads((folder / "config.json").read_text())
+    config.pop("custom_pipelines", None)
+    (folder / "config.json").write_text(json.dumps(config))
+    assert 'pipeline("object-pose-estimation"' not in render_model_card(load_facts(folder), repo_id=REPO_ID)
     config["custom_pipelines"] = {POSE_TASK: {"impl": "pipeline_pose.ObjectPosePipeline", "pt": ["AutoModel"]}}
     (folder / "config.json").write_text(json.dumps(config))
     text = render_model_card(load_facts(folder), repo_id=REPO_ID)
