@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from transformers import LlavaConfig
 
+LM_LOSS_REDUCTIONS = ("token", "example")
+"""How the LM loss averages: over the tokens of the batch, or per example first (`lm_loss_reduction`)."""
+
 
 class LlavaPoseConfig(LlavaConfig):
     r"""
@@ -51,6 +54,11 @@ class LlavaPoseConfig(LlavaConfig):
         pose_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the whole pose loss against the language-model loss:
             loss = lm_loss + pose_loss_weight · pose_loss.
+        lm_loss_reduction (`str`, *optional*, defaults to `"token"`):
+            How the language-model loss averages its cross-entropy: `"token"` over every answer token of the batch
+            (transformers' usual mean, where a long caption outweighs a short joint answer by its length), or
+            `"example"` over each sequence's answer tokens first, then over the sequences that have any (every
+            example weighs the same, whatever its length).
 
     Example:
 
@@ -72,9 +80,13 @@ class LlavaPoseConfig(LlavaConfig):
     pose_bin_sigma: float = 0.0
     pose_regression_loss_weight: float = 1.0
     pose_loss_weight: float = 1.0
+    lm_loss_reduction: str = "token"
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        if self.lm_loss_reduction not in LM_LOSS_REDUCTIONS:
+            raise ValueError(f"lm_loss_reduction must be one of {', '.join(LM_LOSS_REDUCTIONS)}, got "
+                             f"{self.lm_loss_reduction!r}")
         if self.num_bins < 2:
             raise ValueError(f"num_bins must be at least 2, got {self.num_bins}")
         if self.pose_head_hidden_size is None:
@@ -103,4 +115,4 @@ def feature_width(vision_config, feature_layer: int | list[int]) -> int:
     return sum(widths[layer] for layer in layers)
 
 
-__all__ = ["LlavaPoseConfig", "feature_width", "is_convolutional"]
+__all__ = ["LM_LOSS_REDUCTIONS", "LlavaPoseConfig", "feature_width", "is_convolutional"]

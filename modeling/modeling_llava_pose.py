@@ -105,6 +105,24 @@ class LlavaPoseGenerateOutput(ModelOutput):
     pose_positions: torch.LongTensor | None = None
 
 
+def per_example_lm_loss(logits: torch.Tensor, labels: torch.LongTensor, ignore_index: int = -100) -> torch.Tensor:
+    """Next-token cross-entropy averaged over each sequence's labelled tokens, then over the sequences that have any.
+
+    `logits` (B, T, V) and `labels` (B, T) as for a causal LM (the labels are shifted here: position t predicts
+    label t + 1); `ignore_index` marks the tokens without loss. Returns a scalar; a batch without any label gives a
+    zero that keeps the graph connected.
+    """
+    shift_labels = labels[:, 1:].to(logits.device)
+    token_loss = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), shift_labels, ignore_index=ignore_index,
+                                 reduction="none")
+    mask = shift_labels != ignore_index
+    counts = mask.sum(dim=1)
+    if not bool((counts > 0).any()):
+        return logits.sum() * 0.0
+    per_example = (token_loss * mask).sum(dim=1) / counts.clamp(min=1)
+    return per_example[counts > 0].mean()
+
+
 class LlavaPoseHead(nn.Module):
     """The pose decoder on a `<pose6D>` hidden state: 3 × num_bins angle logits and (px / W, py / H, log distance).
 
@@ -266,9 +284,12 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
 
         lm_loss = pose_loss = loss = None
         if labels is not None:
-            lm_loss = self.loss_function(
-                logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
-            )
+            if getattr(self.config, "lm_loss_reduction", "token") == "example":
+                lm_loss = per_example_lm_loss(logits, labels)
+            else:
+                lm_loss = self.loss_function(
+                    logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
+                )
             loss = lm_loss
         if pose_labels is not None:
             pose_loss = self.pose_loss(is_pose, pose_logits, pose_regression, pose_labels, pose_regression_labels,
@@ -459,4 +480,5 @@ __all__ = [
     "LlavaPoseForConditionalGeneration",
     "LlavaPoseGenerateOutput",
     "LlavaPoseHead",
+    "per_example_lm_loss",
 ]
