@@ -54,6 +54,11 @@ class LlavaPoseConfig(LlavaConfig):
         pose_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the whole pose loss against the language-model loss:
             loss = lm_loss + pose_loss_weight · pose_loss.
+        pose_head_vision_features (`bool`, *optional*, defaults to `False`):
+            Whether the pose head also reads the vision tower's own features (the `vision_feature_layer` tokens the
+            projector reads, before it): the `<pose6D>` state queries them with a second attention, whose result
+            joins the head's hidden layer. The head then reads the image at two levels, the tower's and the language
+            model's last layer, so that what the tower knows of the pose need not survive the projector and the LM.
         lm_loss_reduction (`str`, *optional*, defaults to `"token"`):
             How the language-model loss averages its cross-entropy: `"token"` over every answer token of the batch
             (transformers' usual mean, where a long caption outweighs a short joint answer by its length), or
@@ -80,6 +85,7 @@ class LlavaPoseConfig(LlavaConfig):
     pose_bin_sigma: float = 0.0
     pose_regression_loss_weight: float = 1.0
     pose_loss_weight: float = 1.0
+    pose_head_vision_features: bool = False
     lm_loss_reduction: str = "token"
 
     def __post_init__(self, **kwargs):

@@ -148,30 +148,60 @@ class LlavaPoseHead(nn.Module):
         self.act = nn.GELU()
         self.dropout = nn.Dropout(config.pose_head_dropout)
         self.out = nn.Linear(config.pose_head_hidden_size, 3 * config.num_bins + 3)
+        self.vision_query = self.vision_key_value = self.vision_dense = None
+        if getattr(config, "pose_head_vision_features", False):
+            self.vision_query = nn.Linear(width, width)
+            self.vision_key_value = nn.Linear(config.vision_config.hidden_size, 2 * width)
+            self.vision_dense = nn.Linear(width, config.pose_head_hidden_size)
+
+    def _attend(self, query: torch.Tensor, key_value: torch.Tensor, mask: torch.BoolTensor,
+                batch_index: torch.LongTensor) -> torch.Tensor:
+        """Multi-head attention of P queries (P, D) over their sequences' memories: `key_value` (B, T, 2D) and
+        `mask` (B, T) True where a memory token may be read. Returns (P, D); a row without any such token gets
+        zeros."""
+        num_poses, width = query.shape
+        head_width = width // self.num_heads
+        query = query.view(num_poses, self.num_heads, 1, head_width)
+        # Keys and values once per sequence, then one row per pose (a caption has several poses per sequence).
+        key, value = key_value[batch_index].view(num_poses, key_value.shape[1], 2, self.num_heads,
+                                                 head_width).permute(2, 0, 3, 1, 4)
+        if num_poses:
+            mask = mask[batch_index][:, None, None, :]
+            has_memory = mask.any(-1, keepdim=True)
+            # A row without image tokens contributes zeros; it attends to everything only to keep the softmax finite.
+            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask | ~has_memory)
+            return torch.where(has_memory, attended, 0.0).reshape(num_poses, width)
+        # No <pose6D> in the pass (a prompt, most decoding steps): CUDA's bf16 attention returned None for an
+        # empty batch on an H200 (torch 2.11). The zero-weighted sums keep the head's weights in the graph, so a
+        # data-parallel rank without a pose still gives them a (zero) gradient.
+        return (query.sum() + key.sum() + value.sum()) * query.new_zeros(0, width)
 
     def forward(self, pose_states: torch.Tensor, hidden_states: torch.Tensor, image_mask: torch.BoolTensor,
-                batch_index: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
+                batch_index: torch.LongTensor, vision_features: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """`pose_states` (P, D): the `<pose6D>` states; `hidden_states` (B, T, D) and `image_mask` (B, T): the pass's
-        last-layer states and where its image tokens are; `batch_index` (P,): the sequence of each pose state."""
-        num_poses, width = pose_states.shape
-        head_width = width // self.num_heads
-        query = self.query(pose_states).view(num_poses, self.num_heads, 1, head_width)
-        # Keys and values once per sequence, then one row per pose (a caption has several poses per sequence).
-        key, value = self.key_value(hidden_states)[batch_index].view(
-            num_poses, hidden_states.shape[1], 2, self.num_heads, head_width).permute(2, 0, 3, 1, 4)
-        if num_poses:
-            mask = image_mask[batch_index][:, None, None, :]
-            has_image = mask.any(-1, keepdim=True)
-            # A row without image tokens contributes zeros; it attends to everything only to keep the softmax finite.
-            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask | ~has_image)
-            attended = torch.where(has_image, attended, 0.0).reshape(num_poses, width)
-        else:
-            # No <pose6D> in the pass (a prompt, most decoding steps): CUDA's bf16 attention returned None for an
-            # empty batch on an H200 (torch 2.11). The zero-weighted sums keep the head's weights in the graph, so a
-            # data-parallel rank without a pose still gives them a (zero) gradient.
-            attended = (query.sum() + key.sum() + value.sum()) * pose_states.new_zeros(0, width)
+        last-layer states and where its image tokens are; `batch_index` (P,): the sequence of each pose state;
+        `vision_features` (B, N, C), read only with `pose_head_vision_features`: the tower's tokens of each
+        sequence's image (None in a pass without images: that attention contributes zeros). Returns the bin logits
+        (P, 3, num_bins) and the regression (P, 3)."""
+        width = pose_states.shape[-1]
+        attended = self._attend(self.query(pose_states), self.key_value(hidden_states), image_mask, batch_index)
         features = torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1)
-        output = self.out(self.dropout(self.act(self.dense(features))))
+        hidden = self.dense(features)
+        if self.vision_dense is not None:
+            if vision_features is None:  # no image in this pass: nothing to read, zeros kept in the graph
+                vision_features = hidden_states.new_zeros(hidden_states.shape[0], 1,
+                                                          self.vision_key_value.in_features)
+                vision_mask = torch.zeros(vision_features.shape[:2], dtype=torch.bool, device=hidden_states.device)
+            else:
+                if vision_features.shape[0] != hidden_states.shape[0]:
+                    raise ValueError(f"pose head: {vision_features.shape[0]} images for {hidden_states.shape[0]} "
+                                     "sequences (one image per sequence expected)")
+                vision_mask = torch.ones(vision_features.shape[:2], dtype=torch.bool, device=hidden_states.device)
+            seen = self._attend(self.vision_query(pose_states),
+                                self.vision_key_value(vision_features.to(pose_states.dtype)), vision_mask, batch_index)
+            hidden = hidden + self.vision_dense(seen.to(pose_states.dtype).reshape(-1, width))
+        output = self.out(self.dropout(self.act(hidden)))
         split = 3 * self.num_bins
         return output[..., :split].unflatten(-1, (3, self.num_bins)), output[..., split:]
 
@@ -279,8 +309,10 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             is_pose = torch.zeros(hidden_states.shape[:2], dtype=torch.bool, device=hidden_states.device)
             image_mask = torch.zeros_like(is_pose)
         pose_positions = is_pose.nonzero()
+        vision_features = self._tower_features(outputs.image_outputs) if self.pose_head.vision_dense is not None \
+            else None
         pose_logits, pose_regression = self.pose_head(hidden_states[is_pose], hidden_states, image_mask,
-                                                      pose_positions[:, 0])
+                                                      pose_positions[:, 0], vision_features)
 
         lm_loss = pose_loss = loss = None
         if labels is not None:
@@ -310,6 +342,19 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             pose_regression=pose_regression,
             pose_positions=pose_positions,
         )
+
+    def _tower_features(self, image_outputs: Any) -> torch.Tensor | None:
+        """The vision tower's tokens that the projector reads (`vision_feature_layer`, without the CLS token under
+        the "default" strategy), (num_images, N, C); None in a pass without images."""
+        if image_outputs is None or getattr(image_outputs, "hidden_states", None) is None:
+            return None
+        layer = self.config.vision_feature_layer
+        strategy = self.config.vision_feature_select_strategy
+        layers = [layer] if isinstance(layer, int) else list(layer)
+        states = [image_outputs.hidden_states[k] for k in layers]
+        if strategy == "default":
+            states = [h[:, 1:] for h in states]
+        return torch.cat(states, dim=-1)
 
     def pose_loss(
         self,
