@@ -58,7 +58,7 @@ PLANS = {
     # describe whole 64 px images, whose objects are a few pixels wide: every caption item costs joint accuracy.
     "full": DemoPlan(images_per_category=540, novel_images_per_category=120, crop_size=64, model_size="small",
                      baseline_steps=4500, stage1_steps=600, stage2_steps=150, caption_ratio=0.05, batch_size=64,
-                     learning_rate=2e-3, max_eval_objects=None),
+                     learning_rate=2e-3, max_eval_objects=None, describe_images=96),
     "small": DemoPlan(images_per_category=3, novel_images_per_category=3, crop_size=32, model_size="tiny",
                       baseline_steps=3, stage1_steps=4, stage2_steps=3, caption_ratio=0.25, batch_size=4,
                       learning_rate=1e-3, max_eval_objects=16, describe_images=4),
