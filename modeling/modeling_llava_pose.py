@@ -106,21 +106,15 @@ class LlavaPoseGenerateOutput(ModelOutput):
 
 
 def per_example_lm_loss(logits: torch.Tensor, labels: torch.LongTensor, ignore_index: int = -100) -> torch.Tensor:
-    """Next-token cross-entropy averaged over each sequence's labelled tokens, then over the sequences that have any.
-
-    `logits` (B, T, V) and `labels` (B, T) as for a causal LM (the labels are shifted here: position t predicts
-    label t + 1); `ignore_index` marks the tokens without loss. Returns a scalar; a batch without any label gives a
-    zero that keeps the graph connected.
-    """
-    shift_labels = labels[:, 1:].to(logits.device)
-    token_loss = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), shift_labels, ignore_index=ignore_index,
-                                 reduction="none")
-    mask = shift_labels != ignore_index
+    """Causal-LM cross-entropy of `logits` (B, T, V) on `labels` (B, T) (shifted here), averaged per sequence's
+    labelled tokens, then over the sequences that have any; a scalar (zero, in the graph, without any label)."""
+    labels = labels[:, 1:].to(logits.device)
+    mask = labels != ignore_index
+    loss = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels, ignore_index=ignore_index, reduction="none")
     counts = mask.sum(dim=1)
     if not bool((counts > 0).any()):
         return logits.sum() * 0.0
-    per_example = (token_loss * mask).sum(dim=1) / counts.clamp(min=1)
-    return per_example[counts > 0].mean()
+    return ((loss * mask).sum(dim=1) / counts.clamp(min=1))[counts > 0].mean()
 
 
 class LlavaPoseHead(nn.Module):
@@ -148,17 +142,14 @@ class LlavaPoseHead(nn.Module):
         self.act = nn.GELU()
         self.dropout = nn.Dropout(config.pose_head_dropout)
         self.out = nn.Linear(config.pose_head_hidden_size, 3 * config.num_bins + 3)
-        self.vision_query = self.vision_key_value = self.vision_dense = None
-        if getattr(config, "pose_head_vision_features", False):
-            self.vision_query = nn.Linear(width, width)
-            self.vision_key_value = nn.Linear(config.vision_config.hidden_size, 2 * width)
-            self.vision_dense = nn.Linear(width, config.pose_head_hidden_size)
+        vision = getattr(config, "pose_head_vision_features", False)  # a second attention, on the tower's tokens
+        self.vision_query = nn.Linear(width, width) if vision else None
+        self.vision_key_value = nn.Linear(config.vision_config.hidden_size, 2 * width) if vision else None
+        self.vision_dense = nn.Linear(width, config.pose_head_hidden_size) if vision else None
 
     def _attend(self, query: torch.Tensor, key_value: torch.Tensor, mask: torch.BoolTensor,
                 batch_index: torch.LongTensor) -> torch.Tensor:
-        """Multi-head attention of P queries (P, D) over their sequences' memories: `key_value` (B, T, 2D) and
-        `mask` (B, T) True where a memory token may be read. Returns (P, D); a row without any such token gets
-        zeros."""
+        """Attention of P queries (P, D) over their sequences' `key_value` (B, T, 2D) where `mask` (B, T); (P, D)."""
         num_poses, width = query.shape
         head_width = width // self.num_heads
         query = query.view(num_poses, self.num_heads, 1, head_width)
@@ -179,27 +170,22 @@ class LlavaPoseHead(nn.Module):
     def forward(self, pose_states: torch.Tensor, hidden_states: torch.Tensor, image_mask: torch.BoolTensor,
                 batch_index: torch.LongTensor, vision_features: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`pose_states` (P, D): the `<pose6D>` states; `hidden_states` (B, T, D) and `image_mask` (B, T): the pass's
-        last-layer states and where its image tokens are; `batch_index` (P,): the sequence of each pose state;
-        `vision_features` (B, N, C), read only with `pose_head_vision_features`: the tower's tokens of each
-        sequence's image (None in a pass without images: that attention contributes zeros). Returns the bin logits
-        (P, 3, num_bins) and the regression (P, 3)."""
+        """`pose_states` (P, D): the `<pose6D>` states; `hidden_states` (B, T, D), `image_mask` (B, T): the pass's
+        last-layer states and its image tokens; `batch_index` (P,): each pose's sequence; `vision_features` (B, N, C)
+        (with `pose_head_vision_features`): the tower's tokens of each sequence's image, None in a pass without
+        images. Returns the bin logits (P, 3, num_bins) and the regression (P, 3)."""
         width = pose_states.shape[-1]
         attended = self._attend(self.query(pose_states), self.key_value(hidden_states), image_mask, batch_index)
-        features = torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1)
-        hidden = self.dense(features)
-        if self.vision_dense is not None:
-            if vision_features is None:  # no image in this pass: nothing to read, zeros kept in the graph
-                vision_features = hidden_states.new_zeros(hidden_states.shape[0], 1,
-                                                          self.vision_key_value.in_features)
-                vision_mask = torch.zeros(vision_features.shape[:2], dtype=torch.bool, device=hidden_states.device)
-            else:
-                if vision_features.shape[0] != hidden_states.shape[0]:
-                    raise ValueError(f"pose head: {vision_features.shape[0]} images for {hidden_states.shape[0]} "
-                                     "sequences (one image per sequence expected)")
-                vision_mask = torch.ones(vision_features.shape[:2], dtype=torch.bool, device=hidden_states.device)
+        hidden = self.dense(torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1))
+        if self.vision_dense is not None:  # no image in the pass: one empty token, masked out (zeros, in the graph)
+            given = vision_features is not None
+            if not given:
+                vision_features = hidden_states.new_zeros(hidden_states.shape[0], 1, self.vision_key_value.in_features)
+            elif vision_features.shape[0] != hidden_states.shape[0]:
+                raise ValueError(f"pose head: {vision_features.shape[0]} images for {hidden_states.shape[0]} sequences")
+            mask = torch.full(vision_features.shape[:2], given, dtype=torch.bool, device=hidden_states.device)
             seen = self._attend(self.vision_query(pose_states),
-                                self.vision_key_value(vision_features.to(pose_states.dtype)), vision_mask, batch_index)
+                                self.vision_key_value(vision_features.to(pose_states.dtype)), mask, batch_index)
             hidden = hidden + self.vision_dense(seen.to(pose_states.dtype).reshape(-1, width))
         output = self.out(self.dropout(self.act(hidden)))
         split = 3 * self.num_bins
@@ -309,20 +295,15 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             is_pose = torch.zeros(hidden_states.shape[:2], dtype=torch.bool, device=hidden_states.device)
             image_mask = torch.zeros_like(is_pose)
         pose_positions = is_pose.nonzero()
-        vision_features = self._tower_features(outputs.image_outputs) if self.pose_head.vision_dense is not None \
-            else None
+        vision_features = self._tower_features(outputs.image_outputs) if self.config.pose_head_vision_features else None
         pose_logits, pose_regression = self.pose_head(hidden_states[is_pose], hidden_states, image_mask,
                                                       pose_positions[:, 0], vision_features)
 
         lm_loss = pose_loss = loss = None
         if labels is not None:
-            if getattr(self.config, "lm_loss_reduction", "token") == "example":
-                lm_loss = per_example_lm_loss(logits, labels)
-            else:
-                lm_loss = self.loss_function(
-                    logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
-                )
-            loss = lm_loss
+            loss = lm_loss = per_example_lm_loss(logits, labels) if self.config.lm_loss_reduction == "example" else \
+                self.loss_function(logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size,
+                                   **kwargs)
         if pose_labels is not None:
             pose_loss = self.pose_loss(is_pose, pose_logits, pose_regression, pose_labels, pose_regression_labels,
                                        pose_mask)
@@ -344,17 +325,13 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         )
 
     def _tower_features(self, image_outputs: Any) -> torch.Tensor | None:
-        """The vision tower's tokens that the projector reads (`vision_feature_layer`, without the CLS token under
-        the "default" strategy), (num_images, N, C); None in a pass without images."""
+        """The tower's tokens the projector reads (`vision_feature_layer`; no CLS under the "default" strategy),
+        (num_images, N, C); None in a pass without images."""
         if image_outputs is None or getattr(image_outputs, "hidden_states", None) is None:
             return None
-        layer = self.config.vision_feature_layer
-        strategy = self.config.vision_feature_select_strategy
+        layer, skip = self.config.vision_feature_layer, int(self.config.vision_feature_select_strategy == "default")
         layers = [layer] if isinstance(layer, int) else list(layer)
-        states = [image_outputs.hidden_states[k] for k in layers]
-        if strategy == "default":
-            states = [h[:, 1:] for h in states]
-        return torch.cat(states, dim=-1)
+        return torch.cat([image_outputs.hidden_states[k][:, skip:] for k in layers], dim=-1)
 
     def pose_loss(
         self,
@@ -519,11 +496,5 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         return model, pose_processor
 
 
-__all__ = [
-    "LlavaPoseCausalLMOutputWithPast",
-    "LlavaPoseConvVisionTower",
-    "LlavaPoseForConditionalGeneration",
-    "LlavaPoseGenerateOutput",
-    "LlavaPoseHead",
-    "per_example_lm_loss",
-]
+__all__ = ["LlavaPoseCausalLMOutputWithPast", "LlavaPoseConvVisionTower", "LlavaPoseForConditionalGeneration",
+           "LlavaPoseGenerateOutput", "LlavaPoseHead", "per_example_lm_loss"]
