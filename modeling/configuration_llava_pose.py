@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from transformers import LlavaConfig
 
+LM_LOSS_REDUCTIONS = ("token", "example")
+"""How the LM loss averages: over the tokens of the batch, or per example first (`lm_loss_reduction`)."""
+
 
 class LlavaPoseConfig(LlavaConfig):
     r"""
@@ -51,6 +54,16 @@ class LlavaPoseConfig(LlavaConfig):
         pose_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the whole pose loss against the language-model loss:
             loss = lm_loss + pose_loss_weight · pose_loss.
+        pose_head_vision_features (`bool`, *optional*, defaults to `False`):
+            Whether the pose head also reads the vision tower's own features (the `vision_feature_layer` tokens the
+            projector reads, before it): the `<pose6D>` state queries them with a second attention, whose result
+            joins the head's hidden layer. The head then reads the image at two levels, the tower's and the language
+            model's last layer, so that what the tower knows of the pose need not survive the projector and the LM.
+        lm_loss_reduction (`str`, *optional*, defaults to `"token"`):
+            How the language-model loss averages its cross-entropy: `"token"` over every answer token of the batch
+            (transformers' usual mean, where a long caption outweighs a short joint answer by its length), or
+            `"example"` over each sequence's answer tokens first, then over the sequences that have any (every
+            example weighs the same, whatever its length).
 
     Example:
 
@@ -72,9 +85,14 @@ class LlavaPoseConfig(LlavaConfig):
     pose_bin_sigma: float = 0.0
     pose_regression_loss_weight: float = 1.0
     pose_loss_weight: float = 1.0
+    pose_head_vision_features: bool = False
+    lm_loss_reduction: str = "token"
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        if self.lm_loss_reduction not in LM_LOSS_REDUCTIONS:
+            raise ValueError(f"lm_loss_reduction must be one of {', '.join(LM_LOSS_REDUCTIONS)}, got "
+                             f"{self.lm_loss_reduction!r}")
         if self.num_bins < 2:
             raise ValueError(f"num_bins must be at least 2, got {self.num_bins}")
         if self.pose_head_hidden_size is None:
@@ -103,4 +121,4 @@ def feature_width(vision_config, feature_layer: int | list[int]) -> int:
     return sum(widths[layer] for layer in layers)
 
 
-__all__ = ["LlavaPoseConfig", "feature_width", "is_convolutional"]
+__all__ = ["LM_LOSS_REDUCTIONS", "LlavaPoseConfig", "feature_width", "is_convolutional"]

@@ -105,6 +105,18 @@ class LlavaPoseGenerateOutput(ModelOutput):
     pose_positions: torch.LongTensor | None = None
 
 
+def per_example_lm_loss(logits: torch.Tensor, labels: torch.LongTensor, ignore_index: int = -100) -> torch.Tensor:
+    """Causal-LM cross-entropy of `logits` (B, T, V) on `labels` (B, T) (shifted here), averaged per sequence's
+    labelled tokens, then over the sequences that have any; a scalar (zero, in the graph, without any label)."""
+    labels = labels[:, 1:].to(logits.device)
+    mask = labels != ignore_index
+    loss = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels, ignore_index=ignore_index, reduction="none")
+    counts = mask.sum(dim=1)
+    if not bool((counts > 0).any()):
+        return logits.sum() * 0.0
+    return ((loss * mask).sum(dim=1) / counts.clamp(min=1))[counts > 0].mean()
+
+
 class LlavaPoseHead(nn.Module):
     """The pose decoder on a `<pose6D>` hidden state: 3 × num_bins angle logits and (px / W, py / H, log distance).
 
@@ -130,30 +142,52 @@ class LlavaPoseHead(nn.Module):
         self.act = nn.GELU()
         self.dropout = nn.Dropout(config.pose_head_dropout)
         self.out = nn.Linear(config.pose_head_hidden_size, 3 * config.num_bins + 3)
+        vision = getattr(config, "pose_head_vision_features", False)  # a second attention, on the tower's tokens
+        self.vision_query = nn.Linear(width, width) if vision else None
+        self.vision_key_value = nn.Linear(config.vision_config.hidden_size, 2 * width) if vision else None
+        self.vision_dense = nn.Linear(width, config.pose_head_hidden_size) if vision else None
+
+    def _attend(self, query: torch.Tensor, key_value: torch.Tensor, mask: torch.BoolTensor,
+                batch_index: torch.LongTensor) -> torch.Tensor:
+        """Attention of P queries (P, D) over their sequences' `key_value` (B, T, 2D) where `mask` (B, T); (P, D)."""
+        num_poses, width = query.shape
+        head_width = width // self.num_heads
+        query = query.view(num_poses, self.num_heads, 1, head_width)
+        # Keys and values once per sequence, then one row per pose (a caption has several poses per sequence).
+        key, value = key_value[batch_index].view(num_poses, key_value.shape[1], 2, self.num_heads,
+                                                 head_width).permute(2, 0, 3, 1, 4)
+        if num_poses:
+            mask = mask[batch_index][:, None, None, :]
+            has_memory = mask.any(-1, keepdim=True)
+            # A row without image tokens contributes zeros; it attends to everything only to keep the softmax finite.
+            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask | ~has_memory)
+            return torch.where(has_memory, attended, 0.0).reshape(num_poses, width)
+        # No <pose6D> in the pass (a prompt, most decoding steps): CUDA's bf16 attention returned None for an
+        # empty batch on an H200 (torch 2.11). The zero-weighted sums keep the head's weights in the graph, so a
+        # data-parallel rank without a pose still gives them a (zero) gradient.
+        return (query.sum() + key.sum() + value.sum()) * query.new_zeros(0, width)
 
     def forward(self, pose_states: torch.Tensor, hidden_states: torch.Tensor, image_mask: torch.BoolTensor,
-                batch_index: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`pose_states` (P, D): the `<pose6D>` states; `hidden_states` (B, T, D) and `image_mask` (B, T): the pass's
-        last-layer states and where its image tokens are; `batch_index` (P,): the sequence of each pose state."""
-        num_poses, width = pose_states.shape
-        head_width = width // self.num_heads
-        query = self.query(pose_states).view(num_poses, self.num_heads, 1, head_width)
-        # Keys and values once per sequence, then one row per pose (a caption has several poses per sequence).
-        key, value = self.key_value(hidden_states)[batch_index].view(
-            num_poses, hidden_states.shape[1], 2, self.num_heads, head_width).permute(2, 0, 3, 1, 4)
-        if num_poses:
-            mask = image_mask[batch_index][:, None, None, :]
-            has_image = mask.any(-1, keepdim=True)
-            # A row without image tokens contributes zeros; it attends to everything only to keep the softmax finite.
-            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask | ~has_image)
-            attended = torch.where(has_image, attended, 0.0).reshape(num_poses, width)
-        else:
-            # No <pose6D> in the pass (a prompt, most decoding steps): CUDA's bf16 attention returned None for an
-            # empty batch on an H200 (torch 2.11). The zero-weighted sums keep the head's weights in the graph, so a
-            # data-parallel rank without a pose still gives them a (zero) gradient.
-            attended = (query.sum() + key.sum() + value.sum()) * pose_states.new_zeros(0, width)
-        features = torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1)
-        output = self.out(self.dropout(self.act(self.dense(features))))
+                batch_index: torch.LongTensor, vision_features: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`pose_states` (P, D): the `<pose6D>` states; `hidden_states` (B, T, D), `image_mask` (B, T): the pass's
+        last-layer states and its image tokens; `batch_index` (P,): each pose's sequence; `vision_features` (B, N, C)
+        (with `pose_head_vision_features`): the tower's tokens of each sequence's image, None in a pass without
+        images. Returns the bin logits (P, 3, num_bins) and the regression (P, 3)."""
+        width = pose_states.shape[-1]
+        attended = self._attend(self.query(pose_states), self.key_value(hidden_states), image_mask, batch_index)
+        hidden = self.dense(torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1))
+        if self.vision_dense is not None:  # no image in the pass: one empty token, masked out (zeros, in the graph)
+            given = vision_features is not None
+            if not given:
+                vision_features = hidden_states.new_zeros(hidden_states.shape[0], 1, self.vision_key_value.in_features)
+            elif vision_features.shape[0] != hidden_states.shape[0]:
+                raise ValueError(f"pose head: {vision_features.shape[0]} images for {hidden_states.shape[0]} sequences")
+            mask = torch.full(vision_features.shape[:2], given, dtype=torch.bool, device=hidden_states.device)
+            seen = self._attend(self.vision_query(pose_states),
+                                self.vision_key_value(vision_features.to(pose_states.dtype)), mask, batch_index)
+            hidden = hidden + self.vision_dense(seen.to(pose_states.dtype).reshape(-1, width))
+        output = self.out(self.dropout(self.act(hidden)))
         split = 3 * self.num_bins
         return output[..., :split].unflatten(-1, (3, self.num_bins)), output[..., split:]
 
@@ -261,15 +295,15 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             is_pose = torch.zeros(hidden_states.shape[:2], dtype=torch.bool, device=hidden_states.device)
             image_mask = torch.zeros_like(is_pose)
         pose_positions = is_pose.nonzero()
+        vision_features = self._tower_features(outputs.image_outputs) if self.config.pose_head_vision_features else None
         pose_logits, pose_regression = self.pose_head(hidden_states[is_pose], hidden_states, image_mask,
-                                                      pose_positions[:, 0])
+                                                      pose_positions[:, 0], vision_features)
 
         lm_loss = pose_loss = loss = None
         if labels is not None:
-            lm_loss = self.loss_function(
-                logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
-            )
-            loss = lm_loss
+            loss = lm_loss = per_example_lm_loss(logits, labels) if self.config.lm_loss_reduction == "example" else \
+                self.loss_function(logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size,
+                                   **kwargs)
         if pose_labels is not None:
             pose_loss = self.pose_loss(is_pose, pose_logits, pose_regression, pose_labels, pose_regression_labels,
                                        pose_mask)
@@ -289,6 +323,15 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             pose_regression=pose_regression,
             pose_positions=pose_positions,
         )
+
+    def _tower_features(self, image_outputs: Any) -> torch.Tensor | None:
+        """The tower's tokens the projector reads (`vision_feature_layer`; no CLS under the "default" strategy),
+        (num_images, N, C); None in a pass without images."""
+        if image_outputs is None or getattr(image_outputs, "hidden_states", None) is None:
+            return None
+        layer, skip = self.config.vision_feature_layer, int(self.config.vision_feature_select_strategy == "default")
+        layers = [layer] if isinstance(layer, int) else list(layer)
+        return torch.cat([image_outputs.hidden_states[k][:, skip:] for k in layers], dim=-1)
 
     def pose_loss(
         self,
@@ -460,10 +503,5 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         return model, pose_processor
 
 
-__all__ = [
-    "LlavaPoseCausalLMOutputWithPast",
-    "LlavaPoseConvVisionTower",
-    "LlavaPoseForConditionalGeneration",
-    "LlavaPoseGenerateOutput",
-    "LlavaPoseHead",
-]
+__all__ = ["LlavaPoseCausalLMOutputWithPast", "LlavaPoseConvVisionTower", "LlavaPoseForConditionalGeneration",
+           "LlavaPoseGenerateOutput", "LlavaPoseHead", "per_example_lm_loss"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from modeling.cli.options import torch_device
 from modeling.cli.processes import is_main_process
+from modeling.evaluation.describe import DESCRIBE_MAX_NEW_TOKENS, DESCRIBE_TASK
 from modeling.evaluation.evaluate import DEFAULT_BATCH_SIZE, JOINT_ANSWER_MAX_NEW_TOKENS, OUTPUT_FILES, evaluate
 from modeling.evaluation.metrics import SCORING_TASKS
 
@@ -18,19 +19,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(imagenet3d train-baseline)")
     parser.add_argument("--data", required=True, type=Path, metavar="DATASET_DIR",
                         help="dataset folder written by `imagenet3d build`")
-    parser.add_argument("--task", choices=SCORING_TASKS, default="joint",
+    parser.add_argument("--task", choices=(*SCORING_TASKS, DESCRIBE_TASK), default="joint",
                         help="joint: 3D-aware error (wrong class adds π) on pose/validation; pose: pose error on "
                              "pose/validation; open_vocab: pose error on open_vocab validation_known and "
-                             "validation_novel, scored separately (default: joint)")
+                             "validation_novel, scored separately; describe (LLaVA-pose): a caption per image of "
+                             "image/validation, its tags matched to the annotated objects by category and order "
+                             "(object precision and recall, tag well-formedness, pose of the matched objects) "
+                             "(default: joint)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder for predictions, references, metrics, table and plots (default: ./eval_TASK)")
-    parser.add_argument("--split", help="pose/joint only: a pose split (default: validation), or validation_known / "
-                                        "validation_novel of the open_vocab config")
+    parser.add_argument("--split", help="pose/joint/describe: a pose split (default: validation), or "
+                                        "validation_known / validation_novel of the open_vocab config (describe: "
+                                        "the images of the known / novel categories)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help=f"images per batch (default: {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects, evenly spaced (default: all)")
-    parser.add_argument("--max-new-tokens", type=int, default=JOINT_ANSWER_MAX_NEW_TOKENS,
-                        help=f"LLaVA-pose generation limit (default: {JOINT_ANSWER_MAX_NEW_TOKENS})")
+    parser.add_argument("--max-objects", type=int, metavar="N", help="evaluate N objects (describe: N images), evenly "
+                                                                     "spaced (default: all)")
+    parser.add_argument("--max-new-tokens", type=int,
+                        help=f"LLaVA-pose generation limit (default: {JOINT_ANSWER_MAX_NEW_TOKENS}; describe: "
+                             f"{DESCRIBE_MAX_NEW_TOKENS})")
     parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu; "
                                                             "under accelerate launch, each process's own)")
     parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")

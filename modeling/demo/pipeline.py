@@ -5,14 +5,16 @@ synthesize the default release (fewer images of the novel categories, which are 
 the trained baseline's backbone, as LLaVA starts from a pretrained CLIP; stage 1 projector + LM + pose head on the
 frozen tower, stage 2 LoRA, merged), both on the 63 known categories only
 → evaluate Task 3 (joint, 3D-aware) on the known categories' validation split and Task 2 (open vocabulary:
-known and novel) → print the tables and the wall time of every stage, and write ``results.json``, the plots
-and the trained models to OUT.
+known and novel) and the describe task of LLaVA-pose (a caption per validation image of the known categories, its
+objects matched to the annotated ones: :mod:`modeling.evaluation.describe`) → print the tables and the wall time of
+every stage, and write ``results.json``, the plots and the trained models to OUT.
 
 ``results.json`` holds the scorer's JSON per model and task at ``<model>.<task>`` (e.g.
-``llava_pose.joint.overall.acc_pi6``, ``llava_pose.open_vocab.novel.acc_pi6``, ``baseline.joint...``) and
+``llava_pose.joint.overall.acc_pi6``, ``llava_pose.open_vocab.novel.acc_pi6``, ``baseline.joint...``), the describe
+metrics at ``llava_pose.describe`` (``objects.precision``, ``objects.recall``, ``tags.malformed``, ...), and
 ``stages``: per stage, ``{"seconds", "items", "unit", "items_per_s"}`` (images synthesized or built, training
-samples = steps × batch, objects evaluated; ``items`` and ``items_per_s`` are None for a stage without a count).
-Every number comes from this run.
+samples = steps × batch, objects or images evaluated; ``items`` and ``items_per_s`` are None for a stage without a
+count). Every number comes from this run.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ class DemoPlan:
     batch_size: int
     learning_rate: float
     max_eval_objects: int | None
+    describe_images: int | None = None
+    """Validation images of the known categories that the describe task captions (evenly spaced; None: all)."""
+    stage1_caption_ratio: float = 0.0
+    """Fraction of stage 1's items that are captions (stage 2's is ``caption_ratio``)."""
+    lm_loss_reduction: str = "token"
+    """How both stages average the LM loss: "token" or "example" (``LlavaPoseConfig.lm_loss_reduction``)."""
 
 
 PLANS = {
@@ -57,15 +65,17 @@ PLANS = {
     "full": DemoPlan(images_per_category=540, novel_images_per_category=120, image_scale=0.5, crop_size=64,
                      model_size="small",
                      baseline_steps=4500, stage1_steps=600, stage2_steps=150, caption_ratio=0.05, batch_size=64,
-                     learning_rate=2e-3, max_eval_objects=None),
+                     learning_rate=2e-3, max_eval_objects=None, describe_images=96),
     "small": DemoPlan(images_per_category=3, novel_images_per_category=3, image_scale=0.5, crop_size=32,
                       model_size="tiny",
                       baseline_steps=3, stage1_steps=4, stage2_steps=3, caption_ratio=0.25, batch_size=4,
-                      learning_rate=1e-3, max_eval_objects=16),
+                      learning_rate=1e-3, max_eval_objects=16, describe_images=4),
 }
 MODELS = {"llava_pose": "LLaVA-pose", "baseline": "baseline"}
 DEMO_EVALUATIONS = {"joint": "validation_known", "open_vocab": None}
 """Task → split evaluated: joint on the known categories' validation split; open_vocab on known + novel."""
+DESCRIBE_SPLIT = "validation_known"
+"""The images LLaVA-pose's describe task captions: those of the known categories (the only ones it trained on)."""
 
 
 def _timed(stages: dict[str, dict], name: str, work: Callable[[], Any],
@@ -137,10 +147,11 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     stage1 = _timed(stages, "train_llava_pose_stage1", lambda: train(
         data, base, models / "llava_pose_stage1", stage=1, known_only=True, freeze_vision_tower=True,
         max_steps=plan.stage1_steps, batch_size=plan.batch_size, learning_rate=plan.learning_rate, eval_steps=0,
+        caption_ratio=plan.stage1_caption_ratio, lm_loss_reduction=plan.lm_loss_reduction,
         save_steps=0, seed=seed, progress=progress), lambda _: plan.stage1_steps * plan.batch_size, "samples")
     llava = _timed(stages, "train_llava_pose_stage2", lambda: train(
         data, stage1, models / "llava_pose", stage=2, known_only=True, max_steps=plan.stage2_steps,
-        caption_ratio=plan.caption_ratio,
+        caption_ratio=plan.caption_ratio, lm_loss_reduction=plan.lm_loss_reduction,
         batch_size=plan.batch_size, eval_steps=0, save_steps=0, merge=True, seed=seed, progress=progress),
         lambda _: plan.stage2_steps * plan.batch_size, "samples")
 
@@ -153,6 +164,9 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
         results[key] = {task: _timed(stages, f"evaluate_{key}_{task}", evaluation(key, model_dir, task),
                                      lambda scores: scores["overall"]["count"], "objects")
                         for task in DEMO_EVALUATIONS}
+    results["llava_pose"]["describe"] = _timed(stages, "evaluate_llava_pose_describe", lambda: evaluate(
+        llava, data, "describe", out / "eval" / "llava_pose_describe", split=DESCRIBE_SPLIT,
+        max_objects=plan.describe_images, progress=progress), lambda scores: scores["images"], "images")
     results["stages"] = stages
     results["total_seconds"] = round(sum(stage["seconds"] for stage in stages.values()), 2)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -167,6 +181,7 @@ def report(results: dict) -> str:
              format_comparison({MODELS[m]: results[m]["joint"] for m in MODELS}),
              "", "Task 2, open-vocabulary pose (Acc@π/6, %), trained on known categories only:",
              format_comparison({MODELS[m]: results[m]["open_vocab"] for m in MODELS}),
+             "", describe_summary(results["llava_pose"].get("describe")),
              "", "| stage | seconds | throughput |", "|---|---|---|"]
     for name, seconds in stage_seconds(results).items():
         stage = results["stages"][name]
@@ -174,3 +189,17 @@ def report(results: dict) -> str:
         lines.append(f"| {name} | {seconds:.1f} | " + (f"{rate:.1f} {stage['unit']}/s |" if rate else "|"))
     lines.append(f"| total | {results['total_seconds']:.1f} |")
     return "\n".join(lines)
+
+
+def describe_summary(describe: dict | None) -> str:
+    """The describe task's line of the report: object precision and recall, tags, pose of the matched objects."""
+    if not describe:
+        return "Describe (LLaVA-pose captions): not run"
+    objects, tags = describe["objects"], describe["tags"]
+    matched = (describe.get("pose_matched") or {}).get("overall", {})
+    pose = f"{matched['acc_pi6']:.1f} %" if matched.get("acc_pi6") is not None else "n/a"
+    return (f"Describe (LLaVA-pose captions of {describe['images']} validation images of the known categories): "
+            f"object precision {100 * objects['precision']:.1f} %, recall {100 * objects['recall']:.1f} % "
+            f"({objects['matched']} matched of {objects['annotated']} annotated, {objects['predicted']} written); "
+            f"tags well-formed {100 * tags['well_formed_fraction']:.1f} % ({tags['malformed']} malformed); "
+            f"Acc@π/6 of the matched objects {pose}")

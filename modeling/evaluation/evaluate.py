@@ -170,20 +170,22 @@ def _shard(rows, batch_size: int, state: Any):
 
 def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", out_dir: str | Path | None = None,
              split: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_objects: int | None = None,
-             max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS, device: str | None = None,
-             progress: bool = True) -> dict:
+             max_new_tokens: int | None = None, device: str | None = None, progress: bool = True) -> dict:
     """Evaluate a model folder on a built dataset; returns the scorer's JSON (also written to OUT/metrics.json).
 
     Args:
         model_dir: a LLaVA-pose or baseline folder (its config.json's model_type decides).
         data_dir: a dataset folder written by `imagenet3d build` (`pose` config).
-        task: "joint" (3D-aware Δ'), "pose" (Δ) or "open_vocab" (Δ, known and novel blocks).
+        task: "joint" (3D-aware Δ'), "pose" (Δ), "open_vocab" (Δ, known and novel blocks) or "describe" (a caption
+            per validation image, its objects matched and scored: :mod:`modeling.evaluation.describe`, which takes
+            `split` validation / validation_known / validation_novel and `max_objects` as a number of images).
         out_dir: folder for the files listed in the module docstring (created); `None` writes nothing.
         split: for pose/joint, a `pose` split (default: validation) or an `open_vocab` validation split
             (validation_known, validation_novel); not allowed with open_vocab.
         batch_size: images per forward pass / generate call.
         max_objects: evaluate this many objects, evenly spaced over the list (default: all).
-        max_new_tokens: generation limit of LLaVA-pose.
+        max_new_tokens: generation limit of LLaVA-pose (default: JOINT_ANSWER_MAX_NEW_TOKENS, or
+            describe.DESCRIBE_MAX_NEW_TOKENS for the describe task).
         device: torch device (default: cuda when available, else cpu; under ``accelerate launch``, each process's
             own device).
         progress: show a progress bar (the main process's).
@@ -191,6 +193,11 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     import torch
     from tqdm.auto import tqdm
 
+    if task == "describe":  # the caption task has its own module
+        from modeling.evaluation.describe import DESCRIBE_MAX_NEW_TOKENS, evaluate_describe
+
+        return evaluate_describe(model_dir, data_dir, out_dir, split, batch_size, max_objects,
+                                 max_new_tokens or DESCRIBE_MAX_NEW_TOKENS, device, progress)
     model_dir = Path(model_dir)
     model_type = evaluable_model_type(model_dir)
     if batch_size < 1:
@@ -202,6 +209,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     if device is None:
         device = str(state.device) if state.num_processes > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()
+    max_new_tokens = max_new_tokens or JOINT_ANSWER_MAX_NEW_TOKENS
     predictor = (LlavaPosePredictor(model_dir, device, max_new_tokens) if model_type == LLAVA_POSE
                  else BaselinePredictor(model_dir, device))
     names = rows.features["category"].names

@@ -167,6 +167,8 @@ def train(data_dir: str | Path, model_dir: str | Path, output_dir: str | Path,
         model.to(torch.bfloat16)  # the frozen base in bf16; PEFT keeps the adapter weights in float32
     if opts.pose_loss_weight is not None:
         model.config.pose_loss_weight = float(opts.pose_loss_weight)
+    if opts.lm_loss_reduction is not None:
+        model.config.lm_loss_reduction = opts.lm_loss_reduction
     data = load_training_data(data_dir, processor, known_only=opts.known_only, caption_ratio=opts.caption_ratio,
                               seed=opts.seed, hflip=opts.hflip, augment=opts.augment,
                               max_eval_samples=opts.max_eval_samples)

@@ -82,6 +82,11 @@ class LlavaPoseTrainingArguments:
         "help": "jitter the joint-task crops: zoom, shift up to 8 %, brightness and colour up to 20 %"})
     pose_loss_weight: float | None = field(default=None, metadata={
         "help": "weight of the pose loss against the LM loss; when not given, the model's config value"})
+    lm_loss_reduction: str | None = field(default=None, metadata={
+        "choices": ("token", "example"),
+        "help": "how the LM loss averages: over every answer token of the batch (token) or per example first "
+                "(example: a long caption weighs as much as a short joint answer); when not given, the model's "
+                "config value"})
     merge: bool = field(default=False, metadata={
         "help": "stage 2: also save a merged full model to the merged folder inside the output folder"})
     resume: bool | str | None = field(default=None, metadata={
@@ -109,6 +114,7 @@ class LlavaPoseTrainingArguments:
             ("num_workers", self.num_workers >= 0, "must be 0 or more"),
             ("learning_rate", self.learning_rate is None or self.learning_rate > 0, "must be positive"),
             ("caption_ratio", self.caption_ratio is None or 0 <= self.caption_ratio <= 1, "must be in [0, 1]"),
+            ("lm_loss_reduction", self.lm_loss_reduction in (None, "token", "example"), "must be token or example"),
         ])
         try:
             re.compile(self.lora_targets)

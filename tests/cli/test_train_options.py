@@ -75,8 +75,8 @@ def test_defaults_are_unchanged():
         "batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": None, "weight_decay": 0.0,
         "warmup_ratio": 0.03, "lr_scheduler": "cosine", "bf16": False, "eval_steps": 100, "save_steps": 100,
         "save_total_limit": None, "logging_steps": 10, "max_eval_samples": 256, "caption_ratio": None,
-        "hflip": True, "augment": True, "pose_loss_weight": None, "merge": False, "resume": None, "seed": 0,
-        "num_workers": 0}
+        "hflip": True, "augment": True, "pose_loss_weight": None, "lm_loss_reduction": None, "merge": False,
+        "resume": None, "seed": 0, "num_workers": 0}
     resolved = {stage: LlavaPoseTrainingArguments(stage=stage).resolved() for stage in (1, 2)}
     assert (resolved[1].learning_rate, resolved[1].caption_ratio) == (1e-3, 0.0)
     assert (resolved[2].learning_rate, resolved[2].caption_ratio, resolved[2].lora_alpha) == (2e-4, 0.25, 32.0)
@@ -103,8 +103,9 @@ def test_every_old_train_flag_keeps_its_meaning():
         "learning_rate": 0.01, "weight_decay": 0.1, "warmup_ratio": 0.2, "lr_scheduler": "linear", "bf16": True,
         "eval_steps": 7, "max_eval_samples": 9, "save_steps": 11, "save_total_limit": 2, "logging_steps": 3,
         "resume": True, "merge": True, "seed": 5, "caption_ratio": 0.4, "hflip": False, "augment": False,
-        "pose_loss_weight": 2.0, "num_workers": 1, "no_progress": True}
+        "pose_loss_weight": 2.0, "lm_loss_reduction": None, "num_workers": 1, "no_progress": True}
     assert options_of("train", "--epochs", "1.5", "--resume", "run/checkpoint-4").epochs == 1.5
+    assert options_of("train", "--lm-loss-reduction", "example").lm_loss_reduction == "example"
     assert vars(parse("train", "--resume", "run/checkpoint-4"))["resume"] == "run/checkpoint-4"
 
 

@@ -21,7 +21,7 @@ def test_every_stage_is_timed_and_the_models_are_written(demo):
     assert set(results["stages"]) == {
         "synthesize", "build", "train_baseline", "init_llava_pose", "train_llava_pose_stage1",
         "train_llava_pose_stage2", "evaluate_llava_pose_joint", "evaluate_llava_pose_open_vocab",
-        "evaluate_baseline_joint", "evaluate_baseline_open_vocab"}
+        "evaluate_baseline_joint", "evaluate_baseline_open_vocab", "evaluate_llava_pose_describe"}
     seconds = stage_seconds(results)
     assert all(value > 0 for value in seconds.values())
     assert results["total_seconds"] == pytest.approx(sum(seconds.values()), abs=0.05)
@@ -83,6 +83,17 @@ def test_results_are_the_scorers_json_of_the_written_predictions(demo, model, ta
         from dataset_card import KNOWN_CATEGORIES
         refs = [json.loads(line) for line in (folder / "references.jsonl").read_text().splitlines()]
         assert refs and all(r["category"] in KNOWN_CATEGORIES for r in refs)
+
+
+def test_the_describe_task_is_in_the_results(demo):
+    out, results = demo
+    describe = results["llava_pose"]["describe"]
+    assert describe == json.loads((out / "eval" / "llava_pose_describe" / "metrics.json").read_text())
+    assert describe["images"] == 4 and describe["objects"]["annotated"] > 0
+    for name in ("predictions.jsonl", "references.jsonl", "table.md", "run.json"):
+        assert (out / "eval" / "llava_pose_describe" / name).is_file(), name
+    from modeling.demo.pipeline import report
+    assert "object precision" in report(results) and "malformed" in report(results)
 
 
 def test_a_foreign_output_folder_is_refused(tmp_path, capsys):

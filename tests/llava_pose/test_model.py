@@ -168,3 +168,45 @@ def test_a_model_in_bfloat16_takes_float32_pixels(tiny):
     assert inputs["pixel_values"].dtype == torch.float32
     out = model.generate(**inputs, max_new_tokens=8, do_sample=False, return_poses=True)
     assert out.sequences.shape[1] > inputs["input_ids"].shape[1]
+
+
+def test_per_example_lm_loss_weighs_every_sequence_alike(tiny):
+    from modeling.modeling_llava_pose import per_example_lm_loss
+
+    model, processor = copy.deepcopy(tiny[0]), tiny[1]
+    _, _, batch = caption_batch(processor)
+    with torch.no_grad():
+        out = model(**batch)
+        model.config.lm_loss_reduction = "example"
+        per_example = model(**batch).lm_loss
+    logits, labels = out.logits[:, :-1], batch["labels"][:, 1:]
+    rows = [torch.nn.functional.cross_entropy(logits[b][labels[b] != -100], labels[b][labels[b] != -100])
+            for b in range(2)]
+    assert per_example == pytest.approx(float((rows[0] + rows[1]) / 2), rel=1e-5)
+    # The token mean weighs the long caption by its length: it differs from the per-example mean.
+    counts = [(labels[b] != -100).sum() for b in range(2)]
+    assert out.lm_loss == pytest.approx(float((rows[0] * counts[0] + rows[1] * counts[1]) / sum(counts)), rel=1e-5)
+    assert abs(float(out.lm_loss) - float(per_example)) > 1e-4
+    assert float(per_example_lm_loss(out.logits, torch.full_like(batch["labels"], -100))) == 0.0
+    with pytest.raises(ValueError, match="lm_loss_reduction"):
+        type(model.config)(**{**model.config.to_dict(), "lm_loss_reduction": "sentence"})
+
+
+def test_the_pose_head_can_read_the_tower_features(tiny):
+    from modeling.modeling_llava_pose import LlavaPoseForConditionalGeneration
+
+    config = copy.deepcopy(tiny[0].config)
+    config.pose_head_vision_features = True
+    torch.manual_seed(0)
+    model = LlavaPoseForConditionalGeneration(config)
+    missing, _ = model.load_state_dict(tiny[0].state_dict(), strict=False)
+    assert sorted({k.split(".")[1] for k in missing}) == ["vision_dense", "vision_key_value", "vision_query"]
+    _, _, batch = caption_batch(tiny[1])
+    out = model(**batch)
+    out.loss.backward()
+    assert model.pose_head.vision_key_value.weight.grad.abs().sum() > 0
+    assert model.pose_head.vision_dense.weight.grad.abs().sum() > 0
+    # Without images in the pass (a cached decoding step) the second attention reads nothing and still runs.
+    with torch.no_grad():
+        no_image = model(input_ids=batch["input_ids"][:, -6:].clone().fill_(model.config.pose_token_id))
+    assert no_image.pose_logits.shape[0] == 12 and torch.isfinite(no_image.pose_logits).all()
