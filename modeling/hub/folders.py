@@ -9,7 +9,10 @@
   image processor (``preprocessor_config.json``). A LoRA adapter folder (``train --stage 2``) holds
   ``adapter_config.json`` and ``adapter_model.safetensors`` instead, and needs its base. The card is rendered from
   the folder's measured facts (:mod:`modeling.hub.model_card`) with the repo id in its snippets.
-* **space**: ``app.py``, ``requirements.txt`` and the README.md with the Spaces YAML (:mod:`modeling.hub.space_card`).
+* **space**: ``app.py``, ``requirements.txt`` and the README.md with the Spaces YAML (:mod:`modeling.hub.space_card`),
+  plus the project's own packages (``modeling/``, ``dataset_card/``: the Hub installs ``requirements.txt`` from PyPI,
+  where this project is not) taken from where the running ``modeling`` and ``dataset_card`` are imported from, each
+  unless the folder holds it already (:func:`project_package_files`).
 
 Left out of every upload: hidden files, ``__pycache__``, ``checkpoint-N/`` folders, pickles (``*.bin``, ``*.pt``,
 ``*.pkl``: ``training_args.bin``), and ``merged/`` of an adapter folder (a full model: publish it on its own).
@@ -23,24 +26,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeling.hub.model_card import BASELINE, CARD_FILE, LLAVA_POSE, MERGED_DIR, describe_model, load_facts, read_json
-from modeling.utils.errors import located
+from modeling.utils.errors import ImageNet3DError, located
 
 REPO_TYPES = ("dataset", "model", "space")
 LEFT_OUT = (".*", "*/.*", "__pycache__", "*/__pycache__", "checkpoint-*", "*.bin", "*.pt", "*.pth", "*.pkl",
             "*.pyc")
 """fnmatch patterns of paths (relative, '/'-separated, and each of their parent folders) never uploaded."""
+PROJECT_PACKAGES = {"modeling": ("*.py",), "dataset_card": ("*.py", "*.txt", "*.json", "*.md")}
+"""The project's packages that a Space carries beside app.py, with the file names each ships (setup.cfg's
+``packages`` and ``package_data``)."""
 
 
 @dataclass
 class PublishPlan:
     """What an upload would send: ``files`` are (path in the repo, size in bytes), the card included; ``card`` is the
-    README.md text (written by us from measured files); ``notes`` say what the user should know first."""
+    README.md text (written by us from measured files); ``notes`` say what the user should know first; ``sources``
+    maps the paths of ``files`` that do not come from ``folder`` to the local file sent there (a Space's packages)."""
 
     repo_type: str
     folder: Path
     files: list[tuple[str, int]]
     card: str
     notes: list[str] = field(default_factory=list)
+    sources: dict[str, Path] = field(default_factory=dict)
 
     @property
     def total_bytes(self) -> int:
@@ -212,10 +220,34 @@ def plan_model(folder: str | Path, repo_id: str | None = None, dataset_ids: tupl
     return PublishPlan("model", folder, _card_entry(files, card), card, notes)
 
 
+def project_package_files(skip: tuple[str, ...] = ()) -> dict[str, Path]:
+    """The files of the project's packages (:data:`PROJECT_PACKAGES` but those named in ``skip``) as the running
+    Python imports them: {path in the repo (``modeling/...``, ``dataset_card/...``): local file}, sorted; no
+    ``__pycache__``, ``*.pyc`` or ``tests`` folder. Raises ImageNet3DError if a package is not importable."""
+    import importlib.util
+
+    found = {}
+    for name, patterns in PROJECT_PACKAGES.items():
+        if name in skip:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ImageNet3DError(f"{name}: the package is not importable here, so publish space cannot upload it")
+        root = Path(spec.origin).parent
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root).as_posix()
+            if (path.is_file() and not _left_out(relative) and "tests" not in relative.split("/")[:-1]
+                    and any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)):
+                found[f"{name}/{relative}"] = path
+    return found
+
+
 def plan_space(folder: str | Path, models: tuple[str, ...] = (), datasets: tuple[str, ...] = (),
                title: str | None = None, emoji: str | None = None) -> PublishPlan:
-    """The plan of ``publish space``: the folder's files with the README.md (Spaces YAML) written for it. Raises
-    ImageNet3DError naming a missing app.py or requirements.txt."""
+    """The plan of ``publish space``: the folder's files with the README.md (Spaces YAML) written for it, and the
+    project's packages (:func:`project_package_files`) for those the folder does not hold (``NAME/__init__.py``), at
+    ``modeling/...`` and ``dataset_card/...`` beside app.py, which finds them there. Raises ImageNet3DError naming a
+    missing app.py or requirements.txt."""
     from modeling.hub.space_card import installed_gradio, render_space_card
 
     folder = Path(folder)
@@ -226,7 +258,16 @@ def plan_space(folder: str | Path, models: tuple[str, ...] = (), datasets: tuple
         notes.append("gradio is not installed here: the card names no sdk_version (the Hub picks one)")
     if not models:
         notes.append("no --model: the Space reads IMAGENET3D_MODEL, which this upload does not set")
-    return PublishPlan("space", folder, _card_entry(folder_files(folder), card), card, notes)
+    held = tuple(name for name in PROJECT_PACKAGES if (folder / name / "__init__.py").is_file())
+    sources = project_package_files(skip=held)
+    if sources:
+        size = sum(path.stat().st_size for path in sources.values())
+        roots = ", ".join(sorted({path.split("/")[0] + "/" for path in sources}))
+        first, source = next(iter(sources.items()))
+        notes.append(f"the project's packages: {len(sources)} file(s), {_size(size)} ({roots} from "
+                     f"{source.parents[first.count('/')]}), uploaded beside app.py")
+    files = folder_files(folder) + [(path, source.stat().st_size) for path, source in sources.items()]
+    return PublishPlan("space", folder, _card_entry(files, card), card, notes, sources)
 
 
 def format_plan(plan: PublishPlan, repo_id: str) -> str:
@@ -250,5 +291,5 @@ def _size(n: int) -> str:
     return f"{value:.1f} GiB"
 
 
-__all__ = ["LEFT_OUT", "REPO_TYPES", "PublishPlan", "folder_files", "format_plan", "plan_dataset", "plan_model",
-           "plan_space"]
+__all__ = ["LEFT_OUT", "PROJECT_PACKAGES", "REPO_TYPES", "PublishPlan", "folder_files", "format_plan", "plan_dataset",
+           "plan_model", "plan_space", "project_package_files"]

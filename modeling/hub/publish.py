@@ -12,6 +12,8 @@ Order, so that nothing is left half-uploaded that a rerun cannot finish:
    Without ``hf_xet``, ``upload_folder`` makes one commit, so :func:`upload_batches` splits the files into one commit
    per folder (at most :data:`MAX_FILES_PER_COMMIT` files): a rerun skips what earlier commits hold (``create_commit``
    drops unchanged files);
+   the files that come from outside the folder (a Space's ``modeling/`` and ``dataset_card/``, ``plan.sources``) go
+   as ``CommitOperationAdd`` operations of ``create_commit``, batched the same way: a rerun skips them too;
 4. the card (README.md) last, in its own commit: until it lands, the repo has no card, so a dataset's ``configs:``
    never point at shards that are not there yet.
 
@@ -130,6 +132,23 @@ def upload_batches(paths: list[str], streamed: bool) -> list[list[str]]:
             for i in range(0, len(files), MAX_FILES_PER_COMMIT)]
 
 
+def _part(message: str, number: int, batches: list[list[str]]) -> str:
+    return message if len(batches) == 1 else f"{message} (part {number}/{len(batches)})"
+
+
+def _commit_sources(api: Any, plan: PublishPlan, repo_id: str, revision: str | None, message: str,
+                    streamed: bool) -> None:
+    """Send ``plan.sources`` (files from outside the folder) as ``CommitOperationAdd`` operations, one commit per
+    batch of :func:`upload_batches`."""
+    from huggingface_hub import CommitOperationAdd
+
+    batches = upload_batches(list(plan.sources), streamed=streamed)
+    for number, batch in enumerate(batches, 1):
+        operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(plan.sources[path])) for path in batch]
+        api.create_commit(repo_id=repo_id, repo_type=plan.repo_type, operations=operations, revision=revision,
+                          commit_message=_part(message, number, batches))
+
+
 def publish(plan: PublishPlan, repo_id: str, *, private: bool = False, revision: str | None = None,
             commit_message: str | None = None, space_variables: dict[str, str] | None = None,
             api_factory: Callable[..., Any] | None = None, log: Callable[[str], None] = print) -> str:
@@ -154,14 +173,15 @@ def publish(plan: PublishPlan, repo_id: str, *, private: bool = False, revision:
         if revision:
             api.create_branch(repo_id, branch=revision, repo_type=plan.repo_type, exist_ok=True)
         _validate_card(plan)
-        others = [path for path, _ in plan.files if path != CARD_FILE]
-        log(f"uploading {len(others)} file(s) to {repo_id} (rerun the same command to resume an interrupted upload)")
-        batches = upload_batches(others, streamed=importlib.util.find_spec("hf_xet") is not None)
+        others = [path for path, _ in plan.files if path != CARD_FILE and path not in plan.sources]
+        log(f"uploading {len(others) + len(plan.sources)} file(s) to {repo_id} (rerun the same command to resume an "
+            f"interrupted upload)")
+        streamed = importlib.util.find_spec("hf_xet") is not None
+        batches = upload_batches(others, streamed=streamed)
         for number, batch in enumerate(batches, 1):
             api.upload_folder(repo_id=repo_id, repo_type=plan.repo_type, folder_path=str(plan.folder),
-                              allow_patterns=batch, revision=revision,
-                              commit_message=message if len(batches) == 1 else f"{message} (part {number}/"
-                                                                              f"{len(batches)})")
+                              allow_patterns=batch, revision=revision, commit_message=_part(message, number, batches))
+        _commit_sources(api, plan, repo_id, revision, f"{message} (the project's packages)", streamed)
         api.upload_file(path_or_fileobj=plan.card.encode("utf-8"), path_in_repo=CARD_FILE, repo_id=repo_id,
                         repo_type=plan.repo_type, revision=revision, commit_message=f"{message} (card)")
         for key, value in (space_variables or {}).items():

@@ -1,22 +1,28 @@
 """`imagenet3d publish`: the dry run lists every file with its size and the checked card, offline; folders missing a
 required file are refused naming it; offline, no token, a rejected token, no write access, a repo of the wrong type
 are one line each with exit status 2 (HfApi replaced at the boundary by a fake raising huggingface_hub's errors);
-the card is uploaded last. A network test checks the cards with the Hub's own validator when a token is at hand."""
+the card is uploaded last; a Space carries the project's packages (modeling/, dataset_card/) beside app.py. A network
+test checks the cards with the Hub's own validator when a token is at hand."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import httpx2
 import huggingface_hub
 import pytest
-from huggingface_hub import DatasetCard, ModelCard, SpaceCard, constants, get_token
+from huggingface_hub import CommitOperationAdd, DatasetCard, ModelCard, SpaceCard, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
+import dataset_card
+import modeling
 from modeling import cli
+from modeling.hub import folders
 from modeling.hub.folders import plan_dataset, plan_model, plan_space
 from modeling.hub.publish import upload_batches
+from modeling.utils.errors import ImageNet3DError
 from tests.helpers.llava_pose import tiny_model_dir
 from tests.helpers.network import hub_reachable
 
@@ -94,11 +100,60 @@ def test_dry_run_of_the_baseline_says_it_needs_the_package(tiny_baseline, tmp_pa
 
 def test_dry_run_of_a_space_writes_the_spaces_yaml(space_folder, capsys):
     status, out, _ = dry_run(capsys, "space", space_folder, "--model", "someone/llava-pose", "--emoji", "🧭")
-    assert status == 0 and listed(out) == {"app.py", "requirements.txt", "README.md"}
+    assert status == 0
+    assert {p for p in listed(out) if p.split("/")[0] not in ("modeling", "dataset_card")} == {
+        "app.py", "requirements.txt", "README.md"}
     card = SpaceCard(out.split("SpaceCard) ---\n", 1)[1])
     assert (card.data.sdk, card.data.app_file, card.data.license) == ("gradio", "app.py", "apache-2.0")
     assert card.data.models == ["someone/llava-pose"] and card.data.emoji == "🧭"
     assert not (space_folder / "README.md").exists()  # a dry run writes nothing
+
+
+PACKAGE_FILES = {"modeling/__init__.py", "modeling/demo/space.py", "modeling/demo/__init__.py",
+                 "modeling/utils/errors.py", "modeling/hub/publish.py", "dataset_card/__init__.py",
+                 "dataset_card/categories.txt", "dataset_card/known_categories.txt", "dataset_card/meta_classes.json",
+                 "dataset_card/README.template.md", "dataset_card/configs/pose.md"}
+"""Files of the project's packages that a Space needs (app.py imports modeling.demo.space; the taxonomy's data)."""
+
+
+def test_dry_run_of_a_space_lists_the_project_packages_with_their_sizes(space_folder, capsys):
+    status, out, _ = dry_run(capsys, "space", space_folder)
+    assert status == 0
+    files = listed(out)
+    assert PACKAGE_FILES <= files
+    assert not any("__pycache__" in p or p.endswith(".pyc") or "/tests/" in p for p in files)
+    packaged = {p for p in files if p.split("/")[0] in ("modeling", "dataset_card")}
+    on_disk = {f"modeling/{p.relative_to(Path(modeling.__file__).parent).as_posix()}"
+               for p in Path(modeling.__file__).parent.rglob("*.py") if "__pycache__" not in p.parts}
+    assert {p for p in packaged if p.startswith("modeling/")} == on_disk
+    assert f"note: the project's packages: {len(packaged)} file(s)," in out
+    assert out.split("file(s)", 1)[0].endswith(f": {len(files)} ")  # the header counts them too
+    size = (Path(dataset_card.__file__).parent / "meta_classes.json").stat().st_size
+    line = next(line for line in out.splitlines() if line.endswith("  dataset_card/meta_classes.json"))
+    assert line.split()[:2] == ([str(size), "B"] if size < 1024 else [f"{size / 1024:.1f}", "KiB"])
+
+
+def test_package_files_leave_out_caches_tests_and_other_files(tmp_path, monkeypatch):
+    root = tmp_path / "fakepkg"
+    for name in ("__init__.py", "sub/a.py", "names.txt", "__pycache__/__init__.cpython-311.pyc", "tests/test_a.py",
+                 "sub/__pycache__/a.cpython-311.pyc", "weights.bin", ".hidden.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(folders, "PROJECT_PACKAGES", {"fakepkg": ("*.py", "*.txt"), "modeling": ("*.py",)})
+    found = folders.project_package_files(skip=("modeling",))
+    assert found == {f"fakepkg/{name}": root / name for name in ("__init__.py", "names.txt", "sub/a.py")}
+    monkeypatch.setattr(folders, "PROJECT_PACKAGES", {"no_such_package_here": ("*.py",)})
+    with pytest.raises(ImageNet3DError, match="no_such_package_here: the package is not importable"):
+        folders.project_package_files()
+
+
+def test_a_space_folder_holding_a_package_keeps_its_own(space_folder):
+    (space_folder / "modeling").mkdir()
+    (space_folder / "modeling" / "__init__.py").write_text("")
+    plan = plan_space(space_folder)
+    assert {p for p, _ in plan.files if p.startswith("modeling/")} == {"modeling/__init__.py"}
+    assert not any(p.startswith("modeling/") for p in plan.sources) and "dataset_card/__init__.py" in plan.sources
 
 
 @pytest.mark.parametrize("missing", ["tokenizer.json", "modeling_llava_pose.py", "geometry.py", "model.safetensors",
@@ -153,6 +208,11 @@ class FakeApi:
         FakeApi.uploaded = kwargs["allow_patterns"]
         return self._call("upload_folder")
 
+    def create_commit(self, **kwargs):
+        assert all(isinstance(op, CommitOperationAdd) for op in kwargs["operations"])
+        FakeApi.committed += [(op.path_in_repo, op.path_or_fileobj) for op in kwargs["operations"]]
+        return self._call("create_commit")
+
     def upload_file(self, **kwargs):
         FakeApi.card_path = kwargs["path_in_repo"]
         return self._call("upload_file")
@@ -174,7 +234,7 @@ def online(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     for card_class in (DatasetCard, ModelCard, SpaceCard):
         monkeypatch.setattr(card_class, "validate", lambda self, repo_type=None: None)
-    FakeApi.calls, FakeApi.fail, FakeApi.existing = [], {}, {}
+    FakeApi.calls, FakeApi.fail, FakeApi.existing, FakeApi.committed = [], {}, {}, []
     return FakeApi
 
 
@@ -240,6 +300,19 @@ def test_a_space_upload_sets_the_model_variable_and_keeps_its_card(space_folder,
     assert publish(capsys, "space", space_folder, "--model", "someone/llava-pose")[0] == 0
     assert online.calls[-1] == "add_space_variable"
     assert SpaceCard.load(space_folder / "README.md").data.models == ["someone/llava-pose"]
+
+
+def test_a_space_upload_commits_the_project_packages_before_the_card(space_folder, online, capsys):
+    online.existing = {"space": True}
+    assert publish(capsys, "space", space_folder)[0] == 0
+    calls = online.calls
+    assert calls[:4] == ["whoami", "repo_exists", "create_repo", "upload_folder"] and calls[-1] == "upload_file"
+    assert set(calls[4:-1]) == {"create_commit"}  # the packages: after the folder, before the card
+    assert sorted(online.uploaded) == ["app.py", "requirements.txt"]
+    sent = dict(online.committed)
+    assert PACKAGE_FILES <= set(sent) and not any("__pycache__" in p or p.endswith(".pyc") for p in sent)
+    assert Path(sent["modeling/demo/space.py"]) == Path(modeling.__file__).parent / "demo" / "space.py"
+    assert online.card_path == "README.md" and "README.md" not in sent
 
 
 @pytest.mark.skipif(not hub_reachable() or not get_token(),
