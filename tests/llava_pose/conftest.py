@@ -23,7 +23,7 @@ from tests.helpers.llava_pose import load_tiny, train, training_batch
 
 TRAIN_CROP = 64
 """Side of the training crops of the box model (the tiny model's input side)."""
-TRAIN_STEPS = 40
+TRAIN_STEPS = 80
 """AdamW steps on the two objects' crops: enough for the tiny model to answer both (category and pose bins)."""
 
 

@@ -24,7 +24,14 @@ from tests.helpers.llava_pose import tiny_model_dir
 from tests.helpers.multiprocess import launch
 
 LOSS_RTOL = 1e-5
-"""Logged losses, 2 processes against 1: measured up to 1e-7 (relative)."""
+"""Logged training losses, 2 processes against 1: measured up to 1e-7 (relative)."""
+EVAL_LOSS_RTOL = 1e-3
+"""Evaluation loss, 2 processes against 1. The Trainer's eval loss is the sample-weighted mean of per-batch mean
+losses, and the eval batch is the training batch: 2 processes average four batches of 2 rows where 1 process
+averages two batches of 4, so rows with more tokens (captions) weigh differently: a systematic difference that
+depends on the eval rows (measured 1e-7 on the 18-category synthetic release, up to 1.2e-4 on the 22-category one).
+The eval accuracies are compared exactly and the weights within WEIGHT_ATOL; an equal eval batch in both runs would
+make this exact (left for later: issue 13 note)."""
 WEIGHT_ATOL = 5e-4
 """Final weights, 2 processes against 1: measured up to 6.5e-5 (the adapter, lr 5e-3, 6 steps), 3.4e-6 (stage 1).
 AdamW turns float noise in a near-zero gradient into a step of up to the learning rate, hence more than rounding."""
@@ -80,7 +87,7 @@ def assert_same_weights(got, want, file):
 def assert_follows(two, one, file):
     np.testing.assert_allclose(curve(two), curve(one), rtol=LOSS_RTOL)
     for got, want in zip(evaluations(two), evaluations(one), strict=True):
-        np.testing.assert_allclose(got.pop("eval_loss"), want.pop("eval_loss"), rtol=LOSS_RTOL)
+        np.testing.assert_allclose(got.pop("eval_loss"), want.pop("eval_loss"), rtol=EVAL_LOSS_RTOL)
         assert got == want  # the accuracies: every validation row counted once, as in one process
     assert_same_weights(two, one, file)
 
