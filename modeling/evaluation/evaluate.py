@@ -55,7 +55,14 @@ OUTPUT_FILES = ("predictions.jsonl", "references.jsonl", "metrics.json", "table.
 
 
 def evaluable_model_type(model_dir: str | Path) -> str:
-    """The `model_type` of a model folder: a LLaVA-pose or a baseline; anything else raises ImageNet3DError."""
+    """The `model_type` of a model folder: a LLaVA-pose or a baseline; anything else raises ImageNet3DError.
+
+    A LoRA adapter folder of `imagenet3d train --stage 2` (an `adapter_config.json` and no `config.json`; with or
+    without its `merged/`) is a LLaVA-pose: the baseline trains no adapters, and LLaVA-pose's loader takes the adapter
+    (:func:`modeling.llava_pose.inference.load_model`, which names a missing base)."""
+    folder = Path(model_dir)
+    if not (folder / "config.json").is_file() and (folder / "adapter_config.json").is_file():
+        return LLAVA_POSE
     return model_folder.model_type_of(model_dir, (LLAVA_POSE, BASELINE), "a LLaVA-pose or baseline model",
                                       "evaluate takes a LLaVA-pose or a classification-baseline folder")
 

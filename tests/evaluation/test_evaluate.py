@@ -95,6 +95,19 @@ def test_llava_pose_end_to_end_counts_unparsable_answers(llava_dir, small_datase
     assert f"without a <pose6D> (error π): {run['no_pose']}" in (out / "table.md").read_text()
 
 
+def test_a_lora_adapter_folder_from_train_is_evaluated(llava_dir, small_dataset, tmp_path, monkeypatch):
+    from modeling.llava_pose.training import train
+
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
+    train(small_dataset, llava_dir, "stage2", stage=2, max_steps=1, merge=False, caption_ratio=0.0, batch_size=2,
+          logging_steps=1, eval_steps=0, save_steps=0, max_eval_samples=2, seed=0, progress=False)
+    adapter = tmp_path / "stage2"
+    assert (adapter / "adapter_config.json").is_file() and not (adapter / "config.json").exists()
+    metrics = evaluate("stage2", small_dataset, "joint", tmp_path / "eval", max_objects=3, progress=False)
+    assert metrics["overall"]["count"] == 3
+    assert json.loads((tmp_path / "eval" / "run.json").read_text())["model_type"] == "llava_pose"
+
+
 def test_llava_pose_answers_become_predictions(llava_dir, small_dataset, tmp_path, monkeypatch):
     """The first <pose6D> object of an answer is the prediction; no object: NaN pose, no class (error π + π)."""
     rows = evaluation_rows(small_dataset, "joint", max_objects=3)
