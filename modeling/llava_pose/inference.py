@@ -282,20 +282,8 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
                                           max_new_tokens)
         return [{"text": text, "objects": [{**obj, "box": None} for obj in found]}
                 for text, found in zip(texts, objects)]
-    owners, crops, crop_prompts, places = [], [], [], []
-    for i, (image, image_box_list) in enumerate(zip(images, per_image)):
-        for j, box in enumerate(image_box_list):
-            try:
-                crop, prompt, where = processor.joint_inputs(image, box, name=f"boxes[{i}][{j}]")
-            except ValueError as err:
-                raise ImageNet3DError(str(err)) from None
-            if where.clipped:
-                warnings.warn(clipping_note(f"boxes[{i}][{j}]", box, where.box, (image.height, image.width)),
-                              stacklevel=2)
-            owners.append(i)
-            crops.append(crop)
-            crop_prompts.append(prompt)
-            places.append(where)
+    owners, cuts = _cut_boxes(images, per_image, processor.joint_inputs, stacklevel=3)
+    crops, crop_prompts, places = ([cut[k] for cut in cuts] for k in range(3))
     texts, objects = generate_objects(model, processor, crops, crop_prompts, max_new_tokens)
     results = [{"text": [], "objects": []} for _ in images]
     for owner, text, found, where in zip(owners, texts, objects, places):
@@ -321,6 +309,27 @@ def generate_objects(model, processor, images: Sequence[Any], prompts: Sequence[
     return processor.decode_answers(output), processor.post_process_pose_generation(output, sizes)
 
 
+def _cut_boxes(images: Sequence[Any], per_image: Sequence[Sequence], cut, stacklevel: int) -> tuple[list[int], list]:
+    """Each box of each image through `cut(image, box, name=...)` (:func:`modeling.box_crop.box_crop` or the
+    processor's `joint_inputs`, whose result ends with the crop's placement): `(owners, cuts)`, `owners[k]` the index
+    of the image of `cuts[k]`. A box partly outside its image is clipped with a warning naming it (`stacklevel`: the
+    caller's caller sees it); a box `cut` refuses raises ImageNet3DError naming `boxes[i][j]`."""
+    owners, cuts = [], []
+    for i, (image, boxes) in enumerate(zip(images, per_image)):
+        for j, box in enumerate(boxes):
+            name = f"boxes[{i}][{j}]"
+            try:
+                result = cut(image, box, name=name)
+            except ValueError as err:
+                raise ImageNet3DError(str(err)) from None
+            where = result[-1]
+            if where.clipped:
+                warnings.warn(clipping_note(name, box, where.box, (image.height, image.width)), stacklevel=stacklevel)
+            owners.append(i)
+            cuts.append(result)
+    return owners, cuts
+
+
 def _predict_baseline(model, processor, images: list, per_image: list[list]) -> list[dict[str, Any]]:
     """:func:`predict` for a classification baseline: each box's crop (the whole image without a box) classified."""
     import torch
@@ -329,19 +338,9 @@ def _predict_baseline(model, processor, images: list, per_image: list[list]) -> 
     from modeling.box_crop import box_crop, object_in_image
     from modeling.processing_llava_pose import make_tag
 
-    owners, crops, places = [], [], []
-    for i, (image, image_box_list) in enumerate(zip(images, per_image)):
-        for j, box in enumerate(image_box_list or [(0, 0, image.width, image.height)]):
-            try:
-                crop, where = box_crop(image, box, name=f"boxes[{i}][{j}]")
-            except ValueError as err:
-                raise ImageNet3DError(str(err)) from None
-            if where.clipped:
-                warnings.warn(clipping_note(f"boxes[{i}][{j}]", box, where.box, (image.height, image.width)),
-                              stacklevel=3)
-            owners.append(i)
-            crops.append(crop)
-            places.append(where)
+    whole = [boxes or [(0, 0, image.width, image.height)] for image, boxes in zip(images, per_image)]
+    owners, cuts = _cut_boxes(images, whole, box_crop, stacklevel=4)
+    crops, places = ([cut[k] for cut in cuts] for k in range(2))
     with torch.no_grad():
         output = model(pixel_values=pixel_values(processor, crops).to(model.device))
     names = [model.config.id2label[k] for k in range(model.config.num_categories)]
