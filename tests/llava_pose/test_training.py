@@ -214,8 +214,11 @@ def test_resume_continues_where_it_stopped(data_dir, tmp_path):
     final_whole = load_file(whole / "adapter_model.safetensors")
     final_cut = load_file(cut / "adapter_model.safetensors")
     assert final_whole.keys() == final_cut.keys()
+    # Weights: up to 2.8e-6 apart on the 22-category synthetic data of 2026-12-01 (2 of 4 full runs over 1e-6), while
+    # the loss curves agree to 1e-6: float noise in near-zero gradients, which AdamW scales up to a step of the
+    # learning rate (5e-3 here), as in tests/llava_pose/test_multiprocess.py's WEIGHT_ATOL.
     for key in final_whole:
-        torch.testing.assert_close(final_cut[key], final_whole[key], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(final_cut[key], final_whole[key], rtol=1e-5, atol=2e-5)
     start = load_file(cut / "checkpoint-3" / "adapter_model.safetensors")
     assert any(not torch.equal(start[k], final_cut[k]) for k in start)  # it did train after the resume
 
