@@ -31,7 +31,8 @@ LIBRARY = ("imagenet3d.py", "dataset_card/*.py", "modeling/*.py")
 SCRIPTS = ("benchmarks/*.py", "space/*.py")
 
 BUNDLE = ("modeling/configuration_llava_pose.py", "modeling/modeling_llava_pose.py",
-          "modeling/processing_llava_pose.py", "modeling/pipeline_llava_pose.py", "modeling/geometry.py",
+          "modeling/processing_llava_pose.py", "modeling/pipeline_llava_pose.py", "modeling/pose_head_llava_pose.py",
+          "modeling/geometry.py",
           "modeling/category_names.py", "modeling/box_crop.py")
 HEAVY = ("torch", "transformers", "peft", "accelerate")
 STDLIB = "the standard library"     # sys.stdlib_module_names
@@ -68,7 +69,8 @@ RULES = (
          why="the CLI is the top of the graph: library code is called with Python values (tests may import it)"),
     Rule("baseline-stands-alone", ("modeling/baseline/*",),
          forbidden=("modeling.llava_pose", "modeling.configuration_llava_pose", "modeling.modeling_llava_pose",
-                    "modeling.processing_llava_pose", "modeling.pipeline_llava_pose"),
+                    "modeling.processing_llava_pose", "modeling.pipeline_llava_pose",
+                    "modeling.pose_head_llava_pose"),
          why="LLaVA-pose may build on the baseline (its vision tower), never the other way round"),
     Rule("hub-reads-files-not-code", ("modeling/hub/*",),
          forbidden=("modeling.llava_pose", "modeling.baseline", "modeling.evaluation", "modeling.probing",
