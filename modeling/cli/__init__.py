@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from modeling.cli.processes import end_processes
 from modeling.cli.progress import disable_library_progress_bars
 from modeling.utils.errors import ImageNet3DError
 
@@ -97,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"imagenet3d {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        end_processes()
 
 
 def describe_os_error(err: OSError) -> str:

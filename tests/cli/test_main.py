@@ -63,3 +63,21 @@ def test_objects_table_states_units_and_signed_elevation_and_theta() -> None:
     assert "azim (°)" in header and "elev (°)" in header and "θ (°)" in header
     assert row.split()[2:5] == ["49.5", "-4.5", "-175.5"]
     assert "CAD units" in note and "pixels" in note
+
+
+def test_every_command_leaves_the_process_group_it_ran_in(tmp_path: Path) -> None:
+    """A command run in a launch's process group leaves it before returning, even when it fails: gloo's group alive
+    at interpreter exit can abort the process (SIGABRT) after the work is done (modeling.cli.processes)."""
+    import torch.distributed
+
+    from modeling.cli import main
+
+    torch.distributed.init_process_group("gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
+    try:
+        assert torch.distributed.is_initialized()
+        assert main(["score", "--predictions", str(tmp_path / "missing.jsonl"),
+                     "--references", str(tmp_path / "missing.jsonl")]) == 2
+        assert not torch.distributed.is_initialized()
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()

@@ -91,4 +91,9 @@ def main(model_dir: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    from modeling.cli.processes import end_processes
+
+    try:
+        main(*sys.argv[1:3])
+    finally:
+        end_processes()  # gloo's group alive at exit can abort the process (see end_processes)
