@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from modeling.cli.processes import end_processes
-from modeling.cli.progress import disable_library_progress_bars
+from modeling.cli.progress import add_no_progress_option, disable_library_progress_bars
 from modeling.utils.errors import ImageNet3DError
 
 # name -> (module, one-line help). The order is the order of `imagenet3d --help`.
@@ -66,6 +66,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         if name == chosen:
             module = importlib.import_module(module_name)
             module.add_arguments(sub)
+            add_no_progress_option(sub)
             sub.set_defaults(_run=module.run)
     return parser
 
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
-    if getattr(args, "no_progress", False):
+    if args.no_progress:
         disable_library_progress_bars()
     try:
         status = int(args._run(args) or 0)

@@ -39,7 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hub", action="store_true",
                         help=f"download {HUB_FILE} from {HUB_REPO} (gated: needs a token) and build from it")
     parser.add_argument("--token", default=None, help="Hugging Face token for --hub (default: the saved login)")
-    parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="full: the main job (12 min measured on 2 idle CPU cores); small: a smoke run")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every stage (default: 0)")
     parser.add_argument("--num-proc", type=int, default=2, help="processes for synthesis and build (default: 2)")
-    parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

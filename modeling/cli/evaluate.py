@@ -40,7 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{DESCRIBE_MAX_NEW_TOKENS})")
     parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu; "
                                                             "under accelerate launch, each process's own)")
-    parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

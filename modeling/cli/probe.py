@@ -64,7 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extract-batch-size", type=int, default=32, help="images per backbone pass (default: 32)")
     parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def _compare(args: argparse.Namespace) -> int:

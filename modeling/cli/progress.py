@@ -4,8 +4,18 @@ downloads), which ``--no-progress`` must silence too."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+
+
+def add_no_progress_option(parser: argparse.ArgumentParser, default: object = False) -> None:
+    """``--no-progress`` (``args.no_progress``), which every ``imagenet3d`` command takes: ``main`` silences the
+    libraries' bars with it, and each command passes ``progress=not args.no_progress`` to what it runs.
+
+    A command with subcommands (``publish dataset``) gives them the option too, with ``default=argparse.SUPPRESS``:
+    a subcommand's default would otherwise overwrite ``publish --no-progress dataset``'s value."""
+    parser.add_argument("--no-progress", action="store_true", default=default, help="hide every progress bar")
 
 
 def disable_library_progress_bars() -> None:

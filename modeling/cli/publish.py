@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from modeling.cli.progress import add_no_progress_option
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", metavar="DIR", help="the folder to publish")
@@ -17,6 +19,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="no network: list every file with its size, check the card with huggingface_hub's "
                              "card classes and print it")
+    add_no_progress_option(parser, default=argparse.SUPPRESS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

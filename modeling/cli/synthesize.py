@@ -57,7 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"also write OUT/{ZIP_NAME} with members imagenet3d_v1/..., like the official download")
     parser.add_argument("--num-proc", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
                         help="worker processes; the output does not depend on it (default: %(default)s)")
-    parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

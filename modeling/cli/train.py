@@ -53,7 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="LLaVA-pose folder: `imagenet3d init-model` (tiny or --base), or a stage-1 output")
     parser.add_argument("--output", required=True, type=Path, metavar="DIR", help="folder for the result")
     add_dataclass_arguments(parser, LlavaPoseTrainingArguments, aliases={"learning_rate": ["--lr"]})
-    parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

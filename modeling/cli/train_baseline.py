@@ -30,7 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Hub name, e.g. facebook/dinov2-small: needs the Hub) with new heads; default: a new "
                              "random ResNet of --size")
     add_dataclass_arguments(parser, BaselineTrainingArguments, aliases=ALIASES)
-    parser.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

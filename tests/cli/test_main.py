@@ -3,6 +3,7 @@ tables of angles say their units."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -10,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from modeling.cli import COMMANDS, build_parser
 from modeling.llava_pose.inference import format_objects_table
 from tests.helpers.llava_pose import tiny_model_dir
 
@@ -38,6 +42,30 @@ def test_no_progress_silences_the_libraries_bars_too(small_dataset: Path, tmp_pa
     assert quiet.returncode == 0, quiet_err
     shown = [mark for mark in BAR_MARKS if mark in quiet_err]
     assert not shown, f"--no-progress still shows bars ({shown}):\n{quiet_err}"
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_takes_no_progress(command: str) -> None:
+    argv = [command, "dataset", "DIR", "--repo-id", "a/b"] if command == "publish" else [command]
+    parser = build_parser(argv)
+    subparser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    assert "--no-progress" in subparser.format_help(), command
+
+
+def test_predict_with_no_progress_shows_no_bar(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (90, 120, 30)).save(tmp_path / "photo.png")
+    args = ["predict", "--model", str(tiny_model_dir()), str(tmp_path / "photo.png"), "--box", "2,2,30,20",
+            "--max-new-tokens", "4"]
+    noisy = _imagenet3d(*args)
+    _, noisy_err = noisy.communicate(timeout=300)
+    assert noisy.returncode == 0, noisy_err
+    assert any(mark in noisy_err for mark in BAR_MARKS), "without --no-progress the bars show (the check can fail)"
+    quiet = _imagenet3d(*args, "--no-progress")
+    _, quiet_err = quiet.communicate(timeout=300)
+    assert quiet.returncode == 0, quiet_err
+    assert not [mark for mark in BAR_MARKS if mark in quiet_err], quiet_err
 
 
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
