@@ -59,10 +59,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes; the output does not depend on it (default: %(default)s)")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Options out of range, named by their flags (the generator's own errors name its parameters)."""
+    whole = (("--num-proc", args.num_proc), ("--images-per-category", args.images_per_category),
+             ("--novel-images-per-category", args.novel_images_per_category))
+    for option, value in whole:
+        if value is not None and value < 1:
+            raise ImageNet3DError(f"{option}: expected a whole number of at least 1, got {value}")
+    if not 0.0 <= args.quirk_rate <= 1.0:
+        raise ImageNet3DError(f"--quirk-rate: expected a fraction in [0, 1], got {args.quirk_rate:g}")
+    if not 0.0 < args.image_scale <= 1.0:
+        raise ImageNet3DError(f"--image-scale: expected a number in (0, 1], got {args.image_scale:g}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the release and print its summary."""
-    if args.num_proc < 1:
-        raise ImageNet3DError(f"--num-proc must be at least 1, got {args.num_proc}")
+    _check_options(args)
     counts = args.images_per_category
     if args.novel_images_per_category is not None:
         counts = known_novel_counts(args.categories, args.images_per_category, args.novel_images_per_category)

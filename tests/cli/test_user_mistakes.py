@@ -95,3 +95,12 @@ def test_build_names_the_option_that_is_out_of_range(capsys, tmp_path, option, v
 def test_init_model_base_must_be_a_stock_llava_folder(capsys, tmp_path):
     status, err = run(capsys, "init-model", str(tmp_path / "out"), "--base", str(tiny_model_dir()))
     assert status == 2 and "'llava_pose'" in err and "stock LLaVA" in err, err
+
+
+@pytest.mark.parametrize("option, value", [("--images-per-category", "0"), ("--novel-images-per-category", "-3"),
+                                           ("--num-proc", "0"), ("--quirk-rate", "2"), ("--image-scale", "0")])
+def test_synthesize_names_the_flag_out_of_range(capsys, tmp_path, option, value):
+    status, err = run(capsys, "synthesize", str(tmp_path / "out"), option, value, "--no-progress")
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"imagenet3d synthesize: error: {option}: ") and value.lstrip("-") in err, err
+    assert not (tmp_path / "out").exists()
