@@ -18,26 +18,36 @@ each box is cut into the crop the model was trained on (``box_crop.py``, through
 estimate; without boxes the model describes the whole image and the distance is its own. An answer without a
 ``<pose6D>`` gives an object whose tag, category, angles, px, py and confidence are None.
 
+An image (a path, a URL, base64 text, bytes or a PIL image) is decoded by ``image_decoding.py``, the decoder of
+``imagenet3d predict`` and of the build, and turned upright by its EXIF orientation: the model sees the same pixels
+as ``predict`` on the same file (16-bit and float samples scaled to 8 bits, where ``load_image``'s
+``convert("RGB")`` would clip them).
+
 ``LlavaPoseForConditionalGeneration.save_pretrained`` writes :data:`CUSTOM_PIPELINES` into ``config.json`` and
 copies this file next to the weights (the model file imports it relatively), as transformers documents for custom
 pipelines on the Hub; in a process that imported ``modeling.llava_pose.registration`` the task is also registered
 with ``PIPELINE_REGISTRY``.
 
-Hub custom code: imports only torch, transformers, the standard library and its sibling files.
+Hub custom code: imports only torch, transformers (and its ``huggingface_hub`` for URLs), Pillow, the standard
+library and its sibling files.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import numbers
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from transformers.image_utils import load_image
+from PIL import Image
 from transformers.pipelines.base import ChunkPipeline
 
 from .geometry import ANGLE_NAMES
+from .image_decoding import decode_rgb, from_pil
 
 TASK = "object-pose-estimation"
 """The pipeline's task name."""
@@ -55,12 +65,56 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def read_image(image: Any, timeout: float | None = None, name: str = "image") -> Any:
-    """An image given as a path, a URL or a PIL image, as an upright RGB PIL image (`load_image`: the EXIF
-    orientation applied). Anything unreadable raises ValueError naming `name` and the input."""
+NOT_AN_IMAGE_SOURCE = "not a file, an http(s) URL nor base64 image data"
+"""Why a string is not an image (what `read_image` reads from a string)."""
+
+
+def _image_bytes(image: Any, timeout: float | None) -> bytes | None:
+    """The file bytes of an image given as a path, a URL, base64 text or bytes (None: a PIL image). Raises
+    ValueError (TypeError for another type) with the reason."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return bytes(image)
+    if isinstance(image, os.PathLike):
+        image = os.fspath(image)
+    if isinstance(image, str):
+        if image.startswith(("http://", "https://")):  # as load_image: a real protocol, not a file "http_x.png"
+            from huggingface_hub.utils import httpx  # the HTTP client transformers' load_image uses
+
+            response = httpx.get(image, timeout=timeout, follow_redirects=True)
+            response.raise_for_status()
+            return response.content
+        if os.path.isfile(image):
+            with open(image, "rb") as file:
+                return file.read()
+        text = image.split(",", 1)[1] if image.startswith("data:image/") else image
+        try:  # as load_image: base64 text (line breaks allowed), else nothing we can read
+            return base64.b64decode("".join(text.split()).encode(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(NOT_AN_IMAGE_SOURCE) from None
+    if isinstance(image, Image.Image):
+        return None
+    raise TypeError(f"expected a path, a URL, base64 text, bytes or a PIL image, got a {type(image).__name__}")
+
+
+def read_image(image: Any, timeout: float | None = None, name: str = "image") -> Image.Image:
+    """An image given as a path, a URL (fetched with `timeout` seconds), base64 text (or a ``data:image/`` URI),
+    bytes or a PIL image, as the upright 8-bit RGB PIL image `predict` gets from the same file.
+
+    Decoded by ``image_decoding.py`` as ``imagenet3d predict`` and the build decode it (16-bit and float samples
+    scaled to 8 bits, not clipped; alpha dropped; CMYK and palettes converted by Pillow), then turned by its EXIF
+    orientation; a PIL image is converted the same way (``image_decoding.from_pil``). Anything unreadable raises
+    one ValueError naming `name` and the input.
+    """
     try:
-        return load_image(image, timeout=timeout)
-    except Exception as err:  # OSError, PIL's UnidentifiedImageError, httpx errors, TypeError: one clear line
+        data = _image_bytes(image, timeout)
+        try:
+            decoded = from_pil(image) if data is None else decode_rgb(data)
+        except ValueError:
+            if isinstance(image, str) and not image.startswith(("http://", "https://")) and not os.path.isfile(image):
+                raise ValueError(NOT_AN_IMAGE_SOURCE) from None  # text that decoded as base64, to no image
+            raise
+        return decoded.upright()
+    except Exception as err:  # OSError, decoding errors, httpx errors, TypeError: one clear line
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if len(detail) > 200:
             detail = detail[:197] + "..."
@@ -98,8 +152,9 @@ class ObjectPosePipeline(ChunkPipeline):
     """Objects and their 6D poses in images, from a LLaVA-pose model: boxes → one object each; no box → the
     objects of the generated caption.
 
-    Call it with an image (a path, a URL or a PIL image) or a list of them, and `boxes`: for one image a list of
-    boxes [x1, y1, x2, y2] in pixels (or one box), for a list of images one such list (or None) per image.
+    Call it with an image (a path, a URL, base64 text, bytes or a PIL image, decoded as `predict` decodes it: see
+    `read_image`) or a list of them, and `boxes`: for one image a list of boxes [x1, y1, x2, y2] in pixels (or one
+    box), for a list of images one such list (or None) per image.
     Keywords: `return_text` (return `{"text", "objects"}` instead of the objects), `max_new_tokens`, `timeout` (for
     URLs), and the pipeline's own `batch_size` (crops and images generated together). Returns a list of object
     dicts per image (see the module docstring); a list of images gives a list of those. A box that is not four

@@ -1,4 +1,10 @@
-"""Any image file → 8-bit RGB in its stored pixel frame: the one home of image decoding for the build and ``predict``.
+"""Any image file → 8-bit RGB in its stored pixel frame, and the bytes the build stores: the library's side of
+image decoding for the build and ``predict``.
+
+The decoding itself (:func:`decode_rgb`, :func:`to_rgb8`, :class:`DecodedImage`; how each Pillow mode becomes 8-bit
+RGB, 16-bit and float samples scaled, never clipped) lives in :mod:`modeling.image_decoding`, a file of the Hub
+bundle, so that the ``object-pose-estimation`` pipeline decodes a file exactly as ``predict`` and the build do.
+Here its errors are :class:`ImageRefused`, an ImageNet3DError (the CLI prints it as one line, exit 2).
 
 **The frame.** The official annotations (bbox, px, py, width, height) are in the *stored* pixel frame: the official
 scripts open images with PIL and never apply an EXIF or XMP orientation. Decoders that do apply it (``datasets``'
@@ -15,21 +21,6 @@ the bytes the build stores carry no orientation but 1:
 Each such case is a *conversion* in the build report (``from`` what, ``to`` what), never silent.
 ``predict`` decodes a user's photo with the same function and then turns it upright (:meth:`DecodedImage.upright`);
 see :func:`modeling.llava_pose.inference.read_image` for why.
-
-**The samples** (:func:`to_rgb8`). Modes with 8-bit samples (1, L, LA, P, PA, RGB, RGBA, RGBX, RGBa, CMYK,
-YCbCr, LAB, HSV) convert with Pillow's ``convert("RGB")``: alpha is dropped (as the official ``convert('RGB')``
-does), palettes expand, CMYK/YCbCr/LAB/HSV use Pillow's formulas. Pillow's ``convert`` *clips* wider samples to
-0..255, which turns a 16-bit image into 2 levels, so those are scaled here instead:
-
-* 16-bit modes (I;16, I;16L, I;16B, I;16N): v → round(v / 257), i.e. 0..65535 onto 0..255 (8-bit values stored as
-  v · 257, as 8→16-bit tools write them, come back exactly);
-* I (32-bit signed; Pillow's mode for 16-bit PGM and 32-bit integer TIFF): samples within 0..65535 are 16-bit
-  samples and scale as above; otherwise there is no known white point and the image's own [min, max] maps onto
-  0..255;
-* F (32-bit float): samples within [0, 1] (the float convention) are × 255; otherwise the image's [min, max] maps
-  onto 0..255; a NaN or infinite sample is refused (it has no 8-bit value).
-
-Every mapping is monotone and keeps up to 256 distinct levels. A mode with no conversion to RGB (La) is refused.
 """
 
 from __future__ import annotations
@@ -37,126 +28,60 @@ from __future__ import annotations
 import io
 import re
 import struct
-from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image
 
+from modeling import image_decoding
+from modeling.image_decoding import (
+    CORRUPT,
+    NOT_CONVERTIBLE,
+    ORIENTATION_TAG,
+    SIXTEEN_BIT_MODES,
+    TRANSPOSE,
+    DecodedImage,
+    ImageDecodingError,
+    orientation_of,
+)
 from modeling.utils.errors import ImageNet3DError
 
-ORIENTATION_TAG = 0x0112
-"""EXIF/TIFF tag of the orientation (1: stored frame is upright)."""
-TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-             8: Image.Transpose.ROTATE_90}
-"""Orientation value → the transpose that makes the stored pixels upright (as ``ImageOps.exif_transpose``)."""
-SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
-CORRUPT = "corrupt or truncated image"
-"""Reason (and build-report skip reason) for a file Pillow cannot decode."""
-NOT_CONVERTIBLE = "image not convertible to 8-bit RGB"
-"""Reason (and build-report skip reason) for a decodable image whose samples have no 8-bit RGB value."""
-_KEEPS_ICC = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
-"""Modes whose RGB values ``convert`` keeps, so that an RGB ICC profile still describes them."""
 _XMP_HEADERS = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
-_OBJECT_REPR = re.compile(r" ?<[^<>]* at 0x[0-9a-fA-F]+>")
 _XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*(?:=\s*["']|>)\s*)([0-9]+)""")
 
 
-class ImageRefused(ImageNet3DError):
-    """An image file that cannot become 8-bit RGB: ``reason`` (a build-report skip reason) and ``detail``."""
+class ImageRefused(ImageNet3DError, ImageDecodingError):
+    """An image file that cannot become 8-bit RGB: ``reason`` (a build-report skip reason) and ``detail``.
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason} ({detail})")
-        self.reason, self.detail = reason, detail
-
-
-@dataclass(frozen=True)
-class DecodedImage:
-    """An image file decoded to 8-bit RGB in its stored frame, with what it was and what was done to it."""
-
-    image: Image.Image
-    """8-bit RGB, stored frame (never turned), no metadata but an ICC profile that still applies."""
-    source: str
-    """Pillow's format and mode of the file, e.g. ``"JPEG RGB"``, ``"PNG I;16"``."""
-    scaling: str | None
-    """How wider samples became 8 bits (None: they were 8-bit)."""
-    orientation: int | None
-    """The orientation its metadata asks for (1 when none; None when the metadata cannot be read)."""
-
-    @property
-    def turns(self) -> bool:
-        """Whether a decoder applying the orientation would turn or flip the pixels."""
-        return self.orientation in TRANSPOSE
-
-    def upright(self) -> Image.Image:
-        """The image as orientation-aware viewers show it: turned by its orientation (the stored frame if none)."""
-        return self.image.transpose(TRANSPOSE[self.orientation]) if self.turns else self.image
-
-
-def _orientation(image: Image.Image) -> int | None:
-    """The orientation Pillow reads (EXIF, else XMP ``tiff:Orientation``): 1 when none or not a value 1-8."""
-    try:
-        value = image.getexif().get(ORIENTATION_TAG, 1)
-    except Exception:  # noqa: BLE001 - malformed metadata of an untrusted file: Pillow raises many kinds
-        return None
-    return value if isinstance(value, int) and value in TRANSPOSE else 1
-
-
-def _to_uint8(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``values`` mapped linearly from [low, high] onto 0..255, rounded (a constant image becomes 0)."""
-    if high <= low:
-        return np.zeros(values.shape, dtype=np.uint8)
-    return np.rint((values - low) * (255.0 / (high - low))).clip(0, 255).astype(np.uint8)
+    Both an ImageNet3DError (the CLI prints it as one line, exit 2) and the bundle's
+    :class:`~modeling.image_decoding.ImageDecodingError` (a ValueError): :func:`decode_rgb` and :func:`to_rgb8`
+    re-raise the bundle's error as this one, which ``except`` clauses of either kind catch. The bundle cannot raise
+    it itself: it cannot import ``modeling.utils.errors`` (it is copied next to the weights alone). Made as
+    ``ImageRefused(reason, detail)``; the message is ``"reason (detail)"``.
+    """
 
 
 def to_rgb8(image: Image.Image) -> tuple[Image.Image, str | None]:
-    """An image of any Pillow mode as 8-bit RGB, values scaled (not clipped), and how wider samples were scaled.
+    """An image of any Pillow mode as 8-bit RGB, values scaled (not clipped), and how wider samples were scaled
+    (:func:`modeling.image_decoding.to_rgb8`, whose docstring gives the mapping of each mode).
 
     Raises :class:`ImageRefused` for a mode Pillow cannot convert or a float image with NaN/infinite samples.
-    The module docstring gives the mapping of each mode.
     """
-    mode = image.mode
-    if mode in SIXTEEN_BIT_MODES or mode in ("I", "F"):
-        values = np.asarray(image).astype(np.float64)
-        if mode == "F" and not np.isfinite(values).all():
-            raise ImageRefused(NOT_CONVERTIBLE, "mode F (32-bit float) with NaN or infinite samples")
-        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-        if mode in SIXTEEN_BIT_MODES or (mode == "I" and low >= 0 and high <= 65535):
-            gray, scaling = _to_uint8(values, 0, 65535), f"{mode} samples 0..65535 / 257"
-        elif mode == "F" and low >= 0 and high <= 1:
-            gray, scaling = _to_uint8(values, 0, 1), "F samples 0..1 × 255"
-        else:
-            gray, scaling = _to_uint8(values, low, high), f"{mode} samples {low:g}..{high:g} onto 0..255"
-        return Image.fromarray(gray).convert("RGB"), scaling
     try:
-        rgb = image if mode == "RGB" else image.convert("RGB")
-    except ValueError as err:
-        raise ImageRefused(NOT_CONVERTIBLE, f"mode {mode}: {err}") from None
-    return rgb, None
+        return image_decoding.to_rgb8(image)
+    except ImageDecodingError as err:
+        raise ImageRefused(err.reason, err.detail) from None
 
 
 def decode_rgb(data: bytes) -> DecodedImage:
-    """Decode an image file's bytes (any format Pillow opens) to 8-bit RGB in its stored frame.
+    """Decode an image file's bytes (any format Pillow opens) to 8-bit RGB in its stored frame
+    (:func:`modeling.image_decoding.decode_rgb`).
 
     Raises :class:`ImageRefused` (``reason`` :data:`CORRUPT` or :data:`NOT_CONVERTIBLE`, with a ``detail``); the
     caller names the file. The pixels are never turned: ``orientation`` says what the metadata asks for.
     """
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            opened.load()  # decodes now: truncated files raise here
-            source, orientation = f"{opened.format} {opened.mode}", _orientation(opened)
-            icc = opened.info.get("icc_profile") if opened.mode in _KEEPS_ICC else None
-            rgb, scaling = to_rgb8(opened)
-            rgb = rgb.copy()  # our own image, not the file's: no EXIF/XMP to carry into a saved copy
-    except ImageRefused:
-        raise
-    except Exception as err:  # noqa: BLE001 - an untrusted file: whatever Pillow raises is "cannot decode it"
-        # Without the object reprs Pillow puts in some messages (<_io.BytesIO object at 0x...>): reports are
-        # deterministic.
-        raise ImageRefused(CORRUPT, f"{type(err).__name__}: {_OBJECT_REPR.sub('', str(err))}") from None
-    # An ICC profile stays only when it describes these RGB values.
-    rgb.info = {"icc_profile": icc} if isinstance(icc, bytes) and icc[16:20] == b"RGB " else {}
-    return DecodedImage(rgb, source, scaling, orientation)
+        return image_decoding.decode_rgb(data)
+    except ImageDecodingError as err:
+        raise ImageRefused(err.reason, err.detail) from None
 
 
 # ---- the bytes to store -------------------------------------------------------------------------------------
@@ -238,7 +163,7 @@ def png_bytes(image: Image.Image) -> bytes:
 def _orientation_of(data: bytes) -> int | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return _orientation(image)
+            return orientation_of(image)
     except Exception:  # noqa: BLE001 - re-reading our own output; any failure means "do not keep these bytes"
         return None
 
@@ -270,3 +195,7 @@ def stored_bytes(data: bytes, decoded: DecodedImage) -> tuple[bytes, dict | None
     if decoded.orientation != 1:
         to += ", stored frame, no orientation metadata"
     return png_bytes(decoded.image), {"from": described, "to": to}
+
+
+__all__ = ["CORRUPT", "NOT_CONVERTIBLE", "ORIENTATION_TAG", "SIXTEEN_BIT_MODES", "TRANSPOSE", "DecodedImage",
+           "ImageRefused", "decode_rgb", "neutralise_jpeg_orientation", "png_bytes", "stored_bytes", "to_rgb8"]

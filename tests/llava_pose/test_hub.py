@@ -30,7 +30,7 @@ def test_saved_folder_has_auto_map_and_self_contained_code():
     processor_config = json.loads((folder / "processor_config.json").read_text())
     assert processor_config["auto_map"] == {"AutoProcessor": "processing_llava_pose.LlavaPoseProcessor"}
     code = ["configuration_llava_pose.py", "modeling_llava_pose.py", "processing_llava_pose.py", "geometry.py",
-            "category_names.py", "pipeline_llava_pose.py", "box_crop.py"]
+            "category_names.py", "pipeline_llava_pose.py", "box_crop.py", "image_decoding.py"]
     assert config["custom_pipelines"]["object-pose-estimation"]["impl"] == "pipeline_llava_pose.ObjectPosePipeline"
     for name in code:
         assert (folder / name).is_file(), name
