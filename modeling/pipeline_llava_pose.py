@@ -47,7 +47,7 @@ from PIL import Image
 from transformers.pipelines.base import ChunkPipeline
 
 from .geometry import ANGLE_NAMES
-from .image_decoding import decode_rgb, from_pil
+from .image_decoding import CORRUPT, ImageDecodingError, decode_rgb, from_pil
 
 TASK = "object-pose-estimation"
 """The pipeline's task name."""
@@ -109,9 +109,10 @@ def read_image(image: Any, timeout: float | None = None, name: str = "image") ->
         data = _image_bytes(image, timeout)
         try:
             decoded = from_pil(image) if data is None else decode_rgb(data)
-        except ValueError:
-            if isinstance(image, str) and not image.startswith(("http://", "https://")) and not os.path.isfile(image):
-                raise ValueError(NOT_AN_IMAGE_SOURCE) from None  # text that decoded as base64, to no image
+        except ImageDecodingError as err:
+            guessed = isinstance(image, str) and not image.startswith(("http://", "https://", "data:image/"))
+            if guessed and err.reason == CORRUPT and not os.path.isfile(image):  # text that is base64 of no image
+                raise ValueError(NOT_AN_IMAGE_SOURCE) from None
             raise
         return decoded.upright()
     except Exception as err:  # OSError, decoding errors, httpx errors, TypeError: one clear line

@@ -152,6 +152,8 @@ def test_unreadable_inputs_are_one_clear_value_error(served, tmp_path):
         "nope.png": r"image 'nope\.png': cannot read an image from it \(not a file, an http\(s\) URL nor base64",
         base64.b64encode(b"hello").decode(): "not a file, an http\\(s\\) URL nor base64 image data",
         str(nan): r"cannot read an image from it \(image not convertible to 8-bit RGB \(mode F .*NaN",
+        base64.b64encode(nan.read_bytes()).decode(): r"\(image not convertible to 8-bit RGB \(mode F .*NaN",
+        "data:image/png;base64," + base64.b64encode(b"hello").decode(): r"\(corrupt or truncated image \(",
     }
     for argument, message in cases.items():
         with pytest.raises(ValueError, match=message):
