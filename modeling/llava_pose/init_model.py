@@ -148,7 +148,8 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
 
     `vision_tower` is a trained classification baseline folder (`imagenet3d train-baseline`) whose backbone becomes
     the vision tower, weights, input side and pixel normalisation included, as LLaVA starts from a pretrained CLIP;
-    `size` then gives the language model only. Train such a base with `imagenet3d train --stage 1
+    `size` then gives the language model only, and the pose head also reads the tower's features
+    (`LlavaPoseConfig.pose_head_vision_features`). Train such a base with `imagenet3d train --stage 1
     --freeze-vision-tower`.
     """
     import torch
@@ -198,6 +199,10 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
         pose_loss_weight=0.3,
         # A small tower has little to spare: read its last layer (LLaVA-1.5 reads the second to last).
         vision_feature_layer=-1, vision_feature_select_strategy=strategy,
+        # A trained tower already sees the pose: the head reads its features too, not only what survives the
+        # projector and the LM (demo data, stage 1 with 20 % captions + stage 2, joint 3D-aware Acc@π/6: 77.2 without,
+        # 78.2 with; the describe task's matched-object Acc@π/6 34.3 -> 42.4).
+        pose_head_vision_features=pretrained is not None,
     )
     torch.manual_seed(seed)
     model = LlavaPoseForConditionalGeneration(config)

@@ -143,6 +143,7 @@ def test_stage1_on_a_baseline_tower_keeps_it_frozen(data_dir, tmp_path):
     base = build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir)
     model, processor = load_model(base)
     assert model.config.image_seq_length == 4  # 64 px at stride 32
+    assert model.config.pose_head_vision_features and model.pose_head.vision_dense is not None  # reads the tower
     assert list(processor.image_processor.image_mean) == list(baseline_processor.image_mean)
     assert list(processor.image_processor.image_std) == list(baseline_processor.image_std)
     expected = baseline.backbone.state_dict()  # weights and BatchNorm statistics
