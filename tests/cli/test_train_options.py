@@ -72,7 +72,8 @@ def test_defaults_are_unchanged():
     assert dataclasses.asdict(LlavaPoseTrainingArguments()) == {
         "stage": 2, "known_only": False, "lora_rank": 16, "lora_alpha": None, "lora_dropout": 0.05,
         "lora_targets": DEFAULT_LORA_TARGETS, "max_steps": None, "freeze_vision_tower": False, "epochs": 3.0,
-        "batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": None, "weight_decay": 0.0,
+        "batch_size": 8, "eval_batch_size": None, "gradient_accumulation_steps": 1, "learning_rate": None,
+        "weight_decay": 0.0,
         "warmup_ratio": 0.03, "lr_scheduler": "cosine", "bf16": False, "eval_steps": 100, "save_steps": 100,
         "save_total_limit": None, "logging_steps": 10, "max_eval_samples": 256, "caption_ratio": None,
         "hflip": True, "augment": True, "pose_loss_weight": None, "lm_loss_reduction": None, "merge": False,
