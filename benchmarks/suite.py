@@ -96,8 +96,10 @@ def merge_into(path: Path, document: dict) -> dict:
     for e in kept:
         e.setdefault("date", earlier["date"])
         e.setdefault("command", earlier["command"])
-    updates = [*earlier.get("updates", []), {"date": document["date"], "command": document["command"],
-                                              "entries": sorted(fresh)}]
+    # An earlier re-measurement keeps only the entries this one leaves as they were (none left: it goes).
+    updates = [{**u, "entries": [n for n in u["entries"] if n not in fresh]} for u in earlier.get("updates", [])]
+    updates = [u for u in updates if u["entries"]] + [{"date": document["date"], "command": document["command"],
+                                                        "entries": sorted(fresh)}]
     return {**earlier, "updates": updates, "entries": kept + document["entries"]}
 
 
