@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from pathlib import Path
 
 import datasets
 import numpy as np
@@ -30,11 +31,17 @@ CROP_ABS_DIFFERENCE = 6.0
 
 
 @pytest.fixture(scope="module")
-def crops(synthetic_release, tmp_path_factory):
-    """The pose config's train split at 256² crops: decoded rows and undecoded ({"bytes", "path"}) rows."""
+def built(synthetic_release, tmp_path_factory):
+    """The pose config at 256² crops."""
     out = tmp_path_factory.mktemp("collate") / "imagenet3d"
     build_module.build(synthetic_release, out, configs=["pose"], crop_size=CROP, progress=False)
-    decoded = load_dataset(str(out), "pose", split="train")
+    return out
+
+
+@pytest.fixture(scope="module")
+def crops(built):
+    """The pose config's train split at 256² crops: decoded rows and undecoded ({"bytes", "path"}) rows."""
+    decoded = load_dataset(str(built), "pose", split="train")
     return decoded, decoded.cast_column("image", datasets.Image(decode=False))
 
 
@@ -108,3 +115,16 @@ def test_bad_input_is_an_error_naming_the_row_and_file(crops):
     for size in (0, -3, 2.5, True):
         with pytest.raises(ImageNet3DError, match="size: must be a positive number of pixels"):
             ResizedCropCollator(size)
+
+
+def test_the_readme_snippet_runs(built, tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("#### Crops at the model's size, into torch batches", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "imagenet3d").symlink_to(built, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own snippet
+    batch = namespace["batch"]
+    assert batch["image"].shape == (32, 3, 256, 256) and batch["image"].dtype == torch.uint8
+    assert batch["azimuth"].shape == (32,) and batch["azimuth"].dtype == torch.float32
