@@ -86,7 +86,7 @@ def _clock(function, repeats: int = PROFILE_REPEATS) -> tuple[float, object]:
     return best, result
 
 
-def profile(undecoded, reader, jpegs: list[bytes], count: int) -> tuple[dict, dict, float]:
+def profile(undecoded, reader, count: int) -> tuple[dict, dict, float]:
     """Each step of ours and of the per-item reader timed alone, one process, on the first ``count`` crops.
 
     Returns ``(ours, official, mean_abs_difference)``: ms per crop of each step, and the mean absolute difference
@@ -98,12 +98,12 @@ def profile(undecoded, reader, jpegs: list[bytes], count: int) -> tuple[dict, di
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _profile(undecoded, reader, jpegs, count)
+        return _profile(undecoded, reader, count)
     finally:
         torch.set_num_threads(threads)
 
 
-def _profile(undecoded, reader, jpegs: list[bytes], count: int) -> tuple[dict, dict, float]:
+def _profile(undecoded, reader, count: int) -> tuple[dict, dict, float]:
     import numpy as np
     import torch
     from PIL import Image
@@ -142,8 +142,9 @@ def _profile(undecoded, reader, jpegs: list[bytes], count: int) -> tuple[dict, d
                 "collate": stack}
 
     ours_pixels = np.stack([np.asarray(p) for batch in pictures for p in batch]).astype(np.int16)
-    by_full = np.stack([np.asarray(Image.open(io.BytesIO(b)).convert("RGB").resize((SIZE, SIZE), Image.BILINEAR))
-                        for b in jpegs[:count]]).astype(np.int16)
+    by_full = np.stack([np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+                                   .resize((SIZE, SIZE), Image.BILINEAR)) for batch in rows for row in batch])
+    by_full = by_full.astype(np.int16)
     per_crop = {name: {step: round(seconds / count * 1e3, 3) for step, seconds in steps.items()}
                 for name, steps in (("ours", ours), ("official", official))}
     return per_crop["ours"], per_crop["official"], float(np.abs(ours_pixels - by_full).mean())
@@ -195,7 +196,7 @@ def run(quick: bool, work: Path) -> list[dict]:
             raise RuntimeError(f"the loaders deliver different crops: { {n: (counts[n], shapes[n]) for n in group} }")
     rate = {name: counts[name] / best[name] for name in best}
     ours_profile, official_profile, difference = profile(undecoded, OfficialCropDataset(official_dir, "train"),
-                                                         jpegs, 32 if quick else PROFILE_CROPS)
+                                                         32 if quick else PROFILE_CROPS)
     common = {"items": counts["ours"], "batch_size": BATCH, "workers": WORKERS}
     what = f"load_dataset(OUT, 'pose') + ResizedCropCollator({SIZE}), (B, 3, {SIZE}, {SIZE}) uint8"
     full = "full size (512²): load_dataset(OUT, 'pose') + collate_crops"
