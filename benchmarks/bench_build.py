@@ -3,7 +3,7 @@
 * ``build``: objects/s of ``build(..., configs=["pose"], crop_size=512, num_proc=2)`` against the official
   per-object pipeline (:func:`benchmarks.official.official_preprocess`, 512 × 512, 2 workers) on the same
   release; each is timed around the call in a fresh process (interpreter start-up and the caller's imports are
-  not counted for either; worker start-up is), best of ``REPEATS``;
+  not counted for either; worker start-up is), best of ``REPEATS``; ``--quick`` calls them in the suite's process;
 * ``build_peak_memory``: the peak RSS of the two, summed over the process and its workers;
 * ``build_num_proc``: objects/s with 2 worker processes against 1;
 * ``build_memory_growth``: the peak RSS of the whole build (every config) of a release 4x larger against the
@@ -58,7 +58,7 @@ def run(quick: bool, work: Path) -> list[dict]:
         for name, function, args in (("official", official, (str(release), str(theirs_out), CROP, 2)),
                                      ("ours", ours, (str(release), str(ours_out), ["pose"], CROP, 2)),
                                      ("ours_1", ours, (str(release), str(work / "ours1"), ["pose"], CROP, 1))):
-            measured = run_in_child(function, *args)
+            measured = run_in_child(function, *args, fresh=not quick)
             if name not in best or measured.seconds < best[name].seconds:
                 best[name] = measured
     objects = best["official"].result
@@ -85,7 +85,7 @@ def _growth(quick: bool, work: Path) -> list[dict]:
     peaks, largest, counts = {}, 0, {}
     for name, source in (("small", small), ("big", big)):
         start = time.perf_counter()
-        measured = run_in_child(ours, str(source), str(work / f"growth_{name}"), None, 128, 2)
+        measured = run_in_child(ours, str(source), str(work / f"growth_{name}"), None, 128, 2, fresh=not quick)
         peaks[name] = measured.peak_rss_mb
         counts[name] = (data.listed_images(source), round(time.perf_counter() - start, 1))
         largest = max(largest, measured.result["largest_file"])

@@ -38,7 +38,7 @@ def run(quick: bool, work: Path) -> list[dict]:
     model, processor = load_model(model_dir)
     crops = load_dataset(str(dataset_dir), "pose", split="train")
     batches = (1, 2, 4) if quick else (1, 8, 32)
-    kwargs = {"task": "describe", "max_new_tokens": 8} if quick else {"task": "describe"}
+    kwargs = {"task": "describe", "max_new_tokens": 2} if quick else {"task": "describe"}
     images = [crops[i % len(crops)]["image"].convert("RGB") for i in range(max(batches))]
     torch.manual_seed(0)
     latency = {}

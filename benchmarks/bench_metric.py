@@ -45,7 +45,7 @@ def run(quick: bool, work: Path) -> list[dict]:
     from modeling.evaluation.metrics import pose_error
     from modeling.evaluation.scoring import score_files
 
-    pairs, sample = (20_000, 200) if quick else (PAIRS, BASELINE_PAIRS)
+    pairs, sample = (2_000, 20) if quick else (PAIRS, BASELINE_PAIRS)
     rng = np.random.default_rng(0)
     pred, gt = rng.uniform(0, 2 * np.pi, (2, pairs, 3))
     start = time.perf_counter()

@@ -85,13 +85,21 @@ def _child(function: Callable[..., Any], args: tuple, queue: Any) -> None:
         queue.put(("error", 0.0, f"{type(err).__name__}: {err}"))
 
 
-def run_in_child(function: Callable[..., Any], *args: Any) -> Measured:
+def run_in_child(function: Callable[..., Any], *args: Any, fresh: bool = True) -> Measured:
     """Run ``function(*args)`` in a fresh (spawned) process; its wall time, the tree's peak RSS and its result.
 
     ``function`` must be importable (module level) and its result picklable. The time is taken inside the child
     around the call (the child's own start-up is not counted; processes the function starts are). Raises
-    RuntimeError with the child's error when it fails.
+    RuntimeError with the child's error when it fails. ``fresh=False`` (``--quick``) calls it in this process
+    instead, the peak RSS then being this process tree's: a spawned child costs seconds of imports, and quick
+    figures say nothing anyway.
     """
+    if not fresh:
+        with TreeMemory(os.getpid()) as memory:
+            start = time.perf_counter()
+            result = function(*args)
+            seconds = time.perf_counter() - start
+        return Measured(seconds, memory.peak_mb, result)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_child, args=(function, args, queue))

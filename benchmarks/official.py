@@ -10,7 +10,9 @@
   Annotation files are read with the project's safe loader (the official ``allow_pickle=True`` is not allowed
   here; both unpickle the same object array).
 * :class:`OfficialCropDataset`: the official-style per-item reader of that output (``IMAGENET3DPose``: per item,
-  open the crop's JPEG, convert to RGB, read its ``.npz``), for a ``torch.utils.data.DataLoader``.
+  open the crop's JPEG, convert to RGB, read its ``.npz``), for a ``torch.utils.data.DataLoader``; with ``size``,
+  each crop is then resized to ``size`` × ``size`` as the official baseline's transform does (256², spec §5 Task 2;
+  torchvision's ``Resize`` on a PIL image is Pillow's bilinear resize).
 """
 
 from __future__ import annotations
@@ -98,11 +100,14 @@ def official_preprocess(source: str | Path, out: str | Path, size: int = 512, wo
 class OfficialCropDataset:
     """Per-item reader of :func:`official_preprocess`'s output (one split): each item opens a crop and its npz.
 
-    Items are dicts ``{"image": (H, W, 3) uint8 array, "azimuth", "elevation", "theta", "distance", "category"}``.
+    Items are dicts ``{"image": (3, H, W) uint8 tensor, "azimuth", "elevation", "theta", "distance", "category"}``,
+    the image made contiguous in that layout as torchvision's ``PILToTensor`` makes it; with ``size``, the full
+    decode is first resized to size × size (Pillow's bilinear, as torchvision's ``Resize`` does to PIL images).
     """
 
-    def __init__(self, root: str | Path, split: str = "train") -> None:
+    def __init__(self, root: str | Path, split: str = "train", size: int | None = None) -> None:
         self.root = Path(root) / split
+        self.size = size
         categories = sorted(os.listdir(self.root / "images"))
         self.items = []
         for index, category in enumerate(categories):
@@ -113,8 +118,13 @@ class OfficialCropDataset:
         return len(self.items)
 
     def __getitem__(self, item: int) -> dict:
+        import torch
+
         index, category, name = self.items[item]
-        image = np.array(Image.open(self.root / "images" / category / f"{name}.JPEG").convert("RGB"))
+        picture = Image.open(self.root / "images" / category / f"{name}.JPEG").convert("RGB")
+        if self.size is not None:
+            picture = picture.resize((self.size, self.size), Image.Resampling.BILINEAR)
+        image = torch.from_numpy(np.array(picture)).permute(2, 0, 1).contiguous()
         with np.load(self.root / "annotations" / category / f"{name}.npz") as annotation:
             fields = {key: float(annotation[key]) for key in ("azimuth", "elevation", "theta", "distance")}
         return {"image": image, **fields, "category": index}

@@ -96,8 +96,10 @@ def merge_into(path: Path, document: dict) -> dict:
     for e in kept:
         e.setdefault("date", earlier["date"])
         e.setdefault("command", earlier["command"])
-    updates = [*earlier.get("updates", []), {"date": document["date"], "command": document["command"],
-                                              "entries": sorted(fresh)}]
+    # An earlier re-measurement keeps only the entries this one leaves as they were (none left: it goes).
+    updates = [{**u, "entries": [n for n in u["entries"] if n not in fresh]} for u in earlier.get("updates", [])]
+    updates = [u for u in updates if u["entries"]] + [{"date": document["date"], "command": document["command"],
+                                                        "entries": sorted(fresh)}]
     return {**earlier, "updates": updates, "entries": kept + document["entries"]}
 
 
@@ -123,7 +125,27 @@ def markdown(document: dict) -> str:
                                               f"{'met' if e['met'] else '**missed**'}")
         lines.append(f"| {e['name']}: {e['what']} vs {e['baseline_what']} | {_cell(e['figure'])} | "
                      f"{_cell(e['baseline'])} | {_cell(e['ratio'])} | {e['units']} | {goal} |")
+    profiles = [_profile_line(e) for e in document["entries"] if e["met"] is False and _profile_of(e)]
+    if profiles:
+        lines += ["", "Where the time goes, for the goals missed (each step timed alone, in the same run):", ""]
+        lines += profiles
     return "\n".join(lines) + "\n"
+
+
+def _profile_of(e: dict) -> tuple[str, dict] | None:
+    """An entry's profile detail: ``profile_<unit>`` → {reader: {step: figure}} (e.g. ``profile_ms_per_crop``)."""
+    for key, value in e.get("details", {}).items():
+        if key.startswith("profile_") and isinstance(value, dict):
+            return key[len("profile_"):].replace("_", " "), value
+    return None
+
+
+def _profile_line(e: dict) -> str:
+    unit, readers = _profile_of(e)
+    parts = ["; ".join(f"{reader}: " + ", ".join(f"{step.replace('_', ' ')} {_cell(value)}"
+                                                 for step, value in steps.items())
+                       for reader, steps in readers.items())]
+    return f"- {e['name']} ({unit}): {parts[0]}"
 
 
 def _load_of(document: dict, update: dict) -> Any:

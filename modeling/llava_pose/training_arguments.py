@@ -53,6 +53,10 @@ class LlavaPoseTrainingArguments:
     epochs: float = field(default=3.0, metadata={
         "help": "passes over the training mix (fractions allowed), unless max steps are given"})
     batch_size: int = field(default=8, metadata={"help": "examples per device and step"})
+    eval_batch_size: int | None = field(default=None, metadata={
+        "help": "validation examples per device and step of the evaluation; when not given, the batch size. The "
+                "evaluation loss averages per-batch mean losses, so runs whose eval batches differ (N processes of "
+                "batch b against one of batch N*b) group the rows differently: give both the same eval batch"})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "batches accumulated per optimizer step"})
     learning_rate: float | None = field(default=None, metadata={
         "help": "peak AdamW learning rate; when not given, 1e-3 in stage 1 and 2e-4 in stage 2"})
@@ -104,6 +108,7 @@ class LlavaPoseTrainingArguments:
             ("max_steps", self.max_steps is None or self.max_steps > 0, "must be positive (or -1: use epochs)"),
             ("epochs", self.epochs > 0, "must be positive"),
             ("batch_size", self.batch_size > 0, "must be positive"),
+            ("eval_batch_size", self.eval_batch_size is None or self.eval_batch_size > 0, "must be positive"),
             ("lora_rank", self.lora_rank > 0, "must be positive"),
             ("gradient_accumulation_steps", self.gradient_accumulation_steps > 0, "must be positive"),
             ("eval_steps", self.eval_steps >= 0, "must be 0 or more"),

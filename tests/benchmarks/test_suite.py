@@ -12,7 +12,9 @@ FIELDS = ("name", "figure", "baseline", "ratio", "units", "machine")
 
 
 def test_quick_suite_writes_results_of_the_documented_shape(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
+    # One thread: the quick sizes are overhead-bound, and on a busy machine a second OpenMP thread spinning while its
+    # partner waits for a core only burns time (the quick suite took 24 s of CPU with two threads, 13 s with one).
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
            "IMAGENET3D_BENCH_CACHE": str(tmp_path / "cache")}
     run = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path / "out")], cwd=REPO,
                          env=env, capture_output=True, text=True, timeout=1800)
@@ -21,7 +23,8 @@ def test_quick_suite_writes_results_of_the_documented_shape(tmp_path):
     assert document["quick"] is True and document["machine"]["cores"] >= 1
     names = [e["name"] for e in document["entries"]]
     for expected in ("build", "build_memory_growth", "build_largest_shard", "loader", "loader_decode_bound",
-                     "metric", "score_files", "objects_per_image", "training_lora_vs_full"):
+                     "loader_full_size", "loader_full_size_decode_bound", "metric", "score_files", "objects_per_image",
+                     "training_lora_vs_full"):
         assert expected in names
     assert any(name.startswith("inference_batch_") for name in names)
     for e in document["entries"]:
@@ -55,3 +58,12 @@ def test_a_rerun_of_some_benchmarks_replaces_their_entries_in_the_full_results(t
     assert [(e["name"], e["figure"]) for e in merged["entries"]] == [("a", 2.0), ("b", 3.0)]
     assert merged["entries"][0]["command"] == "python -m benchmarks"
     assert merged["updates"][0]["entries"] == ["b"] and "Re-measured" in markdown(merged)
+    # Re-measuring b again replaces the earlier re-measurement's line; re-measuring a keeps b's.
+    write(merged, tmp_path)
+    again = merge_into(tmp_path / "results.json", results_document([entry("b", 5.0, 4.0, "s", "b", "base")], host,
+                                                                   False, "python -m benchmarks --only b", 1.0))
+    assert [u["entries"] for u in again["updates"]] == [["b"]] and markdown(again).count("Re-measured") == 1
+    write(again, tmp_path)
+    other = merge_into(tmp_path / "results.json", results_document([entry("a", 1.0, 1.0, "x/s", "a", "base")], host,
+                                                                   False, "python -m benchmarks --only a", 1.0))
+    assert [u["entries"] for u in other["updates"]] == [["b"], ["a"]]

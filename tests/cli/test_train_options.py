@@ -13,6 +13,7 @@ from modeling.baseline.training_arguments import BaselineTrainingArguments
 from modeling.cli.options import dataclass_from_args, flag
 from modeling.cli.train_baseline import ALIASES
 from modeling.llava_pose.training_arguments import DEFAULT_LORA_TARGETS, LlavaPoseTrainingArguments
+from modeling.utils.errors import ImageNet3DError
 
 COMMANDS = {"train": (LlavaPoseTrainingArguments, ["--data", "d", "--model", "m", "--output", "o"]),
             "train-baseline": (BaselineTrainingArguments, ["--data", "d", "--output", "o"])}
@@ -72,7 +73,8 @@ def test_defaults_are_unchanged():
     assert dataclasses.asdict(LlavaPoseTrainingArguments()) == {
         "stage": 2, "known_only": False, "lora_rank": 16, "lora_alpha": None, "lora_dropout": 0.05,
         "lora_targets": DEFAULT_LORA_TARGETS, "max_steps": None, "freeze_vision_tower": False, "epochs": 3.0,
-        "batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": None, "weight_decay": 0.0,
+        "batch_size": 8, "eval_batch_size": None, "gradient_accumulation_steps": 1, "learning_rate": None,
+        "weight_decay": 0.0,
         "warmup_ratio": 0.03, "lr_scheduler": "cosine", "bf16": False, "eval_steps": 100, "save_steps": 100,
         "save_total_limit": None, "logging_steps": 10, "max_eval_samples": 256, "caption_ratio": None,
         "hflip": True, "augment": True, "pose_loss_weight": None, "lm_loss_reduction": None, "merge": False,
@@ -103,8 +105,12 @@ def test_every_old_train_flag_keeps_its_meaning():
         "learning_rate": 0.01, "weight_decay": 0.1, "warmup_ratio": 0.2, "lr_scheduler": "linear", "bf16": True,
         "eval_steps": 7, "max_eval_samples": 9, "save_steps": 11, "save_total_limit": 2, "logging_steps": 3,
         "resume": True, "merge": True, "seed": 5, "caption_ratio": 0.4, "hflip": False, "augment": False,
-        "pose_loss_weight": 2.0, "lm_loss_reduction": None, "num_workers": 1, "no_progress": True}
+        "pose_loss_weight": 2.0, "lm_loss_reduction": None, "num_workers": 1, "no_progress": True,
+        "eval_batch_size": None}
     assert options_of("train", "--epochs", "1.5", "--resume", "run/checkpoint-4").epochs == 1.5
+    assert options_of("train", "--eval-batch-size", "4").eval_batch_size == 4
+    with pytest.raises(ImageNet3DError, match="eval_batch_size|eval-batch-size"):
+        LlavaPoseTrainingArguments(eval_batch_size=0)
     assert options_of("train", "--lm-loss-reduction", "example").lm_loss_reduction == "example"
     assert vars(parse("train", "--resume", "run/checkpoint-4"))["resume"] == "run/checkpoint-4"
 
