@@ -20,6 +20,7 @@ from modeling.data import build as build_module
 from modeling.data.loading import load_split
 from modeling.geometry import angle_to_bin, flip_pose
 from modeling.llava_pose.inference import load_model
+from modeling.llava_pose.trainer import PoseStats, answer_window
 from modeling.llava_pose.training import (
     DEFAULT_LORA_TARGETS,
     SUMMARY_FILE,
@@ -358,3 +359,34 @@ def test_real_checkpoint_stage2_bf16(data_dir, tmp_path):
     target = train(data_dir, base, tmp_path / "run", stage=2, max_steps=2, batch_size=2, bf16=True, merge=False,
                    eval_steps=0, save_steps=0, max_eval_samples=4, progress=False)
     assert (target / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("reduction", ["token", "example"])
+def test_answer_window_keeps_the_loss_and_its_gradients(data_dir, processor, reduction):
+    """The trainer's logits window (answer_window) gives the whole sequence's LM loss, answer accuracy and gradients,
+    on joint items and a long caption mixed."""
+    model = load_model(tiny_model_dir())[0]
+    model.config.lm_loss_reduction = reduction
+    rows = load_split(data_dir, "pose", "train")
+    captions = load_split(data_dir, "captions", "train")
+    examples = [joint_example(rows[i], processor) for i in range(3)] + [caption_example(captions[0], processor)]
+    batch = LlavaPoseCollator(processor, with_angles=False)(examples)
+    windowed = answer_window(batch)
+    keep = windowed["logits_to_keep"]
+    assert 0 < keep < batch["labels"].shape[1] and windowed["labels"].shape[1] == keep
+    assert (batch["labels"][:, :-keep] == IGNORE_INDEX).all()  # no labelled token is left out
+    results = []
+    for inputs in (batch, windowed):
+        model.zero_grad()
+        out = model(**inputs)
+        out.loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        stats = PoseStats(processor.pose_token_id).sequence_counts(out, inputs, None)
+        results.append((out.lm_loss.item(), out.pose_loss.item(), grads, stats))
+    (full_lm, full_pose, full_grads, full_stats), (lm, pose, grads, stats) = results
+    assert lm == pytest.approx(full_lm, rel=1e-5) and pose == pytest.approx(full_pose, rel=1e-5)
+    assert grads.keys() == full_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, full_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    np.testing.assert_array_equal(stats, full_stats)
+    assert answer_window({"input_ids": batch["input_ids"]}) == {"input_ids": batch["input_ids"]}
