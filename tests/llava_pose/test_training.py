@@ -17,7 +17,7 @@ from transformers import AutoModel, TrainerCallback
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling import cli
 from modeling.data import build as build_module
-from modeling.data.loading import load_split
+from modeling.data.loading import load_pose_split, load_split
 from modeling.geometry import angle_to_bin, flip_pose
 from modeling.llava_pose.inference import load_model
 from modeling.llava_pose.trainer import PoseStats, answer_window
@@ -32,6 +32,7 @@ from modeling.llava_pose.training import (
 from modeling.llava_pose.training_data import (
     IGNORE_INDEX,
     LlavaPoseCollator,
+    TrainingMix,
     caption_example,
     joint_example,
     load_training_data,
@@ -390,3 +391,16 @@ def test_answer_window_keeps_the_loss_and_its_gradients(data_dir, processor, red
         torch.testing.assert_close(grad, full_grads[name], rtol=1e-4, atol=1e-6, msg=name)
     np.testing.assert_array_equal(stats, full_stats)
     assert answer_window({"input_ids": batch["input_ids"]}) == {"input_ids": batch["input_ids"]}
+
+
+def test_joint_crops_decoded_once_give_the_same_items(data_dir, processor):
+    """TrainingMix reads its joint crops from one array decoded once: every item (crop pixels after mirror and jitter,
+    prompt, answer, poses) is the one read from the dataset row."""
+    rows = load_pose_split(data_dir, "train", "known")
+    mix = TrainingMix(rows, None, processor, seed=3, hflip=True, augment=True)
+    assert mix._joint_decoded is not None and len(mix._joint_decoded[1]) == len(rows)
+    for index in range(0, len(rows), max(1, len(rows) // 12)):
+        got = mix[index]
+        want = joint_example(rows[index], processor, flip=mix.flips(index), rng=mix.jitter_rng(index))
+        assert (got.prompt, got.answer, got.poses, got.source) == (want.prompt, want.answer, want.poses, want.source)
+        np.testing.assert_array_equal(np.asarray(got.image), np.asarray(want.image))
