@@ -17,9 +17,10 @@ from transformers import AutoModel, TrainerCallback
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling import cli
 from modeling.data import build as build_module
-from modeling.data.loading import load_split
+from modeling.data.loading import load_pose_split, load_split
 from modeling.geometry import angle_to_bin, flip_pose
 from modeling.llava_pose.inference import load_model
+from modeling.llava_pose.trainer import PoseStats, answer_window
 from modeling.llava_pose.training import (
     DEFAULT_LORA_TARGETS,
     SUMMARY_FILE,
@@ -31,6 +32,7 @@ from modeling.llava_pose.training import (
 from modeling.llava_pose.training_data import (
     IGNORE_INDEX,
     LlavaPoseCollator,
+    TrainingMix,
     caption_example,
     joint_example,
     load_training_data,
@@ -359,3 +361,47 @@ def test_real_checkpoint_stage2_bf16(data_dir, tmp_path):
     target = train(data_dir, base, tmp_path / "run", stage=2, max_steps=2, batch_size=2, bf16=True, merge=False,
                    eval_steps=0, save_steps=0, max_eval_samples=4, progress=False)
     assert (target / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("reduction", ["token", "example"])
+def test_answer_window_keeps_the_loss_and_its_gradients(data_dir, processor, reduction):
+    """The trainer's logits window (answer_window) gives the whole sequence's LM loss, answer accuracy and gradients,
+    on joint items and a long caption mixed."""
+    model = load_model(tiny_model_dir())[0]
+    model.config.lm_loss_reduction = reduction
+    rows = load_split(data_dir, "pose", "train")
+    captions = load_split(data_dir, "captions", "train")
+    examples = [joint_example(rows[i], processor) for i in range(3)] + [caption_example(captions[0], processor)]
+    batch = LlavaPoseCollator(processor, with_angles=False)(examples)
+    windowed = answer_window(batch)
+    keep = windowed["logits_to_keep"]
+    assert 0 < keep < batch["labels"].shape[1] and windowed["labels"].shape[1] == keep
+    assert (batch["labels"][:, :-keep] == IGNORE_INDEX).all()  # no labelled token is left out
+    results = []
+    for inputs in (batch, windowed):
+        model.zero_grad()
+        out = model(**inputs)
+        out.loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        stats = PoseStats(processor.pose_token_id).sequence_counts(out, inputs, None)
+        results.append((out.lm_loss.item(), out.pose_loss.item(), grads, stats))
+    (full_lm, full_pose, full_grads, full_stats), (lm, pose, grads, stats) = results
+    assert lm == pytest.approx(full_lm, rel=1e-5) and pose == pytest.approx(full_pose, rel=1e-5)
+    assert grads.keys() == full_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, full_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    np.testing.assert_array_equal(stats, full_stats)
+    assert answer_window({"input_ids": batch["input_ids"]}) == {"input_ids": batch["input_ids"]}
+
+
+def test_joint_crops_decoded_once_give_the_same_items(data_dir, processor):
+    """TrainingMix reads its joint crops from one array decoded once: every item (crop pixels after mirror and jitter,
+    prompt, answer, poses) is the one read from the dataset row."""
+    rows = load_pose_split(data_dir, "train", "known")
+    mix = TrainingMix(rows, None, processor, seed=3, hflip=True, augment=True)
+    assert mix._joint_decoded is not None and len(mix._joint_decoded[1]) == len(rows)
+    for index in range(0, len(rows), max(1, len(rows) // 12)):
+        got = mix[index]
+        want = joint_example(rows[index], processor, flip=mix.flips(index), rng=mix.jitter_rng(index))
+        assert (got.prompt, got.answer, got.poses, got.source) == (want.prompt, want.answer, want.poses, want.source)
+        np.testing.assert_array_equal(np.asarray(got.image), np.asarray(want.image))
