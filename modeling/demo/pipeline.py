@@ -80,7 +80,13 @@ PLANS = {
     "full": DemoPlan(images_per_category=540, novel_images_per_category=120, image_scale=0.5, crop_size=64,
                      model_size="small",
                      baseline_steps=4500, stage1_steps=600, stage2_steps=150, caption_ratio=0.05, batch_size=64,
-                     learning_rate=2e-3, max_eval_objects=None, describe_images=96),
+                     learning_rate=2e-3, max_eval_objects=None, describe_images=96,
+                     # Stage 1 also learns the captions' language (20 % of its items, each example's LM loss
+                     # averaged alone, so long captions do not outweigh the short joint answers). Measured on this
+                     # data (stage 1 + stage 2, 96 describe images): malformed tags 123 -> 0, object precision /
+                     # recall 10.7 / 12.2 -> 36.5 / 26.7 %, joint 76.8 -> 77.2 (78.2 with the pose head reading the
+                     # tower, init-model's default for a trained tower).
+                     stage1_caption_ratio=0.2, lm_loss_reduction="example"),
     "small": DemoPlan(images_per_category=3, novel_images_per_category=3, image_scale=0.5, crop_size=32,
                       model_size="tiny",
                       baseline_steps=3, stage1_steps=4, stage2_steps=3, caption_ratio=0.25, batch_size=4,
