@@ -28,6 +28,7 @@ import numpy as np
 from dataset_card import KNOWN_CATEGORIES
 from modeling.baseline.training_arguments import BaselineTrainingArguments
 from modeling.data.augmentation import jitter
+from modeling.data.loading import decode_crops_once
 from modeling.geometry import ANGLE_NAMES, flip_pose
 from modeling.utils.errors import ImageNet3DError
 from modeling.utils.model_folder import check_output_folder
@@ -46,7 +47,7 @@ class AugmentedRows:
     epoch e come from the generator seeded with (seed, e, i) alone, so that an item is the same whichever process
     loads it and after a resume: two processes with batch b see the examples of one process with batch 2b.
     `set_epoch` (called by `modeling.baseline.trainer_common.EpochCallback`) selects the epoch. With `decode_once`
-    the crops are decoded once into one uint8 array (when they share a size and fit in `DECODE_ONCE_LIMIT`) instead of
+    the crops are decoded once into one uint8 array (`modeling.data.loading.decode_crops_once`) instead of
     once per item per epoch; the items are the same either way.
     """
 
@@ -89,24 +90,14 @@ class AugmentedRows:
         return {"image": image, "category": category, **dict(zip(ANGLE_NAMES, angles))}
 
 
-DECODE_ONCE_LIMIT = 2 << 30
-"""Largest decoded training set (bytes of RGB pixels) that `AugmentedRows` keeps in memory instead of decoding a
-JPEG per item per epoch."""
-
-
 def _decode_all(rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(images (N, H, W, 3) uint8, categories (N,), angles (N, 3)) of a `datasets.Dataset` whose crops share one
-    size and fit in `DECODE_ONCE_LIMIT`; None otherwise (then each item is decoded when read)."""
-    if not len(rows) or not hasattr(rows, "column_names"):  # a datasets.Dataset: whole columns read at once
-        return None
-    first = rows[0]["image"]
-    if len(rows) * first.width * first.height * 3 > DECODE_ONCE_LIMIT:
-        return None
-    images = [np.asarray(image.convert("RGB")) for image in rows["image"]]
-    if len({image.shape for image in images}) != 1:
+    """(images (N, H, W, 3) uint8, categories (N,), angles (N, 3)) of a `datasets.Dataset` whose crops
+    `decode_crops_once` decodes once; None otherwise (then each item is decoded when read)."""
+    images = decode_crops_once(rows)
+    if images is None:
         return None
     angles = np.stack([np.asarray(rows[name], dtype=np.float64) for name in ANGLE_NAMES], axis=1)
-    return np.stack(images), np.asarray(rows["category"], dtype=np.int64), angles
+    return images, np.asarray(rows["category"], dtype=np.int64), angles
 
 
 class BaselineCollator:

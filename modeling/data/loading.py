@@ -10,6 +10,9 @@ only" on the rows (Task 2's protocol) for every trainer and the evaluation.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling.utils.errors import ImageNet3DError, located
@@ -92,4 +95,25 @@ def load_pose_split(data_dir: str | Path, split: str, categories: str = "all", a
     return dataset
 
 
-__all__ = ["CATEGORY_GROUPS", "built_configs", "load_pose_split", "load_split"]
+DECODE_ONCE_LIMIT = 2 << 30
+"""Largest set of crops (bytes of RGB pixels) that the trainers decode once and keep in memory instead of decoding a
+JPEG per item per epoch."""
+
+
+def decode_crops_once(rows: Any) -> np.ndarray | None:
+    """The ``image`` crops of a ``datasets.Dataset`` decoded once, as one (N, H, W, 3) uint8 array, when they share
+    one size and fit in :data:`DECODE_ONCE_LIMIT` (whole columns read at once); None otherwise (a plain sequence of
+    rows, no ``image`` column, mixed sizes, too large: the caller then decodes each item when it reads it)."""
+    if rows is None or not len(rows) or not hasattr(rows, "column_names") or "image" not in rows.column_names:
+        return None
+    first = rows[0]["image"]
+    if len(rows) * first.width * first.height * 3 > DECODE_ONCE_LIMIT:
+        return None
+    images = [np.asarray(image.convert("RGB")) for image in rows["image"]]
+    if len({image.shape for image in images}) != 1:
+        return None
+    return np.stack(images)
+
+
+__all__ = ["CATEGORY_GROUPS", "DECODE_ONCE_LIMIT", "built_configs", "decode_crops_once", "load_pose_split",
+           "load_split"]

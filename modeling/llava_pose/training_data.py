@@ -38,7 +38,7 @@ from PIL import Image, ImageOps
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling.data.augmentation import jitter
 from modeling.data.crop import prompt_box
-from modeling.data.loading import built_configs, load_pose_split, load_split
+from modeling.data.loading import built_configs, decode_crops_once, load_pose_split, load_split
 from modeling.geometry import ANGLE_NAMES, angle_to_bin, flip_point_x, flip_pose
 from modeling.utils.errors import ImageNet3DError
 
@@ -182,22 +182,12 @@ class TrainingMix(torch.utils.data.Dataset):
         return caption_example(self.captions[row], self.processor)
 
 
-DECODE_ONCE_LIMIT = 2 << 30
-"""Largest set of joint crops (bytes of RGB pixels) that :class:`TrainingMix` decodes once and keeps in memory."""
-
-
 def decoded_rows(rows: Any) -> tuple[np.ndarray, list[dict]] | None:
-    """(crops (N, H, W, 3) uint8, the rows' other columns as N dicts) of a ``datasets.Dataset`` whose ``image``
-    crops share one size and fit in :data:`DECODE_ONCE_LIMIT`; None otherwise (each item is then read when used)."""
-    if rows is None or not len(rows) or not hasattr(rows, "column_names") or "image" not in rows.column_names:
-        return None
-    first = rows[0]["image"]
-    if len(rows) * first.width * first.height * 3 > DECODE_ONCE_LIMIT:
-        return None
-    images = [np.asarray(image.convert("RGB")) for image in rows["image"]]
-    if len({image.shape for image in images}) != 1:
-        return None
-    return np.stack(images), rows.remove_columns("image").to_list()
+    """(crops (N, H, W, 3) uint8, the rows' other columns as N dicts) of a ``datasets.Dataset`` whose crops
+    :func:`~modeling.data.loading.decode_crops_once` decodes once; None otherwise (each item is then read when
+    used)."""
+    images = decode_crops_once(rows)
+    return None if images is None else (images, rows.remove_columns("image").to_list())
 
 
 @dataclass
