@@ -137,12 +137,10 @@ def _profile(undecoded, reader, count: int) -> tuple[dict, dict, float]:
     collate, _ = _clock(lambda: [collator(batch) for batch in decoded_rows])
     ours = {"arrow_read": arrow, "decode": decode, "resize": resize, "collate": collate}
 
-    items = reader.items[:count]
-    paths = [reader.root / "images" / category / f"{name}.JPEG" for _, category, name in items]
+    paths = [reader.image_path(item) for item in range(count)]
     full_decode, full = _clock(lambda: [Image.open(path).convert("RGB") for path in paths])
     full_resize, resized = _clock(lambda: [p.resize((SIZE, SIZE), Image.BILINEAR) for p in full])
-    npz_s, npz = _clock(lambda: [_read_npz(reader.root / "annotations" / category / f"{name}.npz")
-                             for _, category, name in items])
+    npz_s, npz = _clock(lambda: [reader.annotation(item) for item in range(count)])
     to_tensor, tensors = _clock(lambda: [torch.from_numpy(np.array(p)).permute(2, 0, 1).contiguous() for p in resized])
     official_items = [{"image": t, **fields, "category": 0} for t, fields in zip(tensors, npz)]
     stack, _ = _clock(lambda: [default_collate(official_items[b[0]:b[-1] + 1]) for b in batches])
@@ -156,13 +154,6 @@ def _profile(undecoded, reader, count: int) -> tuple[dict, dict, float]:
     per_crop = {name: {step: round(seconds / count * 1e3, 3) for step, seconds in steps.items()}
                 for name, steps in (("ours", ours), ("official", official))}
     return per_crop["ours"], per_crop["official"], float(np.abs(ours_pixels - by_full).mean())
-
-
-def _read_npz(path: Path) -> dict:
-    import numpy as np
-
-    with np.load(path) as annotation:
-        return {key: float(annotation[key]) for key in ("azimuth", "elevation", "theta", "distance")}
 
 
 def run(quick: bool, work: Path) -> list[dict]:

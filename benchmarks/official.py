@@ -117,17 +117,25 @@ class OfficialCropDataset:
     def __len__(self) -> int:
         return len(self.items)
 
+    def image_path(self, item: int) -> Path:
+        """The crop's JPEG of item ``item``."""
+        _, category, name = self.items[item]
+        return self.root / "images" / category / f"{name}.JPEG"
+
+    def annotation(self, item: int) -> dict[str, float]:
+        """The pose fields of item ``item``, read from its npz: azimuth, elevation, theta (radians), distance."""
+        _, category, name = self.items[item]
+        with np.load(self.root / "annotations" / category / f"{name}.npz") as annotation:
+            return {key: float(annotation[key]) for key in ("azimuth", "elevation", "theta", "distance")}
+
     def __getitem__(self, item: int) -> dict:
         import torch
 
-        index, category, name = self.items[item]
-        picture = Image.open(self.root / "images" / category / f"{name}.JPEG").convert("RGB")
+        picture = Image.open(self.image_path(item)).convert("RGB")
         if self.size is not None:
             picture = picture.resize((self.size, self.size), Image.Resampling.BILINEAR)
         image = torch.from_numpy(np.array(picture)).permute(2, 0, 1).contiguous()
-        with np.load(self.root / "annotations" / category / f"{name}.npz") as annotation:
-            fields = {key: float(annotation[key]) for key in ("azimuth", "elevation", "theta", "distance")}
-        return {"image": image, **fields, "category": index}
+        return {"image": image, **self.annotation(item), "category": self.items[item][0]}
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
