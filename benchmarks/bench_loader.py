@@ -117,19 +117,14 @@ def _profile(undecoded, reader, count: int) -> tuple[dict, dict, float]:
     from PIL import Image
     from torch.utils.data import default_collate
 
-    from modeling.data.collate import ResizedCropCollator
+    from modeling.data.collate import ResizedCropCollator, open_reduced
 
     count = min(count, len(undecoded))
     batches = [list(range(start, min(start + BATCH, count))) for start in range(0, count, BATCH)]
     arrow, rows = _clock(lambda: [undecoded.__getitems__(b) for b in batches])  # what a DataLoader fetcher calls
 
-    def opened(row: dict) -> Image.Image:
-        picture = Image.open(io.BytesIO(row["image"]["bytes"]))
-        picture.draft("RGB", (SIZE, SIZE))
-        picture.load()
-        return picture
-
-    decode, pictures = _clock(lambda: [[opened(row) for row in batch] for batch in rows])
+    decode, pictures = _clock(lambda: [[open_reduced(row["image"]["bytes"], SIZE) for row in batch]
+                                       for batch in rows])
     resize, pictures = _clock(lambda: [[p if p.size == (SIZE, SIZE) else p.resize((SIZE, SIZE), Image.BILINEAR)
                                         for p in batch] for batch in pictures])
     collator = ResizedCropCollator(SIZE)

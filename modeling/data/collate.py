@@ -76,6 +76,16 @@ def collate_crops(examples: list[dict]) -> dict:
     return batch
 
 
+def open_reduced(source: bytes | Path, size: int) -> Image.Image:
+    """An image file (its bytes or its path) decoded by Pillow, a JPEG at the smallest DCT scale (1/8, 1/4, 1/2, 1)
+    whose result is at least ``size`` on both sides (``Image.draft``; other formats in full). Raises what Pillow
+    raises for a file that is not an image (UnidentifiedImageError, OSError, ...)."""
+    picture = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source)
+    picture.draft("RGB", (size, size))  # a no-op for anything but a JPEG
+    picture.load()
+    return picture
+
+
 def decode_crop(image: dict | bytes | Image.Image | np.ndarray | torch.Tensor, size: int,
                 resample: Image.Resampling = Image.Resampling.BILINEAR, where: str = "image") -> np.ndarray:
     """One crop as a (size, size, 3) uint8 RGB array, decoded at the smallest JPEG scale not below ``size``.
@@ -94,9 +104,7 @@ def decode_crop(image: dict | bytes | Image.Image | np.ndarray | torch.Tensor, s
         if data is None and not path:
             raise ImageNet3DError(f"{where}: neither bytes nor a path")
         try:
-            picture = Image.open(io.BytesIO(data) if data is not None else Path(path))
-            picture.draft("RGB", (size, size))  # a no-op for anything but a JPEG
-            picture.load()
+            picture = open_reduced(data if data is not None else Path(path), size)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
             raise ImageNet3DError(f"{name}: not a decodable image ({err})") from None
     elif isinstance(image, Image.Image):
