@@ -14,9 +14,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from modeling.cli.processes import end_processes
 from modeling.cli.progress import add_no_progress_option, disable_library_progress_bars
 from modeling.utils.errors import ImageNet3DError
+from modeling.utils.process_group import end_processes
 
 # name -> (module, one-line help). The order is the order of `imagenet3d --help`.
 COMMANDS: dict[str, tuple[str, str]] = {

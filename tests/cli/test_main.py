@@ -95,7 +95,7 @@ def test_objects_table_states_units_and_signed_elevation_and_theta() -> None:
 
 def test_every_command_leaves_the_process_group_it_ran_in(tmp_path: Path) -> None:
     """A command run in a launch's process group leaves it before returning, even when it fails: gloo's group alive
-    at interpreter exit can abort the process (SIGABRT) after the work is done (modeling.cli.processes)."""
+    at interpreter exit can abort the process (SIGABRT) after the work is done (modeling.utils.process_group)."""
     import torch.distributed
 
     from modeling.cli import main

@@ -91,7 +91,7 @@ def main(model_dir: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    from modeling.cli.processes import end_processes
+    from modeling.utils.process_group import end_processes
 
     try:
         main(*sys.argv[1:3])
