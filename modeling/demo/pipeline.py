@@ -7,7 +7,9 @@ frozen tower, stage 2 LoRA, merged), both on the 63 known categories only
 → evaluate Task 3 (joint, 3D-aware) on the known categories' validation split and Task 2 (open vocabulary:
 known and novel) and the describe task of LLaVA-pose (a caption per validation image of the known categories, its
 objects matched to the annotated ones: :mod:`modeling.evaluation.describe`) → print the tables and the wall time of
-every stage, and write ``results.json``, the plots and the trained models to OUT.
+every stage, and write ``results.json``, the plots and the trained models to OUT. Synthesis, build and the three
+training stages use ``num_proc`` processes (training: DDP with the plan's batch split between them,
+:mod:`modeling.demo.processes`; on CUDA at most one per GPU).
 
 ``results.json`` holds the scorer's JSON per model and task at ``<model>.<task>`` (e.g.
 ``llava_pose.joint.overall.acc_pi6``, ``llava_pose.open_vocab.novel.acc_pi6``, ``baseline.joint...``), the describe
@@ -123,13 +125,18 @@ def stage_seconds(results: dict) -> dict[str, float]:
 
 def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", seed: int = 0, num_proc: int = 2,
              progress: bool = True) -> dict:
-    """Run the whole pipeline into ``out`` and return what ``results.json`` holds."""
+    """Run the whole pipeline into ``out`` and return what ``results.json`` holds.
+
+    ``num_proc`` processes synthesize, build and train (when the plan's batch divides among them; else training
+    runs in one). Raises ImageNet3DError for an unknown plan, an ``out`` that holds something else, or a stage's
+    own error."""
     # OpenMP threads that wait for each other sleep instead of spinning (unless the user chose): on a busy 2-core
     # machine a spinning thread burns the time slice its partner needs; measured there, training steps ran 7x faster
     # (README, "The demo"). Read when torch loads, which is below.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from modeling.baseline.training import train_baseline
     from modeling.data.build import build
+    from modeling.demo.processes import run_in_processes, training_processes
     from modeling.evaluation.evaluate import evaluate
     from modeling.llava_pose.init_model import build_tiny_model
     from modeling.llava_pose.training import train
@@ -159,23 +166,28 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     _timed(stages, "build", lambda: build(release, data, configs=["pose", "open_vocab", "image", "captions"],
                                           crop_size=plan.crop_size, num_proc=num_proc, progress=progress),
            lambda _: images, "images")
-    _timed(stages, "train_baseline", lambda: train_baseline(
-        data, None, models / "baseline", known_only=True, max_steps=plan.baseline_steps, seed=seed,
-        batch_size=plan.batch_size, learning_rate=plan.baseline_learning_rate or plan.learning_rate,
+    # The training stages run in `processes` processes (DDP) with the plan's batch split between them: the same
+    # examples per step as one process with the whole batch (README, "More than one GPU / machine").
+    processes = training_processes(num_proc) if plan.batch_size % max(1, num_proc) == 0 else 1
+    batch_size = plan.batch_size // processes
+    _timed(stages, "train_baseline", lambda: run_in_processes(
+        train_baseline, processes, data, None, models / "baseline", known_only=True, max_steps=plan.baseline_steps,
+        seed=seed, batch_size=batch_size, learning_rate=plan.baseline_learning_rate or plan.learning_rate,
         warmup_ratio=plan.baseline_warmup_ratio, augment=plan.baseline_augment, image_size=plan.crop_size,
         progress=progress),
         lambda summary: summary["steps"] * plan.batch_size, "samples")
     base = _timed(stages, "init_llava_pose", lambda: build_tiny_model(
         models / "llava_pose_base", size=plan.model_size, seed=seed, vision_tower=models / "baseline"))
-    stage1 = _timed(stages, "train_llava_pose_stage1", lambda: train(
-        data, base, models / "llava_pose_stage1", stage=1, known_only=True, freeze_vision_tower=True,
-        max_steps=plan.stage1_steps, batch_size=plan.batch_size, learning_rate=plan.learning_rate, eval_steps=0,
+    stage1 = _timed(stages, "train_llava_pose_stage1", lambda: run_in_processes(
+        train, processes, data, base, models / "llava_pose_stage1", stage=1, known_only=True,
+        freeze_vision_tower=True, max_steps=plan.stage1_steps, batch_size=batch_size,
+        learning_rate=plan.learning_rate, eval_steps=0,
         caption_ratio=plan.stage1_caption_ratio, lm_loss_reduction=plan.lm_loss_reduction,
         save_steps=0, seed=seed, progress=progress), lambda _: plan.stage1_steps * plan.batch_size, "samples")
-    llava = _timed(stages, "train_llava_pose_stage2", lambda: train(
-        data, stage1, models / "llava_pose", stage=2, known_only=True, max_steps=plan.stage2_steps,
-        caption_ratio=plan.caption_ratio, lm_loss_reduction=plan.lm_loss_reduction,
-        batch_size=plan.batch_size, eval_steps=0, save_steps=0, merge=True, seed=seed, progress=progress),
+    llava = _timed(stages, "train_llava_pose_stage2", lambda: run_in_processes(
+        train, processes, data, stage1, models / "llava_pose", stage=2, known_only=True,
+        max_steps=plan.stage2_steps, caption_ratio=plan.caption_ratio, lm_loss_reduction=plan.lm_loss_reduction,
+        batch_size=batch_size, eval_steps=0, save_steps=0, merge=True, seed=seed, progress=progress),
         lambda _: plan.stage2_steps * plan.batch_size, "samples")
 
     def evaluation(key: str, model_dir: Path, task: str) -> Callable[[], dict]:
