@@ -35,7 +35,7 @@ from transformers.trainer_callback import ProgressCallback
 from modeling.baseline.trainer_common import EpochCallback
 from modeling.evaluation.metrics import pose_error
 from modeling.geometry import bin_to_angle
-from modeling.llava_pose.training_data import IGNORE_INDEX
+from modeling.llava_pose.training_data import IGNORE_INDEX, KindGroupedSampler
 
 
 class PoseStats:
@@ -151,6 +151,18 @@ class PoseTrainer(Trainer):
         # rather than pass num_items_in_batch into the model's kwargs.
         self.model_accepts_loss_kwargs = False
         self.loss_is_scaled_for_ga = False
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """A training mix of joint items and captions is read in batches of one kind (:class:`~modeling.llava_pose.
+        training_data.KindGroupedSampler`: a caption in a batch pads it to the caption's length); anything else is
+        sampled as the Trainer does."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        kinds = getattr(dataset, "kinds", None)
+        if kinds is None or len(set(kinds)) < 2:
+            return super()._get_train_sampler(train_dataset)
+        batch = self.args.per_device_train_batch_size * self.args.world_size * self.args.gradient_accumulation_steps
+        return KindGroupedSampler(kinds, batch, seed=self.args.data_seed if self.args.data_seed is not None
+                                  else self.args.seed)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's loss (LM + weighted pose loss); counts the teacher-forced pose accuracies while training.

@@ -150,6 +150,11 @@ class TrainingMix(torch.utils.data.Dataset):
         """Select the epoch whose mirror and jitter decisions ``__getitem__`` makes (called at each epoch's start)."""
         self.epoch = int(epoch)
 
+    @property
+    def kinds(self) -> list[str]:
+        """Each item's kind, "joint" or "caption", in item order (what :class:`KindGroupedSampler` groups by)."""
+        return [kind for kind, _ in self.items]
+
     def counts(self) -> dict[str, int]:
         """Items per kind: {"joint": n, "caption": m}."""
         return {kind: sum(1 for k, _ in self.items if k == kind) for kind in ("joint", "caption")}
@@ -180,6 +185,46 @@ class TrainingMix(torch.utils.data.Dataset):
                 record = self.joint[row]
             return joint_example(record, self.processor, flip=self.flips(index), rng=self.jitter_rng(index))
         return caption_example(self.captions[row], self.processor)
+
+
+class KindGroupedSampler(torch.utils.data.Sampler[int]):
+    """The order of a :class:`TrainingMix` in which every batch holds one kind of item (joint or caption).
+
+    A batch is padded to its longest sequence: the demo's captions are ~2.3x longer than its joint answers (117 vs
+    50 tokens), so a batch with one caption costs what a batch of captions costs (measured: a mixed batch of 32
+    960 ms per step, a joint one 428 ms). Each epoch, each kind's indices are shuffled and cut into batches of
+    ``batch_size``, and these batches are shuffled together; the two partial batches (if any) come last. Every
+    index appears once per epoch; the kinds keep their proportion.
+
+    ``batch_size`` is the global batch (per-process batch × processes × gradient accumulation): accelerate gives
+    process i the i-th of every N consecutive per-process batches, so N processes with batch b see the batches of
+    one process with batch N·b, each of one kind. The order is a pure function of (seed, epoch): ``set_epoch``
+    selects the epoch (the Trainer calls it), so a resumed run and every process see the same order.
+    """
+
+    def __init__(self, kinds: Sequence[str], batch_size: int, seed: int = 0) -> None:
+        if batch_size < 1:
+            raise ImageNet3DError(f"batch_size: expected at least 1, got {batch_size}")
+        self.kinds, self.batch_size, self.seed, self.epoch = list(kinds), int(batch_size), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order ``__iter__`` yields."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch, 2])
+        full, partial = [], []
+        for kind in sorted(set(self.kinds)):
+            indices = rng.permutation([i for i, k in enumerate(self.kinds) if k == kind])
+            cut = len(indices) - len(indices) % self.batch_size
+            full += [indices[start:start + self.batch_size] for start in range(0, cut, self.batch_size)]
+            if cut < len(indices):
+                partial.append(indices[cut:])
+        batches = [full[i] for i in rng.permutation(len(full))] + partial
+        return iter(int(index) for batch in batches for index in batch)
 
 
 def decoded_rows(rows: Any) -> tuple[np.ndarray, list[dict]] | None:

@@ -31,6 +31,7 @@ from modeling.llava_pose.training import (
 )
 from modeling.llava_pose.training_data import (
     IGNORE_INDEX,
+    KindGroupedSampler,
     LlavaPoseCollator,
     TrainingMix,
     caption_example,
@@ -405,3 +406,39 @@ def test_joint_crops_decoded_once_give_the_same_items(data_dir, processor):
         want = joint_example(rows[index], processor, flip=mix.flips(index), rng=mix.jitter_rng(index))
         assert (got.prompt, got.answer, got.poses, got.source) == (want.prompt, want.answer, want.poses, want.source)
         np.testing.assert_array_equal(np.asarray(got.image), np.asarray(want.image))
+
+
+def test_kind_grouped_batches_hold_one_kind_and_every_item_once():
+    kinds = ["joint"] * 70 + ["caption"] * 18
+    sampler = KindGroupedSampler(kinds, batch_size=16, seed=5)
+    order = list(sampler)
+    assert sorted(order) == list(range(88)) and len(sampler) == 88
+    batches = [order[start:start + 16] for start in range(0, 88, 16)]
+    # 70 joint = 4 × 16 + 6 and 18 captions = 16 + 2: five full batches of one kind each, then the two partial ones
+    assert [len({kinds[i] for i in batch}) for batch in batches[:5]] == [1] * 5
+    assert sorted(kinds[i] for i in batches[5]) == ["caption"] * 2 + ["joint"] * 6
+    assert sorted(kinds[batch[0]] for batch in batches[:5]) == ["caption"] + ["joint"] * 4
+    assert list(KindGroupedSampler(kinds, 16, seed=5)) == order  # a pure function of (seed, epoch)
+    sampler.set_epoch(1)
+    assert list(sampler) != order
+
+
+def test_the_trainer_reads_a_mix_in_batches_of_one_kind(data_dir, processor, tmp_path):
+    """Batches of one kind for the global batch: one process with batch 8 here, as two processes with batch 4."""
+    from transformers import TrainingArguments
+
+    from modeling.llava_pose.trainer import PoseTrainer
+
+    mix = load_training_data(data_dir, processor, caption_ratio=0.3).train
+    model = AutoModel.from_pretrained(tiny_model_dir(), trust_remote_code=True)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, use_cpu=True, report_to="none",
+                             remove_unused_columns=False)
+    trainer = PoseTrainer(model=model, args=args, train_dataset=mix, data_collator=LlavaPoseCollator(processor),
+                          pose_token_id=model.config.pose_token_id)
+    loader = trainer.get_train_dataloader()
+    sampler = trainer._get_train_sampler()
+    assert isinstance(sampler, KindGroupedSampler) and sampler.batch_size == 8
+    batches = list(loader.batch_sampler)
+    mixed = [batch for batch in batches if len({mix.kinds[i] for i in batch}) > 1]
+    assert len(batches) > 4 and len(mixed) <= 1  # only the last batch can join two partial ones
+    assert {mix.kinds[i] for batch in batches for i in batch} == {"joint", "caption"}
