@@ -180,8 +180,9 @@ def _snippets(facts: dict, model_id: str) -> list[str]:
             "\"distance\", \"px\", \"py\", \"confidence\"}, ...]")
     else:
         remote = "AutoModel" in model["auto_map"]
-        register = "" if remote else ("import modeling.baseline.model  # pip install imagenet3d: registers the "
-                                      "baseline with AutoModel (this folder ships no code)\n")
+        register = "" if remote else ("import modeling.baseline.model  # registers the baseline with AutoModel (this "
+                                      "folder ships no code): the imagenet3d project's package, not on PyPI "
+                                      "(`pip install -e .` in its source folder)\n")
         trust = ", trust_remote_code=True" if remote else ""
         blocks.append(
             f"{register}from PIL import Image\nfrom transformers import AutoImageProcessor, AutoModel\n\n"

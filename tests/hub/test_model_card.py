@@ -92,6 +92,7 @@ def test_baseline_card_has_the_classification_tag_and_its_metrics(baseline):
     assert values == {f"3d_aware_{m}": round(metrics["overall"][m], 2) for m in ("acc_pi6", "acc_pi18",
                                                                                 "median_error_deg")}
     assert "imagenet3d train-baseline" in card.text
+    assert "pip install imagenet3d" not in card.text and "not on PyPI" in card.text  # PyPI's imagenet3d is not ours
 
 
 def test_tasks_on_one_split_keep_their_own_names_and_metric_types(baseline, small_dataset, tmp_path):
