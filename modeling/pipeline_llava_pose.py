@@ -14,8 +14,9 @@ radians ([0, 2π), bin centres), ``degrees`` the same angles in degrees (azimuth
 (−180, 180]), px, py the object's centre in pixels of the image, ``confidence`` per angle the probability mass of
 the chosen bin and its neighbours, ``box`` the box as used (clipped to the image; None without boxes). With boxes,
 each box is cut into the crop the model was trained on (``box_crop.py``, through
-``LlavaPoseProcessor.joint_inputs``), exactly as ``imagenet3d predict`` cuts it, and the distance is the box's
-estimate; without boxes the model describes the whole image and the distance is its own. An answer without a
+``LlavaPoseProcessor.joint_inputs``), exactly as ``imagenet3d predict`` cuts it, the distance is the box's
+estimate and the k-th box of a category is tagged CATEGORYk (``number_box_tags``); without boxes the model
+describes the whole image and the distance is its own. An answer without a
 ``<pose6D>`` gives an object whose tag, category, angles, px, py and confidence are None.
 
 An image (a path, a URL, base64 text, bytes or a PIL image) is decoded by ``image_decoding.py``, the decoder of
@@ -48,6 +49,7 @@ from transformers.pipelines.base import ChunkPipeline
 
 from .geometry import ANGLE_NAMES
 from .image_decoding import CORRUPT, ImageDecodingError, decode_rgb, from_pil
+from .processing_llava_pose import number_box_tags
 
 TASK = "object-pose-estimation"
 """The pipeline's task name."""
@@ -241,6 +243,8 @@ class ObjectPosePipeline(ChunkPipeline):
             else:
                 objects.append(self.processor.joint_object(out["objects"], where))
             texts.append(out["text"])
+        if any(out["meta"]["where"] is not None for out in model_outputs):
+            objects = number_box_tags(objects)
         objects = [with_degrees(obj) for obj in objects]
         return {"text": "\n".join(texts), "objects": objects} if return_text else objects
 

@@ -220,6 +220,21 @@ def make_tag(category: str, index: int) -> str:
     return f"{category.upper()}{index}"
 
 
+def number_box_tags(objects: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects of one image's boxes, in box order, tagged as a caption tags them: the k-th object of a category
+    gets CATEGORYk. Each box's joint answer sees its crop alone, so the model tags every box CATEGORY1; an object
+    without a category keeps its tag. Returns new dicts; `objects` is left as it was."""
+    counts: dict[str, int] = {}
+    numbered = []
+    for obj in objects:
+        category = obj.get("category")
+        if category:
+            counts[category] = counts.get(category, 0) + 1
+            obj = {**obj, "tag": make_tag(category, counts[category])}
+        numbered.append(dict(obj))
+    return numbered
+
+
 def format_box(box: Sequence[float], image_size: tuple[int, int]) -> str:
     """(x1, y1, x2, y2) in pixels -> "[x1, y1, x2, y2]" as integers in [0, 1000] of an image of (height, width)."""
     height, width = image_size
@@ -228,4 +243,4 @@ def format_box(box: Sequence[float], image_size: tuple[int, int]) -> str:
     return "[" + ", ".join(str(v) for v in values) + "]"
 
 
-__all__ = ["LlavaPoseProcessor", "format_box", "make_tag"]
+__all__ = ["LlavaPoseProcessor", "format_box", "make_tag", "number_box_tags"]

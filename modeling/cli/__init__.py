@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "build the tiny LLaVA-pose, or convert a stock LLaVA checkpoint (--base)"),
     "train": ("modeling.cli.train",
               "fine-tune LLaVA-pose on a built dataset: stage 1 (full, tiny base) or 2 (LoRA)"),
-    "predict": ("modeling.cli.predict", "objects and their 6D poses in an image, with a LLaVA-pose model"),
+    "predict": ("modeling.cli.predict", "objects and their 6D poses in an image, with LLaVA-pose or the baseline"),
     "train-baseline": ("modeling.cli.train_baseline",
                        "train the classification baseline (backbone + category head + 3x40 pose bins)"),
     "evaluate": ("modeling.cli.evaluate", "evaluate a LLaVA-pose or baseline folder on a built dataset "

@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     model, processor = load_predictor(args.model)
     if task == "describe" and boxes and not is_baseline(model):
         raise ImageNet3DError("--box: only the joint task takes a box")
+    if args.task == "describe" and is_baseline(model):
+        print("imagenet3d predict: note: --task describe: the classification baseline writes no caption: it names "
+              "and poses the object of each --box (without one, the whole image)", file=sys.stderr)
     result = predict(model, processor, [image], task=task, boxes=[boxes], max_new_tokens=args.max_new_tokens)[0]
     if args.json:
         print(json.dumps(result["objects"], indent=2))

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     variables = {}
     if args.kind == "dataset":
-        plan = plan_dataset(folder)
+        plan = plan_dataset(folder, repo_id=args.repo_id)
     elif args.kind == "model":
         plan = plan_model(folder, repo_id=args.repo_id, dataset_ids=tuple(args.dataset))
     else:

@@ -16,8 +16,9 @@ APP = Path(__file__).resolve().parents[2] / "space" / "app.py"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``imagenet3d space``."""
     parser.add_argument("--model", metavar="DIR_OR_HUB_ID",
-                        help="LLaVA-pose folder or Hub model id (default: $IMAGENET3D_MODEL; without either the page "
-                             "says how to make one)")
+                        help="a LLaVA-pose folder (train: its output folder, the adapter or merged/), a "
+                             "classification baseline folder, or a Hub id of one (default: $IMAGENET3D_MODEL; "
+                             "without either the page says how to make one)")
     parser.add_argument("--port", type=int, default=None,
                         help="port on 127.0.0.1 (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--host", default="127.0.0.1",

@@ -11,6 +11,7 @@ sections, one per config the build holds (and no other). A build of the syntheti
 from __future__ import annotations
 
 import json
+import re
 import string
 from pathlib import Path
 
@@ -172,17 +173,29 @@ def _about(source: dict) -> str:
             "photos. No ImageNet image, annotation or CAD model is in it.\n\nIt stands in for ImageNet3D: " + paper)
 
 
+LOCAL_ID = "imagenet3d"
+"""What the card's snippets pass to ``load_dataset``: the folder ``imagenet3d build`` writes by default;
+:func:`card_for_repo` puts the Hub id there when the card is published."""
+_LOAD_CALL = re.compile(r'load_dataset\("[^"\n]*", ')
+
+
 def _usage(configs: list[str], counts: dict) -> str:
     default = imagenet3d.DEFAULT_CONFIG if imagenet3d.DEFAULT_CONFIG in configs else configs[0]
-    lines = [f'ds = load_dataset("imagenet3d", "{default}")' + ("            # the default config"
-                                                                  if default == imagenet3d.DEFAULT_CONFIG else "")]
+    lines = [f'ds = load_dataset("{LOCAL_ID}", "{default}")' + ("            # the default config"
+                                                                if default == imagenet3d.DEFAULT_CONFIG else "")]
     for config in configs:
         if config != default:
             split = next(iter(counts[config]))
-            lines.append(f'{config} = load_dataset("imagenet3d", "{config}", split="{split}")')
+            lines.append(f'{config} = load_dataset("{LOCAL_ID}", "{config}", split="{split}")')
     split = next(iter(counts[default]))
-    lines.append(f'stream = load_dataset("imagenet3d", "{default}", split="{split}", streaming=True)')
+    lines.append(f'stream = load_dataset("{LOCAL_ID}", "{default}", split="{split}", streaming=True)')
     return "\n".join(lines)
+
+
+def card_for_repo(text: str, repo_id: str) -> str:
+    """The dataset card ``text`` as published to the Hub repo ``repo_id`` (``NS/NAME``): its ``load_dataset``
+    snippets load ``repo_id`` instead of the local build folder. Returns the new text."""
+    return _LOAD_CALL.sub(lambda _: f'load_dataset("{repo_id}", ', text)
 
 
 def _storage_note(configs: list[str]) -> str:

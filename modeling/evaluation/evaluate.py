@@ -254,6 +254,14 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
     return metrics
 
 
+def model_title(model: str | Path) -> str:
+    """The model's name in the titles of the plots and the table: its folder's name, with the parent's for a folder
+    that names no model (``train --merge``'s ``merged/``, a ``checkpoint-N``): ``llava_pose/merged``."""
+    path = Path(model)
+    generic = path.name == model_folder.MERGED_DIR or path.name.startswith("checkpoint-")
+    return f"{path.parent.name}/{path.name}" if generic and path.parent.name else path.name
+
+
 def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: list[dict], references: list[dict],
                   task: str) -> None:
     """predictions.jsonl, references.jsonl, metrics.json, table.md, run.json and the plots."""
@@ -264,7 +272,7 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     write_jsonl(out_dir / "references.jsonl", references)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (out_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
-    title = f"{Path(run_info['model']).name} · {task}"
+    title = f"{model_title(run_info['model'])} · {task}"
     notes = [f"model `{run_info['model']}` ({run_info['model_type']}), data `{run_info['data']}`, "
              f"split {run_info['split']}, {run_info['objects']} objects"]
     if run_info["model_type"] == LLAVA_POSE:
@@ -282,4 +290,5 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     write_examples(out_dir, run_info["data"], run_info["split"], predictions, references, errors, title)
 
 
-__all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluable_model_type", "evaluate", "evaluation_rows"]
+__all__ = ["BASELINE", "LLAVA_POSE", "OUTPUT_FILES", "evaluable_model_type", "evaluate", "evaluation_rows",
+           "model_title"]

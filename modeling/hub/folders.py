@@ -85,10 +85,11 @@ def _card_entry(files: list[tuple[str, int]], card: str) -> list[tuple[str, int]
     return sorted([(p, s) for p, s in files if p != CARD_FILE] + [(CARD_FILE, len(card.encode("utf-8")))])
 
 
-def plan_dataset(folder: str | Path) -> PublishPlan:
-    """The plan of ``publish dataset``: Parquet shards, card, build report. Raises ImageNet3DError naming what is
+def plan_dataset(folder: str | Path, repo_id: str | None = None) -> PublishPlan:
+    """The plan of ``publish dataset``: Parquet shards, card, build report; the card's ``load_dataset`` snippets
+    name ``repo_id`` when given (:func:`modeling.data.card.card_for_repo`). Raises ImageNet3DError naming what is
     missing (or that the folder holds a model or a release instead)."""
-    from modeling.data.card import check_dataset_card
+    from modeling.data.card import card_for_repo, check_dataset_card
 
     folder = Path(folder)
     _need_folder(folder)
@@ -114,7 +115,10 @@ def plan_dataset(folder: str | Path) -> PublishPlan:
     source = (report.get("source") or {}).get("kind", "unknown") if isinstance(report, dict) else "unknown"
     notes.append(f"source: {source} release" + (" (the card says so; license apache-2.0)" if source == "synthetic"
                                                  else ""))
-    return PublishPlan("dataset", folder, files, (folder / CARD_FILE).read_text(encoding="utf-8"), notes)
+    card = (folder / CARD_FILE).read_text(encoding="utf-8")
+    card = card_for_repo(card, repo_id) if repo_id else card
+    files = _card_entry(files, card)
+    return PublishPlan("dataset", folder, files, card, notes)
 
 
 def _relative_imports(path: Path) -> list[str]:

@@ -34,6 +34,12 @@ def _metric_name(task: str, metric: str) -> str:
     return ("3D-aware " if task == "joint" else "") + METRIC_NAMES[metric]
 
 
+def _metric_type(task: str, metric: str) -> str:
+    """The joint task's errors add π for a wrong category: their own metric types (``3d_aware_acc_pi6``, ...), so
+    that a result holding a joint and a pose-only evaluation of one split never lists a type twice."""
+    return ("3d_aware_" if task == "joint" else "") + metric
+
+
 def _dataset(source: dict, dataset_id: str | None) -> tuple[str, str]:
     """(dataset id for ``model-index``, pretty name) of an evaluation's or a training's build."""
     synthetic = source.get("kind") == "synthetic"
@@ -50,11 +56,18 @@ def _value(value: float | None) -> float | None:
 
 
 def eval_results(facts: dict, dataset_id: str | None = None) -> list:
-    """``EvalResult``s of every recorded evaluation: per task and split, the three reported metrics."""
+    """``EvalResult``s of every recorded evaluation: per task and split, the three reported metrics.
+
+    ``model-index`` holds one result per task type, dataset, config and split (huggingface_hub groups the
+    ``EvalResult``s so, under the first one's task name), and our tasks share these: the joint task on
+    ``validation_known`` and open_vocab's known block, or the joint and pose tasks on ``validation``. Such a result is
+    named by every ImageNet3D task measured on it, and the joint task's metrics keep types of their own
+    (:func:`_metric_type`), so that each number says which task measured it.
+    """
     from huggingface_hub import EvalResult
 
-    results = []
     task_type = PIPELINE_TAGS.get(facts["model"]["model_type"], POSE_TASK)
+    found = []
     for entry in facts.get("evaluations", []):
         dataset_type, dataset_name = _dataset(entry["source"], dataset_id)
         config = "open_vocab" if entry["task"] == "open_vocab" or entry["split"].startswith("validation_") \
@@ -63,13 +76,20 @@ def eval_results(facts: dict, dataset_id: str | None = None) -> list:
             split = entry["split"] if block == "overall" else BLOCK_SPLITS[block]
             for metric in REPORTED_METRICS:
                 value = _value(metrics.get(metric))
-                if value is None:
-                    continue
-                results.append(EvalResult(
-                    task_type=task_type, task_name=TASK_NAMES[entry["task"]], dataset_type=dataset_type,
-                    dataset_name=dataset_name, dataset_config=config, dataset_split=split, metric_type=metric,
-                    metric_name=_metric_name(entry["task"], metric), metric_value=value))
-    return results
+                if value is not None:
+                    found.append((entry["task"], dict(
+                        task_type=task_type, dataset_type=dataset_type, dataset_name=dataset_name,
+                        dataset_config=config, dataset_split=split, metric_type=_metric_type(entry["task"], metric),
+                        metric_name=_metric_name(entry["task"], metric), metric_value=value)))
+    def where(fields: dict) -> tuple:
+        return fields["dataset_type"], fields["dataset_config"], fields["dataset_split"]
+
+    tasks: dict[tuple, list[str]] = {}
+    for task, fields in found:
+        names = tasks.setdefault(where(fields), [])
+        if TASK_NAMES[task] not in names:
+            names.append(TASK_NAMES[task])
+    return [EvalResult(task_name=" + ".join(tasks[where(fields)]), **fields) for _, fields in found]
 
 
 def _sources(facts: dict) -> list[dict]:
@@ -160,8 +180,9 @@ def _snippets(facts: dict, model_id: str) -> list[str]:
             "\"distance\", \"px\", \"py\", \"confidence\"}, ...]")
     else:
         remote = "AutoModel" in model["auto_map"]
-        register = "" if remote else ("import modeling.baseline.model  # pip install imagenet3d: registers the "
-                                      "baseline with AutoModel (this folder ships no code)\n")
+        register = "" if remote else ("import modeling.baseline.model  # registers the baseline with AutoModel (this "
+                                      "folder ships no code): the imagenet3d project's package, not on PyPI "
+                                      "(`pip install -e .` in its source folder)\n")
         trust = ", trust_remote_code=True" if remote else ""
         blocks.append(
             f"{register}from PIL import Image\nfrom transformers import AutoImageProcessor, AutoModel\n\n"

@@ -255,6 +255,8 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
     these prompts, each holding the processor's image token (`evaluate` does this with dataset crops); objects then
     have `box` None. Bad input raises ImageNet3DError naming the argument.
     """
+    from modeling.processing_llava_pose import number_box_tags
+
     if task not in PREDICT_TASKS:
         raise ImageNet3DError(f"task: expected one of {', '.join(PREDICT_TASKS)}, got {task!r}")
     images = list(images)
@@ -289,7 +291,7 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
     for owner, text, found, where in zip(owners, texts, objects, places):
         results[owner]["text"].append(text)
         results[owner]["objects"].append(processor.joint_object(found, where))
-    return [{"text": "\n".join(result["text"]), "objects": result["objects"]} for result in results]
+    return [{"text": "\n".join(result["text"]), "objects": number_box_tags(result["objects"])} for result in results]
 
 
 def generate_objects(model, processor, images: Sequence[Any], prompts: Sequence[str],
@@ -336,7 +338,7 @@ def _predict_baseline(model, processor, images: list, per_image: list[list]) -> 
 
     from modeling.baseline.model import decode, pixel_values
     from modeling.box_crop import box_crop, object_in_image
-    from modeling.processing_llava_pose import make_tag
+    from modeling.processing_llava_pose import number_box_tags
 
     whole = [boxes or [(0, 0, image.width, image.height)] for image, boxes in zip(images, per_image)]
     owners, cuts = _cut_boxes(images, whole, box_crop, stacklevel=4)
@@ -346,14 +348,13 @@ def _predict_baseline(model, processor, images: list, per_image: list[list]) -> 
     names = [model.config.id2label[k] for k in range(model.config.num_categories)]
     results: list[dict[str, Any]] = [{"text": "", "objects": []} for _ in images]
     for owner, prediction, where in zip(owners, decode(output, names), places):
-        count = 1 + sum(o["category"] == prediction["category"] for o in results[owner]["objects"])
         x1, y1, x2, y2 = where.box
-        obj = {"tag": make_tag(prediction["category"], count), "category": prediction["category"],
+        obj = {"tag": None, "category": prediction["category"],
                **{name: prediction[name] for name in ANGLE_NAMES}, "distance": None,
                "px": (x1 + x2) / 2 - where.left, "py": (y1 + y2) / 2 - where.top,
                "confidence": prediction["confidence"]}
         results[owner]["objects"].append(object_in_image(obj, where))
-    return results
+    return [{**result, "objects": number_box_tags(result["objects"])} for result in results]
 
 
 OBJECTS_TABLE_NOTE = ("azimuth in [0°, 360°); elevation and θ in (−180°, 180°]; distance from the camera in CAD "

@@ -45,12 +45,24 @@ def model_type_of(model_dir: str | Path, accepted: Collection[str], what: str, h
             where = f"the merged model is in {merged}" if (merged / "config.json").is_file() else \
                 "train with --merge for a merged model"
             raise located(model_dir, f"a LoRA adapter (imagenet3d train --stage 2), not a full model: {where}{suffix}")
-        raise located(model_dir, f"not a model folder: no config.json{suffix}")
+        raise located(model_dir, f"not a model folder: no config.json{_what_it_holds(model_dir) or suffix}")
     model_type = config_model_type(config_file)
     if model_type not in accepted:
         expected = " or ".join(repr(t) for t in accepted)
         raise located(config_file, f"model_type is {model_type!r}: not {what} ({expected}){suffix}")
     return model_type
+
+
+def _what_it_holds(folder: Path) -> str:
+    """Words for a folder that a user gave as a model folder by mistake: the model folders inside it (``demo_output/
+    models``), or what our commands wrote there (a built dataset, a release, an evaluation); "" otherwise."""
+    inside = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(
+        (p / name).is_file() for name in ("config.json", "adapter_config.json")))
+    if inside:
+        shown = ", ".join(inside[:6]) + (", ..." if len(inside) > 6 else "")
+        return f"; it holds model folders: {shown}: give one of them"
+    held = [f"{what} ({marker})" for marker, what in FOLDER_MARKERS.items() if (folder / marker).is_file()]
+    return f"; it holds {held[0]}" if held else ""
 
 
 # Marker files of the folders our commands write, to tell them apart before one is written into another.

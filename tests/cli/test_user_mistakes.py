@@ -51,6 +51,26 @@ def test_a_lora_adapter_folder_points_to_the_merged_model(capsys, tmp_path, smal
         assert status == 2 and "LoRA adapter" in err and "merged" in err, err
 
 
+def test_a_folder_of_models_or_a_dataset_given_as_the_model_says_what_it_holds(capsys, tmp_path, small_dataset,
+                                                                               tiny_baseline):
+    """`--model demo_output/models` (the folder above the models) names the model folders inside; `--model` given a
+    built dataset says so; a baseline asked to describe says it writes no caption."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "baseline").symlink_to(tiny_baseline, target_is_directory=True)
+    (models / "llava_pose").mkdir()
+    (models / "llava_pose" / "adapter_config.json").write_text("{}")
+    (models / "notes").mkdir()
+    image = tmp_path / "photo.png"
+    random_image(0).save(image)
+    status, err = run(capsys, "predict", "--model", str(models), str(image))
+    assert status == 2 and "it holds model folders: baseline, llava_pose: give one of them" in err, err
+    status, err = run(capsys, "predict", "--model", str(small_dataset), str(image))
+    assert status == 2 and "it holds a built dataset (build_report.json)" in err, err
+    status, err = run(capsys, "predict", "--model", str(tiny_baseline), str(image), "--task", "describe")
+    assert status == 0 and "the classification baseline writes no caption" in err, err
+
+
 def test_trainers_refuse_to_overwrite_another_kind_of_folder(capsys, tmp_path, small_dataset, tiny_baseline):
     llava = tiny_model_dir()
     config_before = (llava / "config.json").read_bytes()

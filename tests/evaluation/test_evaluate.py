@@ -12,7 +12,7 @@ import pytest
 
 from dataset_card import KNOWN_CATEGORIES, META_CLASS_ABBREVIATIONS
 from modeling import cli
-from modeling.evaluation.evaluate import OUTPUT_FILES, evaluate, evaluation_rows
+from modeling.evaluation.evaluate import OUTPUT_FILES, evaluate, evaluation_rows, model_title
 from modeling.evaluation.plots import EXAMPLES_FILE, PLOT_FILES
 from modeling.evaluation.scoring import format_comparison, format_metrics_table, score_files
 from modeling.utils.errors import ImageNet3DError
@@ -24,6 +24,13 @@ from tests.helpers.llava_pose import tiny_model_dir
 def llava_dir():
     """The tiny random LLaVA-pose (built once per session)."""
     return tiny_model_dir()
+
+
+def test_the_plots_name_a_merged_model_by_its_training_folder(tmp_path):
+    """`train --merge` writes `OUT/merged`: the demo's plots said "merged · joint"; they say "llava_pose/merged"."""
+    assert model_title(tmp_path / "llava_pose" / "merged") == "llava_pose/merged"
+    assert model_title(tmp_path / "run" / "checkpoint-50") == "run/checkpoint-50"
+    assert model_title(tmp_path / "models" / "baseline") == "baseline"
 
 
 def _check_files(out, task, metrics):

@@ -8,6 +8,7 @@ import re
 import shutil
 
 import pytest
+import yaml
 from huggingface_hub import ModelCard
 
 from modeling.baseline.training import train_baseline
@@ -65,7 +66,8 @@ def test_llava_card_parses_and_its_model_index_is_every_evaluate_run(llava):
         for block, split in blocks.items():
             for metric in ("acc_pi6", "acc_pi18", "median_error_deg"):
                 task = next(t for t, s, _ in found if name in t and s == split)
-                expected[(task, split, metric)] = round(metrics[block][metric], 2)
+                kind = ("3d_aware_" if name == "Task 3" else "") + metric
+                expected[(task, split, kind)] = round(metrics[block][metric], 2)
     assert found == expected  # the joint task, evaluated twice, is there once (the later run)
     assert "synthetic release" in card.text and "Symmetric objects" in card.text and "2406.09613" in card.text
     facts = json.loads((folder / FACTS_FILE).read_text())
@@ -87,8 +89,39 @@ def test_baseline_card_has_the_classification_tag_and_its_metrics(baseline):
     assert card.data.pipeline_tag == "image-classification" and card.data.library_name == "transformers"
     metrics = json.loads((eval_dir / "metrics.json").read_text())
     values = {metric: value for (_, split, metric), value in model_index(card).items()}
-    assert values == {m: round(metrics["overall"][m], 2) for m in ("acc_pi6", "acc_pi18", "median_error_deg")}
+    assert values == {f"3d_aware_{m}": round(metrics["overall"][m], 2) for m in ("acc_pi6", "acc_pi18",
+                                                                                "median_error_deg")}
     assert "imagenet3d train-baseline" in card.text
+    assert "pip install imagenet3d" not in card.text and "not on PyPI" in card.text  # PyPI's imagenet3d is not ours
+
+
+def test_tasks_on_one_split_keep_their_own_names_and_metric_types(baseline, small_dataset, tmp_path):
+    """The demo's case: the joint task on validation_known and open_vocab's known block measure the same split, so
+    model-index holds one result for both (huggingface_hub groups by task type, dataset, config and split); its name
+    names both tasks, and each number keeps a metric type of its own, equal to its metrics.json."""
+    folder = tmp_path / "baseline"
+    shutil.copytree(baseline[0], folder)
+    runs = {task: tmp_path / f"eval_{task}" for task in ("joint", "open_vocab")}
+    evaluate(folder, small_dataset, "joint", runs["joint"], split="validation_known", max_objects=6, progress=False)
+    evaluate(folder, small_dataset, "open_vocab", runs["open_vocab"], max_objects=6, progress=False)
+    joint, open_vocab = (json.loads((runs[t] / "metrics.json").read_text()) for t in ("joint", "open_vocab"))
+    front = yaml.safe_load(ModelCard.load(folder / "README.md").content.split("---")[1])
+    found = {}
+    for result in front["model-index"][0]["results"]:
+        types = [m["type"] for m in result["metrics"]]
+        assert len(types) == len(set(types)), f"a metric type listed twice in {result['dataset']['split']}"
+        name = result["task"]["name"]
+        assert ("Task 3" in name) == any(t.startswith("3d_aware_") for t in types), name
+        assert ("Task 2" in name) == any(not t.startswith("3d_aware_") for t in types), name
+        found.update({(result["dataset"]["split"], m["type"]): m["value"] for m in result["metrics"]})
+    metrics = ("acc_pi6", "acc_pi18", "median_error_deg")
+    expected = {("validation_known", f"3d_aware_{m}"): round(joint["overall"][m], 2) for m in metrics}
+    earlier = json.loads((baseline[1] / "metrics.json").read_text())  # the fixture's joint run on validation
+    expected.update({("validation", f"3d_aware_{m}"): round(earlier["overall"][m], 2) for m in metrics})
+    for block, split in (("overall", "validation_known+validation_novel"), ("known", "validation_known"),
+                         ("novel", "validation_novel")):
+        expected.update({(split, m): round(open_vocab[block][m], 2) for m in metrics})
+    assert found == expected
 
 
 def python_blocks(text: str) -> list[str]:

@@ -77,7 +77,20 @@ def test_dry_run_of_a_dataset_lists_the_shards_and_the_card(small_dataset, capsy
     assert files == shards | {"README.md", "build_report.json"}
     assert "KiB  data/pose/train/" in out and "DatasetCard" in out
     card = out.split("--- README.md", 1)[1].split("\n", 1)[1]
-    assert card.strip() == (small_dataset / "README.md").read_text().strip()
+    local = (small_dataset / "README.md").read_text()
+    assert card.strip() == local.replace('load_dataset("imagenet3d", ', 'load_dataset("someone/thing", ').strip()
+
+
+def test_the_published_dataset_cards_snippets_load_the_repo(small_dataset, monkeypatch):
+    """On the Hub the card's load_dataset calls name the repo id (the local folder's name would not load there);
+    run with that id pointing at the folder, every snippet loads."""
+    card = plan_dataset(small_dataset, repo_id="someone/thing").card
+    code = card.split("```python\n", 1)[1].split("```", 1)[0]
+    assert code.count('load_dataset("someone/thing", ') >= 3 and 'load_dataset("imagenet3d"' not in code
+    namespace: dict = {}
+    exec(compile(code.replace("someone/thing", str(small_dataset)), "dataset card snippet", "exec"), namespace)
+    assert len(namespace["ds"]["train"]) > 0 and len(namespace["open_vocab"]) > 0
+    assert next(iter(namespace["stream"]))["object_id"]
 
 
 def test_dry_run_of_a_model_lists_weights_config_code_processor_and_card(llava_folder, capsys):

@@ -54,6 +54,20 @@ def test_two_boxes_on_two_objects_give_the_two_objects_poses(two_objects, box_mo
     assert np.abs(crops[0] - crops[1]).mean() > 10
 
 
+@pytest.mark.parametrize("which", ["llava_pose", "baseline"])
+def test_boxes_of_one_category_are_tagged_in_box_order(which, two_objects, box_model_dir, tiny_baseline):
+    """Each box is answered from its own crop, where LLaVA-pose writes CATEGORY1; in the image's list the k-th box
+    of a category is CATEGORYk, as a caption tags it and as the baseline does: three boxes, the first object's twice."""
+    image, objects, _ = two_objects
+    model, processor = load_predictor(box_model_dir if which == "llava_pose" else tiny_baseline)
+    boxes = [objects[0]["box"], objects[1]["box"], objects[0]["box"]]
+    found = predict(model, processor, [image], task="joint", boxes=[boxes], max_new_tokens=16)[0]["objects"]
+    categories = [obj["category"] for obj in found]
+    assert None not in categories and categories[0] == categories[2]
+    expected = [f"{c.upper()}{categories[: k + 1].count(c)}" for k, c in enumerate(categories)]
+    assert [obj["tag"] for obj in found] == expected and expected[2].endswith(("2", "3"))
+
+
 def test_cli_takes_several_boxes_and_clips_with_a_note(two_objects, box_model_dir, capsys):
     image, objects, path = two_objects
     boxes = [obj["box"] for obj in objects]

@@ -55,6 +55,14 @@ def test_the_pipeline_gives_the_poses_of_predict(pipe, box_model_dir, two_object
     same_objects(got["objects"], [with_degrees(obj) for obj in want["objects"]])
 
 
+def test_the_pipeline_tags_the_boxes_of_one_category_in_order(pipe, two_objects):
+    """Two boxes on one object: two objects of its category, tagged CATEGORY1 and CATEGORY2 as predict tags them."""
+    image, objects, path = two_objects
+    found = pipe(str(path), boxes=[objects[0]["box"]] * 2, max_new_tokens=16)
+    tag = objects[0]["category"].upper()
+    assert [obj["tag"] for obj in found] == [f"{tag}1", f"{tag}2"]
+
+
 def test_a_list_of_images_is_batched(pipe, two_objects):
     image, objects, path = two_objects
     boxes = [obj["box"] for obj in objects]
