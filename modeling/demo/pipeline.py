@@ -74,7 +74,10 @@ PLANS = {
     # stages of 600 / 150 steps 76.8, of 300 / 100 steps 66.3 (66.6 after stage 1). A whole demo with the tower of
     # 2,200 steps without jitter (lr 3e-3, 10 % warmup; 600 / 150 LLaVA-pose steps): baseline 78.5 joint but 30.3
     # on novel categories, LLaVA-pose 74.5 joint and 33.8 novel: the jitter is what carries pose to the novel
-    # categories and what LLaVA-pose's stages need, so the tower keeps it and its 4,500 steps. bf16 autocast
+    # categories and what LLaVA-pose's stages need, so the tower keeps it and its 4,500 steps. With the training in
+    # two processes and batches of one kind (2026-12-01, same data, one tower): LLaVA-pose stages of 600 / 150
+    # steps 78.4 joint, of 1,000 / 250 steps 78.6 (novel 37.8 / 38.6): more LLaVA-pose steps no longer pay; the
+    # tower (the baseline, 79.0 there) bounds it. bf16 autocast
     # costs this CPU (avx512_bf16) 1.3-2.8x more per baseline step, and a batch of 128 as much per sample as 64.
     # Captions describe whole 64 px images, whose objects are a few pixels wide: every caption item costs joint
     # accuracy. The images are rendered at half their resolution (objects twice as far): the 64 px crops still
