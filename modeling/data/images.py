@@ -29,6 +29,7 @@ import io
 import re
 import struct
 
+import numpy as np
 from PIL import Image
 
 from modeling import image_decoding
@@ -168,6 +169,32 @@ def _orientation_of(data: bytes) -> int | None:
         return None
 
 
+def _keep_jpeg(data: bytes) -> tuple[bytes | None, list[str], str | None]:
+    """An RGB JPEG's bytes with its orientation neutralised, what was rewritten, and why they cannot be kept (None
+    for the bytes then, with a note when the metadata could not be rewritten)."""
+    try:
+        kept, changed = neutralise_jpeg_orientation(data)
+    except (ValueError, struct.error) as err:
+        return None, [], f"orientation metadata not rewritable ({err})"
+    return (kept, changed, None) if _orientation_of(kept) == 1 else (None, changed, None)
+
+
+def _kept_conversion(data: bytes, kept: bytes, changed: list[str]) -> tuple[bytes, dict | None]:
+    if not changed:
+        return data, None
+    olds = sorted({item.split()[1] for item in changed})
+    return kept, {"from": f"JPEG RGB, orientation {'/'.join(olds)}",
+                  "to": f"same JPEG, orientation set to 1 ({', '.join(changed)}); pixels unchanged"}
+
+
+def kept_jpeg_bytes(data: bytes) -> tuple[bytes, dict | None] | None:
+    """The bytes to store for an RGB JPEG (Pillow: format JPEG, mode RGB) as :func:`stored_bytes` gives them when it
+    keeps the file's own bytes, with the conversion (None: none); None when it would store a PNG instead (its
+    orientation cannot be rewritten), which only :func:`stored_bytes` with the decoded image can make."""
+    kept, changed, _ = _keep_jpeg(data)
+    return None if kept is None else _kept_conversion(data, kept, changed)
+
+
 def stored_bytes(data: bytes, decoded: DecodedImage) -> tuple[bytes, dict | None]:
     """The bytes to store for an image file: its own bytes when possible, and the conversion (None: none).
 
@@ -177,16 +204,11 @@ def stored_bytes(data: bytes, decoded: DecodedImage) -> tuple[bytes, dict | None
     """
     described = decoded.source
     if decoded.source == "JPEG RGB":
-        try:
-            kept, changed = neutralise_jpeg_orientation(data)
-        except (ValueError, struct.error) as err:
-            kept, changed, described = None, [], f"{described}, orientation metadata not rewritable ({err})"
-        if kept is not None and _orientation_of(kept) == 1:
-            if not changed:
-                return data, None
-            olds = sorted({item.split()[1] for item in changed})
-            return kept, {"from": f"JPEG RGB, orientation {'/'.join(olds)}",
-                          "to": f"same JPEG, orientation set to 1 ({', '.join(changed)}); pixels unchanged"}
+        kept, changed, note = _keep_jpeg(data)
+        if kept is not None:
+            return _kept_conversion(data, kept, changed)
+        if note:
+            described = f"{described}, {note}"
     if decoded.orientation is None:
         described += ", unreadable metadata"
     elif decoded.orientation != 1:
@@ -197,5 +219,40 @@ def stored_bytes(data: bytes, decoded: DecodedImage) -> tuple[bytes, dict | None
     return png_bytes(decoded.image), {"from": described, "to": to}
 
 
+_EOI = b"\xff\xd9"
+
+
+def decode_jpeg_bgr(data: bytes) -> np.ndarray | None:
+    """A plain RGB JPEG decoded straight into a (H, W, 3) uint8 array in OpenCV's BGR order, stored frame (no
+    orientation applied), or None: the build's fast path to the pixels of its crops.
+
+    Only for a file Pillow opens as format JPEG, mode RGB (YCbCr or RGB samples; CMYK, grayscale, MPO are not) whose
+    bytes end with the end-of-image marker, and only when OpenCV decodes it to the size of its header: for those,
+    OpenCV's libjpeg-turbo gives :func:`decode_rgb`'s pixels with the channels reversed (the same IDCT and
+    upsampling; ``tests/data/test_images.py`` holds it on every chroma subsampling, progressive, restart markers and
+    an EXIF orientation), about 1.5x faster and without Pillow's copy into numpy. Anything else gives None: the
+    caller decodes it with :func:`decode_rgb`, which reads every kind, and refuses (with its reason) what it cannot
+    decode. A file cut short is never taken here: OpenCV would fill the missing rows where Pillow refuses it.
+    """
+    if not data.endswith(_EOI):
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as opened:  # the header only: format, mode, size
+            if opened.format != "JPEG" or opened.mode != "RGB":
+                return None
+            width, height = opened.size
+    except Exception:  # noqa: BLE001 - an untrusted file: decode_rgb reports it
+        return None
+    import cv2
+
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # IMREAD_COLOR: 8-bit BGR
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except cv2.error:
+        return None
+    return pixels if pixels is not None and pixels.shape == (height, width, 3) else None
+
+
 __all__ = ["CORRUPT", "NOT_CONVERTIBLE", "ORIENTATION_TAG", "SIXTEEN_BIT_MODES", "TRANSPOSE", "DecodedImage",
-           "ImageRefused", "decode_rgb", "neutralise_jpeg_orientation", "png_bytes", "stored_bytes", "to_rgb8"]
+           "ImageRefused", "decode_jpeg_bgr", "decode_rgb", "kept_jpeg_bytes", "neutralise_jpeg_orientation",
+           "png_bytes", "stored_bytes", "to_rgb8"]
