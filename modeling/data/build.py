@@ -200,8 +200,8 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
     """Build the dataset from a release folder or zip into ``out``; returns the build report (as written).
 
     Raises :class:`ImageNet3DError` for unusable input (and, with ``strict``, for the first bad input).
-    With ``num_proc > 1`` workers are spawned (not forked: pyarrow's threads make fork unsafe), so a
-    script calling this must do so under ``if __name__ == "__main__":``.
+    With ``num_proc > 1``, ``num_proc - 1`` workers are spawned (not forked: pyarrow's threads make fork unsafe) and
+    this process builds units too, so a script calling this must do so under ``if __name__ == "__main__":``.
     """
     configs = list(imagenet3d.CONFIG_NAMES if not configs else dict.fromkeys(configs))
     unknown = [c for c in configs if c not in imagenet3d.CONFIG_NAMES]
