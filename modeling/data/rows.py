@@ -25,7 +25,14 @@ from PIL import Image
 from dataset_card import CATEGORIES, META_CLASS_OF
 from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
 from modeling.data.crop import DEFAULT_CROP_SIZE, crop_pixels, enlarges, official_crop_geometry
-from modeling.data.images import ImageRefused, decode_jpeg_bgr, decode_rgb, kept_jpeg_bytes, stored_bytes
+from modeling.data.images import (
+    ImageRefused,
+    decode_jpeg_bgr,
+    decode_rgb,
+    jpeg_frame,
+    kept_jpeg_bytes,
+    stored_bytes,
+)
 from modeling.data.objects import (
     ObjectCheck,
     as_bbox,
@@ -37,6 +44,7 @@ from modeling.data.objects import (
 )
 from modeling.data.off import MalformedOffError, parse_off
 from modeling.data.release import (
+    MAX_IMAGE_PIXELS,
     SPLITS,
     Release,
     UnreadableFileError,
@@ -369,7 +377,9 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     except ImageNet3DError as err:
         report.skip("corrupt annotation file", annotation_path, "annotations", str(err).split(": ", 1)[-1])
         return None
-    too_large = image_too_large(data)  # from the header: a decompression bomb is never allocated
+    frame = jpeg_frame(data)  # a plain RGB JPEG's size, from its frame header (no need to open it with Pillow)
+    small = frame is not None and frame[0] * frame[1] <= min(MAX_IMAGE_PIXELS, Image.MAX_IMAGE_PIXELS or math.inf)
+    too_large = None if small else image_too_large(data)  # from the header: a decompression bomb is never allocated
     if too_large:
         report.skip("image too large", image_path, None, too_large)
         return None

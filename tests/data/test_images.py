@@ -16,6 +16,7 @@ from modeling.data.images import (
     ImageRefused,
     decode_jpeg_bgr,
     decode_rgb,
+    jpeg_frame,
     kept_jpeg_bytes,
     neutralise_jpeg_orientation,
     stored_bytes,
@@ -316,3 +317,25 @@ def test_the_fast_jpeg_decode_leaves_every_other_file_to_pillow():
     block = exif_block(6).replace(struct.pack("<HHIH", 0x0112, 3, 1, 6), struct.pack("<HHIHH", 0x0112, 3, 2, 6, 6))
     unrewritable = jpeg(two_colour(), exif=block)
     assert decode_jpeg_bgr(unrewritable) is not None and kept_jpeg_bytes(unrewritable) is None  # a PNG is stored
+
+
+def test_jpeg_frame_reads_the_size_of_plain_rgb_jpegs_only():
+    """The frame header's size, as Pillow reads it, for 8-bit 3-component baseline/progressive JPEGs ending with EOI;
+    None for every other file (which then goes through Pillow: its size check, its decoder)."""
+    def encoded(image: Image.Image, **options) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", **options)
+        return buffer.getvalue()
+
+    photo = _photo(157, 93)
+    for options in ({}, {"progressive": True}, {"exif": exif_block(6)}, {"subsampling": "4:4:4"}):
+        assert jpeg_frame(encoded(photo, **options)) == (157, 93)
+    whole = encoded(photo)
+    sof = whole.index(b"\xff\xc0")
+    segment = whole[sof:sof + 2 + struct.unpack_from(">H", whole, sof + 2)[0]]
+    for other in (encoded(photo.convert("L")), encoded(photo.convert("CMYK")), whole[:-2], whole[:sof + 6],
+                  whole[:sof] + b"\xff\xc9" + whole[sof + 2:],  # arithmetic coding
+                  whole[:sof] + segment + whole[sof:],  # two frame headers
+                  whole[:sof + 4] + b"\x0c" + whole[sof + 5:],  # 12-bit samples
+                  b"\xff\xd8\xff\xd9", b"\x89PNG not a JPEG \xff\xd9"):
+        assert jpeg_frame(other) is None
