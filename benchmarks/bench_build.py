@@ -26,7 +26,7 @@ from benchmarks import data
 from benchmarks.measure import run_in_child
 from benchmarks.suite import Benchmark, entry
 
-REPEATS = 2
+REPEATS = 4
 CROP = 512
 
 
