@@ -5,9 +5,10 @@
   release; each is timed around the call in a fresh process (interpreter start-up and the caller's imports are
   not counted for either; worker start-up is), best of ``REPEATS``; ``--quick`` calls them in the suite's process;
 * ``build_peak_memory``: the peak RSS of the two, summed over the process and its workers;
-* ``build_num_proc``: objects/s with 2 worker processes against 1;
+* ``build_num_proc``: objects/s with ``num_proc=2`` (a spawned worker and the calling process) against 1;
 * ``build_memory_growth``: the peak RSS of the whole build (every config) of a release 4x larger against the
-  smaller one (10,008 and 2,502 images): flat is a ratio near 1;
+  smaller one (556 images per category, 128 × 96 pixels, and the first quarter of each list): flat is a ratio
+  near 1;
 * ``build_largest_shard``: the largest Parquet file of that build against the Hub's recommended size.
 
 The ``build`` entry's ``details.profile_s`` is where the time goes: each pipeline in one process under cProfile
