@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jpeg-quality", type=int, default=75, metavar="Q",
                         help="JPEG quality of the crops (default: %(default)s, what the official script writes)")
     parser.add_argument("--num-proc", type=int, default=1, metavar="N",
-                        help="worker processes; the output does not depend on it (default: %(default)s)")
+                        help="processes building: N-1 spawned workers and this one; the output does not depend on it "
+                             "(default: %(default)s)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first bad input with an error naming the file and the field "
                              "(default: count it as a skip in build_report.json)")

@@ -118,14 +118,90 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _run_units(tasks: list[tuple], sizes: list[int], num_proc: int, done) -> list[dict]:
+    """:func:`build_unit` of every task, in task order; ``done(size)`` is called as each one finishes.
+
+    With ``num_proc`` > 1, ``num_proc - 1`` worker processes are spawned (not forked: the parent holds pyarrow
+    thread pools, which fork can deadlock) and this process builds units too, so that the seconds the workers
+    spend starting (a fresh interpreter importing pyarrow, Pillow, numpy and the caller's main module) are not
+    seconds of waiting. Units go out largest first, one at a time to whoever is free, so that no process is left
+    with a big one at the end. The first error a unit raises is raised here, after the workers are stopped.
+    """
+    if num_proc <= 1 or len(tasks) <= 1:
+        results = []
+        for task, size in zip(tasks, sizes):
+            results.append(build_unit(task))
+            done(size)
+        return results
+    import multiprocessing
+    import queue
+    import threading
+
+    pending = sorted(range(len(tasks)), key=lambda i: -sizes[i])
+    lock, finished = threading.Lock(), queue.SimpleQueue()
+    results: list = [None] * len(tasks)
+    errors: list[BaseException] = []
+    outstanding = [0]  # units handed to the workers and not yet collected here
+
+    def take(to_worker: bool) -> int | None:
+        with lock:
+            if not pending or errors:
+                return None
+            outstanding[0] += to_worker
+            return pending.pop(0)
+
+    def collect(item: tuple) -> None:
+        with lock:
+            outstanding[0] -= 1
+        if item[0] != "error":
+            results[item[0]] = item[1]
+            done(sizes[item[0]])
+
+    workers = min(num_proc - 1, len(tasks) - 1)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        def submit() -> None:  # here, and in the pool's result thread (the callback of a finished unit)
+            index = take(to_worker=True)
+            if index is not None:
+                pool.apply_async(indexed_unit, ((index, tasks[index]),), callback=on_result, error_callback=on_error)
+
+        def on_result(item: tuple[int, dict]) -> None:
+            finished.put(item)
+            submit()
+
+        def on_error(error: BaseException) -> None:
+            errors.append(error)
+            finished.put(("error", error))
+
+        for _ in range(workers):
+            submit()
+        while True:
+            while True:  # what the workers have finished meanwhile
+                try:
+                    collect(finished.get_nowait())
+                except queue.Empty:
+                    break
+            if errors:
+                raise errors[0]
+            index = take(to_worker=False)
+            if index is not None:  # this process builds a unit while the workers build theirs
+                results[index] = build_unit(tasks[index])
+                done(sizes[index])
+                continue
+            with lock:
+                if not outstanding[0]:
+                    break
+            collect(finished.get())
+    return results
+
+
 def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str] | tuple[str, ...] | None = None,
           crop_size: int = DEFAULT_CROP_SIZE, jpeg_quality: int = 75, num_proc: int = 1, strict: bool = False,
           captions_file: str | Path | None = None, progress: bool = True) -> dict:
     """Build the dataset from a release folder or zip into ``out``; returns the build report (as written).
 
     Raises :class:`ImageNet3DError` for unusable input (and, with ``strict``, for the first bad input).
-    With ``num_proc > 1`` workers are spawned (not forked: pyarrow's threads make fork unsafe), so a
-    script calling this must do so under ``if __name__ == "__main__":``.
+    With ``num_proc > 1``, ``num_proc - 1`` workers are spawned (not forked: pyarrow's threads make fork unsafe) and
+    this process builds units too, so a script calling this must do so under ``if __name__ == "__main__":``.
     """
     configs = list(imagenet3d.CONFIG_NAMES if not configs else dict.fromkeys(configs))
     unknown = [c for c in configs if c not in imagenet3d.CONFIG_NAMES]
@@ -172,23 +248,8 @@ def build(source: str | Path, out: str | Path = "imagenet3d", configs: list[str]
                       {i: captions[i] for i in listed[(c, s)] if i in captions} if captions is not None else None,
                       str(staging), specs, MAX_SHARD_BYTES) for c, s in units]
             bar = tqdm(total=sum(len(ids) for ids in listed.values()), desc="build", unit="img", disable=not progress)
-            if num_proc > 1 and len(tasks) > 1:
-                import multiprocessing
-
-                # spawn, not fork: the parent holds pyarrow thread pools, which fork can deadlock.
-                # Largest units first, so that no worker is left with a big one at the end; results are put back
-                # in unit order.
-                order = sorted(range(len(tasks)), key=lambda i: -len(listed[units[i]]))
-                results = [None] * len(tasks)
-                with multiprocessing.get_context("spawn").Pool(min(num_proc, len(tasks))) as pool:
-                    for i, result in pool.imap_unordered(indexed_unit, [(i, tasks[i]) for i in order]):
-                        bar.update(len(listed[units[i]]))
-                        results[i] = result
-            else:
-                results = []
-                for (category, split), task in zip(units, tasks):
-                    results.append(build_unit(task))
-                    bar.update(len(listed[(category, split)]))
+            sizes = [len(listed[unit]) for unit in units]
+            results = _run_units(tasks, sizes, num_proc, bar.update)
             bar.close()
             for result in results:  # unit order: the merged report does not depend on num_proc
                 files.update(result["files"])

@@ -130,9 +130,19 @@ def object_centric_crop(image: Image.Image | np.ndarray, geometry: CropGeometry)
     return crop if isinstance(crop, Image.Image) else Image.fromarray(crop)
 
 
+def enlarges(geometry: CropGeometry, width: int, height: int) -> bool:
+    """Whether ``geometry``'s rescaling enlarges a ``width`` × ``height`` image on both axes (s >= 1): OpenCV then
+    resamples its window (:func:`crop_pixels`), which treats the three channels alike, so that an array in BGR order
+    gives the crop in BGR order; else Pillow does, from an RGB image."""
+    rw, rh = geometry.resized_size
+    return rw >= width and rh >= height
+
+
 def crop_pixels(image: Image.Image | np.ndarray, geometry: CropGeometry) -> Image.Image | np.ndarray:
     """:func:`object_centric_crop` as it comes: an (H, W, 3) uint8 array when OpenCV resampled it (the window is
-    enlarged), else a PIL image; either way the same pixels. The build encodes either without a conversion."""
+    enlarged, :func:`enlarges`) or the window misses the image (zeros), else a PIL image; either way the same pixels.
+    An array comes in the channel order of the array given (the build gives BGR, what OpenCV encodes), a PIL image
+    in RGB. The build encodes either without a conversion."""
     (rw, rh), (cw, ch) = geometry.resized_size, geometry.crop_size
     # The part of the window that overlaps the rescaled image, in rescaled-image pixels.
     x0, y0 = max(geometry.left, 0), max(geometry.top, 0)
@@ -143,7 +153,7 @@ def crop_pixels(image: Image.Image | np.ndarray, geometry: CropGeometry) -> Imag
         height, width = image.shape[:2]
     else:
         width, height = image.size
-    if rw >= width and rh >= height:
+    if enlarges(geometry, width, height):
         window = _enlarged_window(image if isinstance(image, np.ndarray) else np.asarray(image), (rw, rh),
                                   (x0, y0, x1, y1))
         if window.shape[:2] == (ch, cw):  # the window lies inside the rescaled image

@@ -24,8 +24,15 @@ from PIL import Image
 
 from dataset_card import CATEGORIES, META_CLASS_OF
 from modeling.data.captions import PROMPT, CaptionError, CaptionObject, check_caption, template_caption
-from modeling.data.crop import DEFAULT_CROP_SIZE, crop_pixels, official_crop_geometry
-from modeling.data.images import ImageRefused, decode_rgb, stored_bytes
+from modeling.data.crop import DEFAULT_CROP_SIZE, crop_pixels, enlarges, official_crop_geometry
+from modeling.data.images import (
+    ImageRefused,
+    decode_jpeg_bgr,
+    decode_rgb,
+    jpeg_frame,
+    kept_jpeg_bytes,
+    stored_bytes,
+)
 from modeling.data.objects import (
     ObjectCheck,
     as_bbox,
@@ -37,6 +44,7 @@ from modeling.data.objects import (
 )
 from modeling.data.off import MalformedOffError, parse_off
 from modeling.data.release import (
+    MAX_IMAGE_PIXELS,
     SPLITS,
     Release,
     UnreadableFileError,
@@ -159,33 +167,65 @@ def raw_object(obj: object, index: int, object_id: str, check: ObjectCheck, flag
     }
 
 
+class ImagePixels:
+    """An image's pixels as its crops need them: ``bgr``, the (H, W, 3) uint8 array in BGR order (OpenCV resamples
+    enlarged windows from it and encodes their crops as they come, with no channel conversion per crop), and
+    ``rgb``, the PIL RGB image (Pillow resamples shrunk windows from it). Made from either; the other is made on
+    first use, once per image. ``width`` and ``height`` are in pixels.
+    """
+
+    def __init__(self, bgr: np.ndarray | None = None, rgb: Image.Image | None = None) -> None:
+        if bgr is None and rgb is None:
+            raise ValueError("ImagePixels needs the BGR array or the RGB image")
+        self._bgr, self._rgb = bgr, rgb
+        self.width, self.height = (bgr.shape[1], bgr.shape[0]) if bgr is not None else rgb.size
+
+    @property
+    def bgr(self) -> np.ndarray:
+        """(H, W, 3) uint8, BGR."""
+        if self._bgr is None:
+            raw = self._rgb.tobytes("raw", "BGR")  # one pass: the channels reversed as Pillow copies them out
+            self._bgr = np.frombuffer(raw, dtype=np.uint8).reshape(self.height, self.width, 3)
+        return self._bgr
+
+    @property
+    def rgb(self) -> Image.Image:
+        """The 8-bit RGB PIL image."""
+        if self._rgb is None:
+            self._rgb = Image.frombytes("RGB", (self.width, self.height), self._bgr.tobytes(), "raw", "BGR")
+        return self._rgb
+
+
 def _jpeg(image: Image.Image | np.ndarray, quality: int) -> bytes:
-    """JPEG bytes of an RGB image. An array is encoded by OpenCV's libjpeg-turbo (no copy into a PIL image; its
-    bytes decode to the pixels Pillow's encoder gives at the same quality, 4:2:0, ~1.5x faster)."""
+    """JPEG bytes of a crop: an array in BGR order (:func:`~modeling.data.crop.crop_pixels` of
+    :attr:`ImagePixels.bgr`) is encoded by OpenCV's libjpeg-turbo as it is (no copy into a PIL image, no channel
+    conversion; its bytes decode to the pixels Pillow's encoder gives at the same quality, 4:2:0, ~1.5x faster), a
+    PIL image (RGB) by Pillow."""
     if isinstance(image, np.ndarray):
         import cv2
 
-        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if ok:
             return encoded.tobytes()
-        image = Image.fromarray(image)
+        image = Image.fromarray(np.ascontiguousarray(image[..., ::-1]))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 
-def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index: int,
-             options: BuildOptions, flags: tuple[str, ...] = (), pixels: np.ndarray | None = None) -> dict:
+def pose_row(image: ImagePixels, obj: dict, category: str, image_id: str, index: int,
+             options: BuildOptions, flags: tuple[str, ...] = ()) -> dict:
     """The ``pose`` row of an object that passed :func:`~modeling.data.objects.check_object`: crop and every field.
 
-    ``pixels``, the image as an (H, W, 3) uint8 array, saves a conversion per object when given (same crop).
+    ``image`` is the decoded image (:class:`ImagePixels`): an enlarged window is resampled from its BGR array and
+    encoded as it comes, a shrunk one from its RGB image.
 
     The box moves into the crop as the official script moves it, unclipped (it may reach past the crop); a box
     that is not 4 numbers is None in both frames, a NaN corner stays NaN; ``flags`` says which.
     """
     distance, px, py = (as_float(obj[k]) for k in ("distance", "px", "py"))
     geometry = official_crop_geometry(image.width, image.height, px, py, distance, options.crop_size)
-    crop = crop_pixels(image if pixels is None else pixels, geometry)
+    crop = crop_pixels(image.bgr if enlarges(geometry, image.width, image.height) else image.rgb, geometry)
     bbox = as_bbox(obj.get("bbox"))
     bbox_in_crop = None if bbox is None else geometry.bbox_to_crop(bbox)
     angles = {name: wrapped(obj[name]) for name in ("azimuth", "elevation", "theta")}
@@ -205,27 +245,39 @@ def pose_row(image: Image.Image, obj: dict, category: str, image_id: str, index:
 
 
 def decode_image(data: bytes, path: str, report: BuildReport,
-                 store: bool = True) -> tuple[Image.Image, bytes | None] | None:
-    """The 8-bit RGB image in its stored frame and the bytes to store, or None (a counted skip) when it has none.
+                 store: bool = True) -> tuple[ImagePixels, bytes | None] | None:
+    """The 8-bit RGB image in its stored frame (:class:`ImagePixels`) and the bytes to store, or None (a counted
+    skip) when it has none.
 
     With ``store=False`` (a build without the ``image`` shards) the bytes to store are not made: None.
+
+    A plain RGB JPEG (nearly every ImageNet file) is decoded by OpenCV straight into the BGR array its crops are made
+    from (:func:`~modeling.data.images.decode_jpeg_bgr`: the same pixels, faster); every other file by Pillow.
 
     :mod:`modeling.data.images` decodes and chooses the bytes: an RGB JPEG keeps its bytes (an orientation in its
     metadata rewritten to 1); grayscale, CMYK, palette, 16-bit or a PNG named .JPEG (all in ImageNet) are stored
     as PNG of their 8-bit RGB values. Each conversion is counted; a corrupt, truncated or unconvertible file is
     a skip.
     """
+    bgr = decode_jpeg_bgr(data)
+    if bgr is not None:
+        kept = kept_jpeg_bytes(data) if store else (None, None)
+        if kept is not None:  # else: a JPEG whose orientation cannot be rewritten, stored as a PNG (below)
+            stored, conversion = kept
+            if conversion is not None:
+                report.converted.append({"file": path, **conversion})
+            return ImagePixels(bgr=bgr), stored
     try:
         decoded = decode_rgb(data)
     except ImageRefused as err:
         report.skip(err.reason, path, None, err.detail)
         return None
     if not store:
-        return decoded.image, None
+        return ImagePixels(rgb=decoded.image), None
     stored, conversion = stored_bytes(data, decoded)
     if conversion is not None:
         report.converted.append({"file": path, **conversion})
-    return decoded.image, stored
+    return ImagePixels(rgb=decoded.image), stored
 
 
 def _caption_objects(objects: list, checks: list[ObjectCheck], category: str) -> list[CaptionObject]:
@@ -325,7 +377,9 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     except ImageNet3DError as err:
         report.skip("corrupt annotation file", annotation_path, "annotations", str(err).split(": ", 1)[-1])
         return None
-    too_large = image_too_large(data)  # from the header: a decompression bomb is never allocated
+    frame = jpeg_frame(data)  # a plain RGB JPEG's size, from its frame header (no need to open it with Pillow)
+    small = frame is not None and frame[0] * frame[1] <= min(MAX_IMAGE_PIXELS, Image.MAX_IMAGE_PIXELS or math.inf)
+    too_large = None if small else image_too_large(data)  # from the header: a decompression bomb is never allocated
     if too_large:
         report.skip("image too large", image_path, None, too_large)
         return None
@@ -336,7 +390,6 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
     report.totals[f"{split}/images"] += 1
     report.totals[f"{split}/objects"] += len(objects)
     checks, raw, rows = [], [], []
-    pixels = None  # the image as an array, made once for all its crops
     for index, obj in enumerate(objects):
         check, flags = check_object(obj), object_flags(obj, image.width, image.height)
         checks.append(check)
@@ -350,9 +403,7 @@ def _image(release: Release, category: str, image_id: str, split: str, options: 
         if options.image:  # the objects of the image row
             raw.append(raw_object(obj, index, f"{image_id}_{index:02d}", check, flags))
         if check.passes and options.pose:
-            if pixels is None:
-                pixels = np.asarray(image)
-            rows.append(pose_row(image, obj, category, image_id, index, options, flags, pixels))
+            rows.append(pose_row(image, obj, category, image_id, index, options, flags))
     report.totals[f"{split}/objects kept"] += sum(c.passes for c in checks)
     image_row = None
     if options.image:

@@ -390,8 +390,12 @@ def synthetic_categories_paragraph(categories: list[str] | tuple[str, ...]) -> s
 
     Raises KeyError for a category without a procedural model.
     """
-    def part_names(category: str) -> list[str]:
-        return list(MODELS[category].build(0))
+    names: dict[str, list[str]] = {}
+
+    def part_names(category: str) -> list[str]:  # each model built once (building one takes milliseconds)
+        if category not in names:
+            names[category] = list(MODELS[category].build(0))
+        return names[category]
 
     known = [c for c in categories if c in KNOWN_CATEGORIES]
     novel = [c for c in categories if c not in KNOWN_CATEGORIES]

@@ -228,3 +228,24 @@ def test_ten_thousand_objects_in_one_image_build(tmp_path):
     row = pq.read_table(next((tmp_path / "out" / "data/image/train").glob("*.parquet"))).to_pylist()[0]
     assert len(row["objects"]) == 10_000 and row["caption"].count("<pose6D>") == len(row["pose6d"]) == 10_000
     assert row["objects"][-1]["object_id"] == "n1_1_9999"
+
+
+@pytest.mark.parametrize("category", ["car", CATEGORY])
+def test_two_processes_report_and_refuse_faults_as_one(pristine, release, tmp_path, capsys, category):
+    """--num-proc 2 (a spawned worker and the main process, each taking units): a fault in either's unit is the
+    same counted skip as with one process, and with --strict the same one-line error, OUT left as it was."""
+    first = (release / "lists" / f"{category}_imagenet_train.txt").read_text().split()[0]
+    (release / "annotations" / category / f"{first}.npz").write_bytes(b"not a zip\n")
+    reports = []
+    for processes in ("1", "2"):
+        assert _build(release, tmp_path / f"out{processes}", "--num-proc", processes) == 0
+        reports.append((tmp_path / f"out{processes}" / "build_report.json").read_text())
+    assert reports[0] == reports[1] and "corrupt annotation file" in reports[0]
+    out = tmp_path / "strict"
+    shutil.copytree(pristine[1], out)
+    capsys.readouterr()
+    assert _build(release, out, "--strict", "--num-proc", "2") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("imagenet3d build: error: ") and "\n" not in err
+    assert f"annotations/{category}/{first}.npz" in err and "corrupt annotation file" in err
+    assert tree_digest(out) == tree_digest(pristine[1])

@@ -14,7 +14,10 @@ from modeling.data.images import (
     CORRUPT,
     NOT_CONVERTIBLE,
     ImageRefused,
+    decode_jpeg_bgr,
     decode_rgb,
+    jpeg_frame,
+    kept_jpeg_bytes,
     neutralise_jpeg_orientation,
     stored_bytes,
     to_rgb8,
@@ -270,3 +273,69 @@ def test_icc_profile_is_kept_only_where_it_still_applies():
     buffer = io.BytesIO()
     two_colour().convert("CMYK").save(buffer, format="JPEG", icc_profile=srgb)  # a profile not of these values
     assert "icc_profile" not in decode_rgb(buffer.getvalue()).image.info
+
+
+def _photo(width: int = 157, height: int = 93, seed: int = 0) -> Image.Image:
+    """Noise over smooth colour: every pixel counts, and chroma varies (what subsampling and upsampling touch)."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    smooth = np.stack([127 + 90 * np.sin(xs / 9 + c) * np.cos(ys / 7 - c) for c in range(3)], -1)
+    return Image.fromarray((smooth + rng.normal(0, 25, smooth.shape)).clip(0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("options", [
+    {"subsampling": "4:2:0"}, {"subsampling": "4:2:2"}, {"subsampling": "4:4:4"}, {"progressive": True},
+    {"optimize": True, "quality": 95}, {"restart_marker_blocks": 1}, {"exif": exif_block(6)},
+    {"xmp": xmp_packet(8)},
+], ids=lambda options: ",".join(f"{k}={v if not isinstance(v, bytes) else 'block'}" for k, v in options.items()))
+def test_the_fast_jpeg_decode_gives_pillows_pixels(options):
+    """decode_jpeg_bgr (OpenCV, the build's path for plain RGB JPEGs) gives decode_rgb's pixels exactly, channels
+    reversed, in the stored frame (an orientation in the metadata is not applied), whatever the encoder's options."""
+    buffer = io.BytesIO()
+    _photo().save(buffer, format="JPEG", **{"quality": 75, **options})
+    data = buffer.getvalue()
+    bgr = decode_jpeg_bgr(data)
+    assert bgr is not None and bgr.shape == (93, 157, 3) and bgr.dtype == np.uint8
+    np.testing.assert_array_equal(bgr[..., ::-1], np.asarray(decode_rgb(data).image))
+    assert kept_jpeg_bytes(data) == stored_bytes(data, decode_rgb(data))
+
+
+def test_the_fast_jpeg_decode_leaves_every_other_file_to_pillow():
+    """Not a plain RGB JPEG, or cut short: None, so that decode_rgb converts it or refuses it with its reason."""
+    def encoded(image: Image.Image, fmt: str = "JPEG") -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt)
+        return buffer.getvalue()
+
+    photo = _photo()
+    whole = encoded(photo)
+    for data in (encoded(photo.convert("L")), encoded(photo.convert("CMYK")), encoded(photo, "PNG"),
+                 whole[:len(whole) // 2], whole[:-2], b"\xff\xd8 not a JPEG \xff\xd9"):
+        assert decode_jpeg_bgr(data) is None
+    with pytest.raises(ImageRefused, match=CORRUPT):
+        decode_rgb(whole[:len(whole) // 2])
+    block = exif_block(6).replace(struct.pack("<HHIH", 0x0112, 3, 1, 6), struct.pack("<HHIHH", 0x0112, 3, 2, 6, 6))
+    unrewritable = jpeg(two_colour(), exif=block)
+    assert decode_jpeg_bgr(unrewritable) is not None and kept_jpeg_bytes(unrewritable) is None  # a PNG is stored
+
+
+def test_jpeg_frame_reads_the_size_of_plain_rgb_jpegs_only():
+    """The frame header's size, as Pillow reads it, for 8-bit 3-component baseline/progressive JPEGs ending with EOI;
+    None for every other file (which then goes through Pillow: its size check, its decoder)."""
+    def encoded(image: Image.Image, **options) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", **options)
+        return buffer.getvalue()
+
+    photo = _photo(157, 93)
+    for options in ({}, {"progressive": True}, {"exif": exif_block(6)}, {"subsampling": "4:4:4"}):
+        assert jpeg_frame(encoded(photo, **options)) == (157, 93)
+    whole = encoded(photo)
+    sof = whole.index(b"\xff\xc0")
+    segment = whole[sof:sof + 2 + struct.unpack_from(">H", whole, sof + 2)[0]]
+    for other in (encoded(photo.convert("L")), encoded(photo.convert("CMYK")), whole[:-2], whole[:sof + 6],
+                  whole[:sof] + b"\xff\xc9" + whole[sof + 2:],  # arithmetic coding
+                  whole[:sof] + segment + whole[sof:],  # two frame headers
+                  whole[:sof + 4] + b"\x0c" + whole[sof + 5:],  # 12-bit samples
+                  b"\xff\xd8\xff\xd9", b"\x89PNG not a JPEG \xff\xd9"):
+        assert jpeg_frame(other) is None
