@@ -77,8 +77,8 @@ PLANS = {
     # categories and what LLaVA-pose's stages need, so the tower keeps it and its 4,500 steps. With the training in
     # two processes and batches of one kind (2026-12-01, same data, one tower): LLaVA-pose stages of 600 / 150
     # steps 78.4 joint, of 1,000 / 250 steps 78.6 (novel 37.8 / 38.6): more LLaVA-pose steps no longer pay; the
-    # tower (the baseline, 79.0 there) bounds it. bf16 autocast
-    # costs this CPU (avx512_bf16) 1.3-2.8x more per baseline step, and a batch of 128 as much per sample as 64.
+    # tower (the baseline, 79.0 there) bounds it. bf16 autocast costs this CPU (avx512_bf16) 1.3-2.8x more per
+    # baseline step, and a batch of 128 as much per sample as 64.
     # Captions describe whole 64 px images, whose objects are a few pixels wide: every caption item costs joint
     # accuracy. The images are rendered at half their resolution (objects twice as far): the 64 px crops still
     # shrink the object (the official crop rescales by distance / 32 at this side), and synthesis costs ~2.4x less.
@@ -171,7 +171,9 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
            lambda _: images, "images")
     # The training stages run in `processes` processes (DDP) with the plan's batch split between them: the same
     # examples per step as one process with the whole batch (README, "More than one GPU / machine").
-    processes = training_processes(num_proc) if plan.batch_size % max(1, num_proc) == 0 else 1
+    processes = training_processes(num_proc)  # on CUDA it can be fewer than num_proc: divide by what runs
+    if plan.batch_size % processes:
+        processes = 1
     batch_size = plan.batch_size // processes
     _timed(stages, "train_baseline", lambda: run_in_processes(
         train_baseline, processes, data, None, models / "baseline", known_only=True, max_steps=plan.baseline_steps,
