@@ -59,6 +59,12 @@ class LlavaPoseConfig(LlavaConfig):
             projector reads, before it): the `<pose6D>` state queries them with a second attention, whose result
             joins the head's hidden layer. The head then reads the image at two levels, the tower's and the language
             model's last layer, so that what the tower knows of the pose need not survive the projector and the LM.
+        pose_head_tower_prior (`bool`, *optional*, defaults to `False`):
+            Whether the pose head adds a fixed linear readout of the mean of the tower's tokens to its angle logits
+            (buffers, never trained): `init-model --vision-tower` copies the classification baseline's pose head
+            into it and zeroes the head's own angle outputs, so that LLaVA-pose starts from its baseline's pose on
+            a crop and training learns what the language model adds (a residual, as ControlNet's zero
+            convolutions). Needs `pose_head_vision_features`.
         lm_loss_reduction (`str`, *optional*, defaults to `"token"`):
             How the language-model loss averages its cross-entropy: `"token"` over every answer token of the batch
             (transformers' usual mean, where a long caption outweighs a short joint answer by its length), or
@@ -86,6 +92,7 @@ class LlavaPoseConfig(LlavaConfig):
     pose_regression_loss_weight: float = 1.0
     pose_loss_weight: float = 1.0
     pose_head_vision_features: bool = False
+    pose_head_tower_prior: bool = False
     lm_loss_reduction: str = "token"
 
     def __post_init__(self, **kwargs):
@@ -93,6 +100,8 @@ class LlavaPoseConfig(LlavaConfig):
         if self.lm_loss_reduction not in LM_LOSS_REDUCTIONS:
             raise ValueError(f"lm_loss_reduction must be one of {', '.join(LM_LOSS_REDUCTIONS)}, got "
                              f"{self.lm_loss_reduction!r}")
+        if self.pose_head_tower_prior and not self.pose_head_vision_features:
+            raise ValueError("pose_head_tower_prior reads the tower's features: it needs pose_head_vision_features")
         if self.num_bins < 2:
             raise ValueError(f"num_bins must be at least 2, got {self.num_bins}")
         if self.pose_head_hidden_size is None:

@@ -54,6 +54,13 @@ class LlavaPoseHead(nn.Module):
         self.vision_query = nn.Linear(width, width) if vision else None
         self.vision_key_value = nn.Linear(config.vision_config.hidden_size, 2 * width) if vision else None
         self.vision_dense = nn.Linear(width, config.pose_head_hidden_size) if vision else None
+        # The baseline's pose head on the mean of the tower's tokens, fixed: buffers, saved and loaded with the
+        # weights, which neither the optimizer nor PEFT's modules_to_save trains (LlavaPoseConfig).
+        self.has_tower_prior = bool(getattr(config, "pose_head_tower_prior", False))
+        if self.has_tower_prior:
+            self.register_buffer("tower_prior_weight", torch.zeros(3 * config.num_bins,
+                                                                   config.vision_config.hidden_size))
+            self.register_buffer("tower_prior_bias", torch.zeros(3 * config.num_bins))
 
     def _attend(self, query: torch.Tensor, key_value: torch.Tensor, mask: torch.BoolTensor,
                 batch_index: torch.LongTensor) -> torch.Tensor:
@@ -85,8 +92,8 @@ class LlavaPoseHead(nn.Module):
         width = pose_states.shape[-1]
         attended = self._attend(self.query(pose_states), self.key_value(hidden_states), image_mask, batch_index)
         hidden = self.dense(torch.cat([pose_states, attended.to(pose_states.dtype)], dim=-1))
+        given = vision_features is not None
         if self.vision_dense is not None:  # no image in the pass: one empty token, masked out (zeros, in the graph)
-            given = vision_features is not None
             if not given:
                 vision_features = hidden_states.new_zeros(hidden_states.shape[0], 1, self.vision_key_value.in_features)
             elif vision_features.shape[0] != hidden_states.shape[0]:
@@ -97,6 +104,10 @@ class LlavaPoseHead(nn.Module):
             hidden = hidden + self.vision_dense(seen.to(pose_states.dtype).reshape(-1, width))
         output = self.out(self.dropout(self.act(hidden)))
         split = 3 * self.num_bins
+        if self.has_tower_prior and given:  # no image in the pass: the prior adds nothing
+            pooled = vision_features.to(self.tower_prior_weight.dtype).mean(dim=1)[batch_index]
+            prior = F.linear(pooled, self.tower_prior_weight, self.tower_prior_bias).to(output.dtype)
+            output = torch.cat([output[..., :split] + prior, output[..., split:]], dim=-1)
         return output[..., :split].unflatten(-1, (3, self.num_bins)), output[..., split:]
 
 

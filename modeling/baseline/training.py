@@ -125,6 +125,11 @@ class BaselineCollator:
                 "pose_labels": pose_bins(angles[:, 0], angles[:, 1], angles[:, 2], self.num_bins)}
 
 
+def backbone_type(model: Any) -> str | None:
+    """The `model_type` of a baseline's backbone ("resnet", "clip_vision_model", ...)."""
+    return getattr(model.config.backbone_config, "model_type", None)
+
+
 def training_split(data_dir: str | Path, known_only: bool = False):
     """The training rows and the categories they hold: the `pose` train split's rows of the 63 known categories with
     `known_only` (the rows of the `open_vocab` train split), else all of them; see
@@ -185,11 +190,14 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         # A last batch of one image breaks BatchNorm (one value per channel) and is noise anyway.
         dataloader_drop_last=len(train_rows) > opts.batch_size,
         use_cpu=not torch.cuda.is_available(),
+        # A ResNet's forward uses every parameter (its pooler has none): DDP need not search the graph for unused
+        # ones after every backward. Other backbones may have a pooler or head that mean pooling leaves unused.
+        ddp_find_unused_parameters=False if backbone_type(model) == "resnet" else None,
     )
     dataset = AugmentedRows(train_rows, seed=opts.seed, hflip=opts.hflip, augment=opts.augment)
     # Convolutions on CPU run faster on channels-last tensors (oneDNN's native layout; measured in the demo's
     # training: README, "The demo"); the weights are saved in the usual layout.
-    channels_last = getattr(model.config.backbone_config, "model_type", None) in CHANNELS_LAST_BACKBONES
+    channels_last = backbone_type(model) in CHANNELS_LAST_BACKBONES
     if channels_last:
         model.to(memory_format=torch.channels_last)
     trainer = Trainer(model=model, args=training_args, train_dataset=dataset,

@@ -15,6 +15,7 @@ from typing import Any
 
 from dataset_card import CATEGORIES
 from modeling.category_names import with_article
+from modeling.geometry import NUM_BINS
 from modeling.utils.errors import ImageNet3DError
 
 # Sizes of the built-in model. "tiny" (~1M parameters) is for tests; "small" (a few M) is still trainable on
@@ -120,7 +121,7 @@ def _square_side(image_processor: Any) -> int | None:
 
 
 def _pretrained_tower(path: str | Path) -> tuple[Any, Any, int]:
-    """`(backbone module, image processor, input side)` of a trained classification baseline folder."""
+    """`(classifier, image processor, input side)` of a trained classification baseline folder."""
     from modeling.baseline.model import is_baseline_dir, load_baseline
 
     if not is_baseline_dir(path):
@@ -138,7 +139,29 @@ def _pretrained_tower(path: str | Path) -> tuple[Any, Any, int]:
     if vision.model_type == "clip_vision_model" and side != vision.image_size:
         raise ImageNet3DError(f"{path}: the image processor makes {side} px inputs, the CLIP tower expects "
                               f"{vision.image_size}")
-    return classifier.backbone, image_processor, side
+    return classifier, image_processor, side
+
+
+def _has_prior(classifier: Any, vision: Any) -> bool:
+    """Whether LLaVA-pose can start from `classifier`'s pose head: a CNN tower, mean pooling, the same bins."""
+    from modeling.configuration_llava_pose import is_convolutional
+
+    return (classifier is not None and classifier.config.pooling == "mean" and is_convolutional(vision)
+            and classifier.config.num_bins == NUM_BINS)
+
+
+def _copy_tower_prior(model: Any, classifier: Any) -> None:
+    """Copy the baseline's pose head into LLaVA-pose's tower prior and zero the head's own angle outputs, so that on
+    a crop the new model's angle logits are the baseline's (`LlavaPoseConfig.pose_head_tower_prior`)."""
+    import torch
+
+    head = model.pose_head
+    split = 3 * model.config.num_bins
+    with torch.no_grad():
+        head.tower_prior_weight.copy_(classifier.pose_head.weight)
+        head.tower_prior_bias.copy_(classifier.pose_head.bias)
+        head.out.weight[:split].zero_()
+        head.out.bias[:split].zero_()
 
 
 def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
@@ -162,9 +185,10 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
     spec = SIZES[size]
     tokenizer = build_tokenizer(spec["vocab_size"])
     side, patch_size, normalisation = spec["image_size"], spec["patch_size"], {}
-    pretrained = None
+    pretrained = classifier = None
     if vision_tower is not None:
-        pretrained, tower_processor, side = _pretrained_tower(vision_tower)
+        classifier, tower_processor, side = _pretrained_tower(vision_tower)
+        pretrained = classifier.backbone
         vision = copy.deepcopy(pretrained.config)  # LlavaPoseConfig sets its hidden_size
         patch_size = getattr(vision, "patch_size", None) or RESNET_STRIDE
         normalisation = {"image_mean": tower_processor.image_mean, "image_std": tower_processor.image_std}
@@ -203,12 +227,17 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
         # projector and the LM (demo data, stage 1 with 20 % captions + stage 2, joint 3D-aware Acc@π/6: 77.2 without,
         # 78.2 with; the describe task's matched-object Acc@π/6 34.3 -> 42.4).
         pose_head_vision_features=pretrained is not None,
+        # ... and starts from the baseline's pose: its pose head on the mean of a CNN tower's feature map (what the
+        # baseline's "mean" pooling reads; a ViT's tokens drop the CLS token that its pooling averages in).
+        pose_head_tower_prior=_has_prior(classifier, vision),
     )
     torch.manual_seed(seed)
     model = LlavaPoseForConditionalGeneration(config)
     if pretrained is not None:
         tower = model.model.vision_tower
         getattr(tower, "backbone", tower).load_state_dict(pretrained.state_dict())
+    if config.pose_head_tower_prior:
+        _copy_tower_prior(model, classifier)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
