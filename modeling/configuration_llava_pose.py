@@ -64,7 +64,13 @@ class LlavaPoseConfig(LlavaConfig):
             (buffers, never trained): `init-model --vision-tower` copies the classification baseline's pose head
             into it and zeroes the head's own angle outputs, so that LLaVA-pose starts from its baseline's pose on
             a crop and training learns what the language model adds (a residual, as ControlNet's zero
-            convolutions). Needs `pose_head_vision_features`.
+            convolutions). Needs `pose_head_vision_features`. With `category_prior_token_ids`, the baseline's
+            category head is kept too: its log-probabilities are added to the LM's logits at the categories' name
+            tokens (shallow fusion), in training and generation alike, so the words the LM writes for the category
+            start from what the tower knows.
+        category_prior_token_ids (`list[int]`, *optional*):
+            With `pose_head_tower_prior`: per category of the baseline's category head (its index order), the LM's
+            token that starts the category's name in words (" bicycle", " hand" of "hand barrow").
         lm_loss_reduction (`str`, *optional*, defaults to `"token"`):
             How the language-model loss averages its cross-entropy: `"token"` over every answer token of the batch
             (transformers' usual mean, where a long caption outweighs a short joint answer by its length), or
@@ -93,6 +99,7 @@ class LlavaPoseConfig(LlavaConfig):
     pose_loss_weight: float = 1.0
     pose_head_vision_features: bool = False
     pose_head_tower_prior: bool = False
+    category_prior_token_ids: list[int] | None = None
     lm_loss_reduction: str = "token"
 
     def __post_init__(self, **kwargs):

@@ -186,6 +186,7 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
                 True where the target exists. Defaults to all True. A `<pose6D>` token beyond `max_poses` has no
                 target; a True entry without a matching `<pose6D>` token (e.g. truncated away) is an error.
         """
+        category_bias = kwargs.pop("category_bias", None)  # the tower's category prior; generate passes it
         outputs = self.model(
             input_ids=input_ids,
             pixel_values=pixel_values,
@@ -210,6 +211,10 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             image_mask = torch.zeros_like(is_pose)
         pose_positions = is_pose.nonzero()
         vision_features = self._tower_features(outputs.image_outputs) if self.config.pose_head_vision_features else None
+        if category_bias is None and vision_features is not None:
+            category_bias = self.pose_head.category_log_prior(vision_features, logits.shape[-1])
+        if category_bias is not None:
+            logits = logits + category_bias[:, None, :].to(logits.dtype)
         pose_logits, pose_regression = self.pose_head(hidden_states[is_pose], hidden_states, image_mask,
                                                       pose_positions[:, 0], vision_features)
 
@@ -299,6 +304,14 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         cache and of the decoding strategy. Sequences that finished early are padded after their end, which a causal
         model never attends to from earlier positions.
         """
+        if self.config.pose_head_tower_prior and kwargs.get("pixel_values") is not None:
+            # The cached decoding steps see no image: the category prior is computed once, from the tower.
+            image_outputs = self.model.get_image_features(pixel_values=kwargs["pixel_values"],
+                                                          vision_feature_layer=self.config.vision_feature_layer,
+                                                          vision_feature_select_strategy=(
+                                                              self.config.vision_feature_select_strategy))
+            kwargs["category_bias"] = self.pose_head.category_log_prior(self._tower_features(image_outputs),
+                                                                        self.lm_head.out_features)
         if not return_poses:
             return super().generate(*args, **kwargs)
         if args:

@@ -1,6 +1,7 @@
 """LLaVA-pose's pose head and its per-example LM loss (Hub custom code, beside ``modeling_llava_pose.py``).
 
-The pose decoder that reads a ``<pose6D>`` hidden state, and the causal-LM loss averaged per sequence. Copied next to
+The pose decoder that reads a ``<pose6D>`` hidden state (with the trained tower's priors on pose and category), and
+the causal-LM loss averaged per sequence. Copied next to
 the weights with ``modeling_llava_pose.py``, which imports it: torch, transformers and sibling files only.
 """
 
@@ -61,6 +62,28 @@ class LlavaPoseHead(nn.Module):
             self.register_buffer("tower_prior_weight", torch.zeros(3 * config.num_bins,
                                                                    config.vision_config.hidden_size))
             self.register_buffer("tower_prior_bias", torch.zeros(3 * config.num_bins))
+            # ... and its category head, whose log-probabilities bias the logits of the categories' name tokens.
+            token_ids = list(getattr(config, "category_prior_token_ids", None) or [])
+            self.register_buffer("category_prior_weight", torch.zeros(len(token_ids),
+                                                                      config.vision_config.hidden_size))
+            self.register_buffer("category_prior_bias", torch.zeros(len(token_ids)))
+            # A list, not a buffer: from_pretrained leaves a non-persistent buffer uninitialised (meta device).
+            self.category_token_ids = token_ids
+
+    def category_log_prior(self, vision_features: torch.Tensor, vocab_size: int) -> torch.Tensor | None:
+        """The tower's category prior in the LM's vocabulary, (B, vocab_size) float32, from `vision_features`
+        (B, N, C): at each category's name token, the log of the probability the baseline's category head gives it
+        (categories sharing a token add up; at least 1e-4, so a confident head does not forbid a word outright);
+        0 at every other token. None without a prior (no `category_prior_token_ids`)."""
+        if not self.has_tower_prior or not self.category_token_ids:
+            return None
+        logits = F.linear(vision_features.float().mean(dim=1), self.category_prior_weight.float(),
+                          self.category_prior_bias.float())
+        ids = torch.tensor(self.category_token_ids, dtype=torch.long, device=logits.device)
+        mass = logits.new_zeros(logits.shape[0], vocab_size).index_add_(1, ids, logits.softmax(dim=-1))
+        named = torch.zeros(vocab_size, dtype=torch.bool, device=logits.device)
+        named[ids] = True
+        return torch.where(named, mass.clamp_min(1e-4).log(), 0.0)
 
     def _attend(self, query: torch.Tensor, key_value: torch.Tensor, mask: torch.BoolTensor,
                 batch_index: torch.LongTensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_card import CATEGORIES
-from modeling.category_names import with_article
+from modeling.category_names import category_words, with_article
 from modeling.geometry import NUM_BINS
 from modeling.utils.errors import ImageNet3DError
 
@@ -142,12 +142,19 @@ def _pretrained_tower(path: str | Path) -> tuple[Any, Any, int]:
     return classifier, image_processor, side
 
 
+def category_token_ids(tokenizer: Any) -> list[int]:
+    """Per official category (`dataset_card.CATEGORIES` order), the id of the token that starts its name in words as
+    captions write it after a space (" bicycle", " hand" of "hand barrow"; `category_names.category_words`)."""
+    return [tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" " + category_words(name))[0]) for name in CATEGORIES]
+
+
 def _has_prior(classifier: Any, vision: Any) -> bool:
-    """Whether LLaVA-pose can start from `classifier`'s pose head: a CNN tower, mean pooling, the same bins."""
+    """Whether LLaVA-pose can start from `classifier`'s heads: a CNN tower, mean pooling, the same bins and
+    categories."""
     from modeling.configuration_llava_pose import is_convolutional
 
     return (classifier is not None and classifier.config.pooling == "mean" and is_convolutional(vision)
-            and classifier.config.num_bins == NUM_BINS)
+            and classifier.config.num_bins == NUM_BINS and classifier.config.num_categories == len(CATEGORIES))
 
 
 def _copy_tower_prior(model: Any, classifier: Any) -> None:
@@ -160,6 +167,8 @@ def _copy_tower_prior(model: Any, classifier: Any) -> None:
     with torch.no_grad():
         head.tower_prior_weight.copy_(classifier.pose_head.weight)
         head.tower_prior_bias.copy_(classifier.pose_head.bias)
+        head.category_prior_weight.copy_(classifier.category_head.weight)
+        head.category_prior_bias.copy_(classifier.category_head.bias)
         head.out.weight[:split].zero_()
         head.out.bias[:split].zero_()
 
@@ -230,6 +239,8 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
         # ... and starts from the baseline's pose: its pose head on the mean of a CNN tower's feature map (what the
         # baseline's "mean" pooling reads; a ViT's tokens drop the CLS token that its pooling averages in).
         pose_head_tower_prior=_has_prior(classifier, vision),
+        # ... and from its category: the LM's token of each category's name, whose logit the head's prior biases.
+        category_prior_token_ids=category_token_ids(tokenizer) if _has_prior(classifier, vision) else None,
     )
     torch.manual_seed(seed)
     model = LlavaPoseForConditionalGeneration(config)
