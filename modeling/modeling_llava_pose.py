@@ -167,6 +167,7 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         pose_mask: torch.BoolTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         image_sizes: torch.Tensor | None = None,
+        category_bias: torch.Tensor | None = None,
         **kwargs,
     ) -> tuple | LlavaPoseCausalLMOutputWithPast:
         r"""
@@ -185,8 +186,11 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             pose_mask (`torch.BoolTensor` of shape `(batch_size, max_poses)`, *optional*):
                 True where the target exists. Defaults to all True. A `<pose6D>` token beyond `max_poses` has no
                 target; a True entry without a matching `<pose6D>` token (e.g. truncated away) is an error.
+            category_bias (`torch.FloatTensor` of shape `(batch_size, vocab_size)`, *optional*):
+                Added to every position's logits. With `pose_head_tower_prior` and category tokens, the tower's
+                category prior is computed from the pass's image when this is omitted; `generate` passes it, since
+                its cached steps see no image (`LlavaPoseHead.category_log_prior`).
         """
-        category_bias = kwargs.pop("category_bias", None)  # the tower's category prior; generate passes it
         outputs = self.model(
             input_ids=input_ids,
             pixel_values=pixel_values,

@@ -35,6 +35,8 @@ def test_llava_pose_on_a_baseline_tower_starts_with_the_baselines_pose(tmp_path)
     assert model.config.pose_head_tower_prior
     head = model.pose_head
     torch.testing.assert_close(head.tower_prior_weight, baseline.pose_head.weight, rtol=0, atol=0)
+    torch.testing.assert_close(head.category_prior_weight, baseline.category_head.weight, rtol=0, atol=0)
+    assert len(model.config.category_prior_token_ids) == baseline.config.num_categories
     assert "pose_head.tower_prior_weight" in model.state_dict()  # saved and loaded with the weights...
     assert not any("tower_prior" in name for name, _ in model.named_parameters())  # ... never trained
 
@@ -43,6 +45,49 @@ def test_llava_pose_on_a_baseline_tower_starts_with_the_baselines_pose(tmp_path)
     got = _joint_pose_logits(model.eval(), processor, images)
     assert got.shape == expected.shape == (2, 3, model.config.num_bins)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_the_category_prior_biases_the_category_names_in_training_and_generation(tmp_path):
+    from dataset_card import CATEGORIES
+    from modeling.baseline.model import build_baseline, load_baseline, pixel_values
+    from modeling.category_names import category_words
+    from modeling.llava_pose.init_model import build_tiny_model
+
+    baseline_dir = build_baseline(tmp_path / "baseline", size="tiny", image_size=64, seed=3)
+    baseline, baseline_processor = load_baseline(baseline_dir)
+    with torch.no_grad():
+        baseline.category_head.weight.normal_(0.0, 1.0)
+    baseline.save_pretrained(baseline_dir)
+    model, processor = load_model(build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir))
+    model.eval()
+    images = [_crop(0), _crop(1)]
+    texts = [processor.joint_prompt((8, 8, 56, 56), (64, 64)) + "It is a" for _ in images]
+    inputs = processor(images=images, text=texts, return_tensors="pt", padding=True)
+    vocab = model.lm_head.out_features
+    with torch.no_grad():
+        fused = model(**inputs).logits
+        plain = model(**inputs, category_bias=torch.zeros(len(images), vocab)).logits
+    probabilities = baseline.eval()(pixel_values=pixel_values(baseline_processor, images)).category_logits.softmax(-1)
+    tokenizer = processor.tokenizer
+    bicycle = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" " + category_words("bicycle"))[0])
+    sharing = [k for k, name in enumerate(CATEGORIES)
+               if tokenizer.tokenize(" " + category_words(name))[0] == tokenizer.convert_ids_to_tokens(bicycle)]
+    expected = probabilities[:, sharing].sum(-1).clamp_min(1e-4).log()
+    torch.testing.assert_close((fused - plain)[:, -1, bicycle], expected, rtol=1e-4, atol=1e-4)
+    named = set(model.config.category_prior_token_ids)
+    others = [t for t in range(vocab) if t not in named]
+    assert torch.equal(fused[..., others], plain[..., others])  # every other word as the LM alone scores it
+
+    # Generation: the cached steps, which see no image, get the prior too (the logits of a teacher-forced pass).
+    generated = model.generate(**inputs, max_new_tokens=3, do_sample=False, output_logits=True,
+                               return_dict_in_generate=True)
+    full = torch.cat([inputs["attention_mask"], torch.ones_like(generated.sequences[:, inputs["input_ids"].shape[1]:])],
+                     dim=1)
+    with torch.no_grad():
+        forced = model(input_ids=generated.sequences, attention_mask=full, pixel_values=inputs["pixel_values"]).logits
+    prompt = inputs["input_ids"].shape[1]
+    for step, step_logits in enumerate(generated.logits):
+        torch.testing.assert_close(step_logits, forced[:, prompt - 1 + step], rtol=1e-4, atol=1e-4)
 
 
 def test_the_prior_needs_the_tower_features_and_a_cnn_tower(tmp_path):
