@@ -158,8 +158,9 @@ def _has_prior(classifier: Any, vision: Any) -> bool:
 
 
 def _copy_tower_prior(model: Any, classifier: Any) -> None:
-    """Copy the baseline's pose head into LLaVA-pose's tower prior and zero the head's own angle outputs, so that on
-    a crop the new model's angle logits are the baseline's (`LlavaPoseConfig.pose_head_tower_prior`)."""
+    """Copy the baseline's pose and category heads into LLaVA-pose's tower prior and zero the head's own angle
+    outputs, so that on a crop the new model's angle logits are the baseline's (`LlavaPoseConfig.
+    pose_head_tower_prior`) and its category names start from the baseline's category probabilities."""
     import torch
 
     head = model.pose_head
@@ -181,8 +182,9 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
     `vision_tower` is a trained classification baseline folder (`imagenet3d train-baseline`) whose backbone becomes
     the vision tower, weights, input side and pixel normalisation included, as LLaVA starts from a pretrained CLIP;
     `size` then gives the language model only, and the pose head also reads the tower's features
-    (`LlavaPoseConfig.pose_head_vision_features`). Train such a base with `imagenet3d train --stage 1
-    --freeze-vision-tower`.
+    (`LlavaPoseConfig.pose_head_vision_features`). A CNN tower trained on the 189 categories also hands over its
+    pose and category heads as fixed priors that the new model starts from (`pose_head_tower_prior`,
+    `category_prior_token_ids`). Train such a base with `imagenet3d train --stage 1 --freeze-vision-tower`.
     """
     import torch
     from transformers import CONFIG_MAPPING, LlamaConfig, LlavaImageProcessorPil
