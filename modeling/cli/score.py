@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from modeling.evaluation.comparison import compare_files, format_paired
 from modeling.evaluation.metrics import SCORING_TASKS
 from modeling.evaluation.scoring import format_metrics_table, score_files
 
@@ -20,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=SCORING_TASKS, default="pose",
                         help="pose: pose error; open_vocab: also known/novel blocks; joint: 3D-aware error "
                              "(wrong class adds π). Default: pose")
+    parser.add_argument("--compare", type=Path, metavar="P2.jsonl",
+                        help="a second model's predictions of the same references: both are scored, and the "
+                             "difference of Acc@π/6 (first − second) is reported object by object, with a 95 %% "
+                             "paired bootstrap interval and McNemar's exact test")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -27,14 +32,37 @@ def run(args: argparse.Namespace) -> int:
     """Score the files and print the table (or one JSON object with --json); missing predictions and the
     result's warnings go to stderr. Returns the exit status.
     """
+    if args.compare is not None:
+        return _run_compare(args)
     result = score_files(args.predictions, args.references, args.task)
-    if result["missing_predictions"]:
-        print(f"warning: {result['missing_predictions']} reference id(s) have no prediction in {args.predictions}"
-              f" and count as error π (first: {', '.join(result['missing_ids'][:5])})", file=sys.stderr)
-    for warning in result["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
+    _warn(result, args.predictions)
     if args.json:
         print(json.dumps(result))
     else:
         print(format_metrics_table(result, title=f"{args.task} (n={result['overall']['count']})"))
+    return 0
+
+
+def _warn(result: dict, predictions: Path) -> None:
+    if result["missing_predictions"]:
+        print(f"warning: {result['missing_predictions']} reference id(s) have no prediction in {predictions}"
+              f" and count as error π (first: {', '.join(result['missing_ids'][:5])})", file=sys.stderr)
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    """``--compare``: both tables, then the paired difference per block (``{"a", "b", "paired"}`` with --json)."""
+    result = compare_files(args.predictions, args.compare, args.references, args.task)
+    _warn(result["a"], args.predictions)
+    _warn(result["b"], args.compare)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for key, path in (("a", args.predictions), ("b", args.compare)):
+        print(format_metrics_table(result[key], title=f"{path} — {args.task} (n={result[key]['overall']['count']})"))
+        print()
+    for block, comparison in result["paired"].items():
+        metric = "3D-aware Acc@π/6" if args.task == "joint" else "Acc@π/6"
+        print(f"{block}: " + format_paired(comparison, str(args.predictions), str(args.compare), metric))
     return 0

@@ -143,6 +143,7 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
     from modeling.baseline.training import train_baseline
     from modeling.data.build import build
     from modeling.demo.processes import run_in_processes, training_processes
+    from modeling.evaluation.comparison import compare_files
     from modeling.evaluation.evaluate import evaluate
     from modeling.llava_pose.init_model import build_tiny_model
     from modeling.llava_pose.training import train
@@ -207,6 +208,11 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
         results[key] = {task: _timed(stages, f"evaluate_{key}_{task}", evaluation(key, model_dir, task),
                                      lambda scores: scores["overall"]["count"], "objects")
                         for task in DEMO_EVALUATIONS}
+    # Both models scored on the same objects: the gap object by object (is LLaVA-pose ahead, or is it noise?).
+    evaluated = out / "eval"
+    results["paired"] = {task: compare_files(
+        evaluated / f"llava_pose_{task}" / "predictions.jsonl", evaluated / f"baseline_{task}" / "predictions.jsonl",
+        evaluated / f"baseline_{task}" / "references.jsonl", task)["paired"] for task in DEMO_EVALUATIONS}
     results["llava_pose"]["describe"] = _timed(stages, "evaluate_llava_pose_describe", lambda: evaluate(
         llava, data, "describe", out / "eval" / "llava_pose_describe", split=DESCRIBE_SPLIT,
         max_objects=plan.describe_images, progress=progress), lambda scores: scores["images"], "images")
@@ -220,10 +226,12 @@ def report(results: dict) -> str:
     """The demo's tables: both models side by side per task, then the stage times."""
     from modeling.evaluation.scoring import format_comparison
 
+    paired = results.get("paired", {})
     lines = ["", "Task 3, joint classification + pose (3D-aware Acc@π/6, %), known categories' validation split:",
-             format_comparison({MODELS[m]: results[m]["joint"] for m in MODELS}),
+             format_comparison({MODELS[m]: results[m]["joint"] for m in MODELS}), *paired_lines(paired, "joint"),
              "", "Task 2, open-vocabulary pose (Acc@π/6, %), trained on known categories only:",
              format_comparison({MODELS[m]: results[m]["open_vocab"] for m in MODELS}),
+             *paired_lines(paired, "open_vocab"),
              "", describe_summary(results["llava_pose"].get("describe")),
              "", "| stage | seconds | throughput |", "|---|---|---|"]
     for name, seconds in stage_seconds(results).items():
@@ -232,6 +240,15 @@ def report(results: dict) -> str:
         lines.append(f"| {name} | {seconds:.1f} | " + (f"{rate:.1f} {stage['unit']}/s |" if rate else "|"))
     lines.append(f"| total | {results['total_seconds']:.1f} |")
     return "\n".join(lines)
+
+
+def paired_lines(paired: dict, task: str) -> list[str]:
+    """The report's lines of LLaVA-pose against the baseline on the same objects, per block of `task`."""
+    from modeling.evaluation.comparison import format_paired
+
+    metric = "3D-aware Acc@π/6" if task == "joint" else "Acc@π/6"
+    return ["", *(f"- {block}: " + format_paired(comparison, MODELS["llava_pose"], MODELS["baseline"], metric)
+                  for block, comparison in paired.get(task, {}).items())]
 
 
 def describe_summary(describe: dict | None) -> str:

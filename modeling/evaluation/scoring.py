@@ -24,7 +24,7 @@ import numpy as np
 
 from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASSES
 from modeling.evaluation.inputs import category_names, degree_warnings
-from modeling.evaluation.metrics import SCORING_TASKS, pose_error, score_errors
+from modeling.evaluation.metrics import SCORING_TASKS, aware_error, pose_error, score_errors
 from modeling.geometry import ANGLE_NAMES
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.jsonl import iter_json_objects
@@ -68,6 +68,14 @@ def score_records(predictions: list[dict], references: list[dict], task: str = "
     looked wrong (ids mapped, categories outside the vocabulary, angles that look like degrees), each naming
     its file.
     """
+    return scored_errors(predictions, references, task, predictions_path, references_path)[0]
+
+
+def scored_errors(predictions: list[dict], references: list[dict], task: str = "pose",
+                  predictions_path: str | Path = "predictions",
+                  references_path: str | Path = "references") -> tuple[dict, np.ndarray, list[str]]:
+    """:func:`score_records`'s JSON, the per-object errors it scored (shape (N,), radians, in the references'
+    order: Δ, or Δ' for the joint task; π for a missing prediction) and the references' category names."""
     ref_categories, warnings = category_names(references, references_path, references=True)
     by_id = {str(p["id"]): p for p in predictions}
     reference_ids = {str(r["id"]) for r in references}
@@ -92,21 +100,32 @@ def score_records(predictions: list[dict], references: list[dict], task: str = "
     warnings += degree_warnings(gt, references, references_path, references=True)
     warnings += degree_warnings(pred, matched, predictions_path, references=False)
     # A missing prediction is a NaN pose, which the metric scores as error π.
-    result = score_errors(pose_error(pred, gt), ref_categories, task, class_correct if task == "joint" else None)
+    errors = pose_error(pred, gt)
+    result = score_errors(errors, ref_categories, task, class_correct if task == "joint" else None)
     result["missing_predictions"] = len(missing)
     if missing:
         result["missing_ids"] = missing[:20]
     result["warnings"] = warnings
-    return result
+    return result, aware_error(errors, class_correct) if task == "joint" else errors, ref_categories
 
 
 def score_files(predictions_path: str | Path, references_path: str | Path, task: str = "pose") -> dict:
     """Read, validate and score two JSONL files."""
+    references = read_references(references_path, task)  # first: a missing references file is named first
+    return score_records(read_predictions(predictions_path, task), references, task, predictions_path,
+                         references_path)
+
+
+def read_references(path: str | Path, task: str = "pose") -> list[dict]:
+    """The validated records of a references file (``task`` checked: an unknown one is an error)."""
     if task not in SCORING_TASKS:
         raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(SCORING_TASKS)}")
-    references = read_jsonl(references_path, ("id", "category", *ANGLE_NAMES))
-    predictions = read_jsonl(predictions_path, ("id", *ANGLE_NAMES) + (("category",) if task == "joint" else ()))
-    return score_records(predictions, references, task, predictions_path, references_path)
+    return read_jsonl(path, ("id", "category", *ANGLE_NAMES))
+
+
+def read_predictions(path: str | Path, task: str = "pose") -> list[dict]:
+    """The validated records of a predictions file (with ``category`` for the joint task)."""
+    return read_jsonl(path, ("id", *ANGLE_NAMES) + (("category",) if task == "joint" else ()))
 
 
 def _cell(value: float | None, digits: int = 1) -> str:

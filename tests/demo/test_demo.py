@@ -85,6 +85,22 @@ def test_results_are_the_scorers_json_of_the_written_predictions(demo, model, ta
         assert refs and all(r["category"] in KNOWN_CATEGORIES for r in refs)
 
 
+@pytest.mark.parametrize("task", ["joint", "open_vocab"])
+def test_llava_pose_and_the_baseline_are_compared_object_by_object(demo, task):
+    import numpy as np
+
+    out, results = demo
+    paired = results["paired"][task]
+    assert set(paired) == ({"overall", "known", "novel"} if task == "open_vocab" else {"overall"})
+    overall = paired["overall"]
+    assert overall["count"] == results["baseline"][task]["overall"]["count"]
+    assert overall["accuracy_a"] == pytest.approx(results["llava_pose"][task]["overall"]["acc_pi6"])
+    assert overall["accuracy_b"] == pytest.approx(results["baseline"][task]["overall"]["acc_pi6"])
+    assert overall["difference"] == pytest.approx(overall["accuracy_a"] - overall["accuracy_b"])
+    assert np.isclose(overall["difference"] * overall["count"] / 100, overall["a_only"] - overall["b_only"])
+    assert "LLaVA-pose − baseline: " in report(results)
+
+
 def test_the_describe_task_is_in_the_results(demo):
     out, results = demo
     describe = results["llava_pose"]["describe"]
