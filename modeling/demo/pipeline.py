@@ -82,6 +82,9 @@ PLANS = {
     # after stage 1; category 98.1 %), where without the priors 300 / 100 had given 66.3 and 600 / 150 78.4; with
     # the pose prior alone stage 1 of 300 steps reached 71.7 (category 90.0 %). bf16 autocast costs this CPU
     # (avx512_bf16) 1.3-2.8x more per baseline step, and a batch of 128 as much per sample as 64.
+    # Smaller crops do not pay: at 48 px (2026-12-02, same seed) the baseline's 4,500 steps took 396.6 s against
+    # 453.8 at 64 px in the run before (1.14x; the optimizer, all-reduce and data do not shrink) and reached 73.8
+    # joint against 79.8; a CNN tower also needs a side that is a multiple of its stride (32) for LLaVA-pose.
     # Captions describe whole 64 px images, whose objects are a few pixels wide: every caption item costs joint
     # accuracy. The images are rendered at half their resolution (objects twice as far): the 64 px crops still
     # shrink the object (the official crop rescales by distance / 32 at this side), and synthesis costs ~2.4x less.
