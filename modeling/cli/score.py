@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(wrong class adds π). Default: pose")
     parser.add_argument("--compare", type=Path, metavar="P2.jsonl",
                         help="a second model's predictions of the same references: both are scored, and the "
-                             "difference of Acc@π/6 (first − second) is reported object by object, with a 95 %% "
-                             "paired bootstrap interval and McNemar's exact test")
+                             "difference of Acc@π/6 (3D-aware for joint) of A (--predictions) − B (--compare) is "
+                             "reported object by object, with a 95 %% paired bootstrap interval and McNemar's exact "
+                             "test; open_vocab: for known, novel and both pooled")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -60,9 +61,11 @@ def _run_compare(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     for key, path in (("a", args.predictions), ("b", args.compare)):
-        print(format_metrics_table(result[key], title=f"{path} — {args.task} (n={result[key]['overall']['count']})"))
+        title = f"{key.upper()} = {path} — {args.task} (n={result[key]['overall']['count']})"
+        print(format_metrics_table(result[key], title=title))
         print()
+    metric = "3D-aware Acc@π/6" if args.task == "joint" else "Acc@π/6"
     for block, comparison in result["paired"].items():
-        metric = "3D-aware Acc@π/6" if args.task == "joint" else "Acc@π/6"
-        print(f"{block}: " + format_paired(comparison, str(args.predictions), str(args.compare), metric))
+        label = "known + novel (pooled)" if block == "overall" and args.task == "open_vocab" else block
+        print(f"{label}: " + format_paired(comparison, "A", "B", metric))
     return 0

@@ -39,7 +39,8 @@ def paired_comparison(errors_a: np.ndarray, errors_b: np.ndarray, threshold: flo
         ``{"count", "accuracy_a", "accuracy_b", "difference", "ci95": [low, high], "a_only", "b_only",
         "mcnemar_p"}``: accuracies and their difference in percent / percentage points (A − B); ``a_only``
         objects A gets right and B wrong, ``b_only`` the reverse; ``mcnemar_p`` the exact two-sided p-value
-        (1.0 when they never disagree). With N = 0 every figure is ``None``.
+        (1.0 when they never disagree; 0.0 where it underflows, below ~1e-300). With N = 0 the accuracies,
+        difference, interval and p-value are ``None`` and the counts 0.
 
     Raises:
         ValueError: the two arrays differ in length.
@@ -93,18 +94,23 @@ def compare_files(predictions_a: str | Path, predictions_b: str | Path, referenc
 
 
 def format_paired(comparison: dict, name_a: str = "A", name_b: str = "B", metric: str = "Acc@π/6") -> str:
-    """One line: the difference, its interval, the discordant objects and McNemar's p."""
+    """One line: the difference, its interval, the discordant objects and McNemar's p (two decimals, so that the
+    difference and the two accuracies agree)."""
     if not comparison["count"]:
         return f"{name_a} − {name_b}: no objects"
+    if not comparison["a_only"] + comparison["b_only"]:
+        return (f"{name_a} − {name_b}: ±0.00 points of {metric} ({comparison['accuracy_a']:.2f} for both): right and "
+                f"wrong on the same {comparison['count']:,} objects")
     low, high = comparison["ci95"]
+    p_value = comparison["mcnemar_p"]
     return (f"{name_a} − {name_b}: {_signed(comparison['difference'])} points of {metric} "
-            f"({comparison['accuracy_a']:.1f} against {comparison['accuracy_b']:.1f}; 95 % paired bootstrap interval "
-            f"{_signed(low)} to {_signed(high)}, "
-            f"{comparison['count']:,} objects); right for {name_a} only: {comparison['a_only']}, for {name_b} only: "
-            f"{comparison['b_only']}; McNemar's exact p = {comparison['mcnemar_p']:.2g}")
+            f"({comparison['accuracy_a']:.2f} against {comparison['accuracy_b']:.2f}; 95 % paired bootstrap "
+            f"interval {_signed(low)} to {_signed(high)}, {comparison['count']:,} objects); right for {name_a} only: "
+            f"{comparison['a_only']}, for {name_b} only: {comparison['b_only']}; McNemar's exact p "
+            + (f"= {p_value:.2g}" if p_value > 0 else "< 1e-300"))
 
 
 def _signed(points: float) -> str:
-    """``+0.4``, ``−1.2``; a difference that rounds to zero is ``±0.0`` whatever its sign."""
-    text = f"{points:+.1f}".replace("-", "−")
-    return "±0.0" if text in ("+0.0", "−0.0") else text
+    """``+0.40``, ``−1.20``; a difference that rounds to zero is ``±0.00`` whatever its sign."""
+    text = f"{points:+.2f}".replace("-", "−")
+    return "±0.00" if text in ("+0.00", "−0.00") else text

@@ -97,8 +97,22 @@ def test_score_compare_reports_both_models_and_the_paired_gap(two_models, capsys
                      "--task", "joint"]) == 0
     out = capsys.readouterr().out
     assert out.count("| Acc@π/6 |") == 2
-    assert f"overall: {a} − {b}: +75.0 points of 3D-aware Acc@π/6 (100.0 against 25.0" in out
-    assert "McNemar's exact p = " in out
+    assert f"A = {a} — joint" in out and f"B = {b} — joint" in out
+    assert "overall: A − B: +75.00 points of 3D-aware Acc@π/6 (100.00 against 25.00" in out
+    assert "right for A only: 30, for B only: 0; McNemar's exact p = 1.9e-09" in out  # 2 / 2**30
+
+    assert cli.main(["score", "--predictions", str(a), "--compare", str(a), "--references", str(refs),
+                     "--task", "open_vocab"]) == 0
+    out = capsys.readouterr().out
+    assert "known + novel (pooled): A − B: ±0.00 points of Acc@π/6 (100.00 for both): right and wrong on the" in out
+
+
+def test_a_p_value_below_floating_point_is_not_printed_as_zero():
+    from modeling.evaluation.comparison import format_paired
+
+    a, b = _errors(a_only=1100, b_only=0, both=0, neither=0)
+    line = format_paired(paired_comparison(a, b, resamples=100))
+    assert line.endswith("McNemar's exact p < 1e-300")
 
 
 def test_score_compare_names_a_file_whose_ids_are_not_the_references(two_models, tmp_path, capsys):
