@@ -117,10 +117,14 @@ def score_files(predictions_path: str | Path, references_path: str | Path, task:
 
 
 def read_references(path: str | Path, task: str = "pose") -> list[dict]:
-    """The validated records of a references file (``task`` checked: an unknown one is an error)."""
+    """The validated records of a references file (``task`` checked: an unknown one is an error; so is a file
+    without a single record, which leaves nothing to score)."""
     if task not in SCORING_TASKS:
         raise ImageNet3DError(f"unknown task {task!r}; expected one of {', '.join(SCORING_TASKS)}")
-    return read_jsonl(path, ("id", "category", *ANGLE_NAMES))
+    references = read_jsonl(path, ("id", "category", *ANGLE_NAMES))
+    if not references:
+        raise ImageNet3DError(f"{path}: no references (no JSON line in the file): nothing to score")
+    return references
 
 
 def read_predictions(path: str | Path, task: str = "pose") -> list[dict]:

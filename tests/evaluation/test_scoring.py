@@ -146,3 +146,13 @@ def test_help(capsys):
         cli.main(["--help"])
     out = capsys.readouterr().out
     assert "synthesize" in out and "score" in out
+
+
+def test_an_empty_references_file_is_an_error_naming_it(files, capsys):
+    tmp_path, _, _, _, pred_path = files
+    empty = tmp_path / "empty_refs.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    code, _, err = _run(capsys, "--predictions", pred_path, "--references", empty)
+    assert code == 2 and "empty_refs.jsonl: no references" in err and "Traceback" not in err
+    code, _, err = _run(capsys, "--predictions", pred_path, "--compare", pred_path, "--references", empty)
+    assert code == 2 and "empty_refs.jsonl: no references" in err
