@@ -88,7 +88,7 @@ PLANS = {
     # Captions describe whole 64 px images, whose objects are a few pixels wide: every caption item costs joint
     # accuracy. Captions and describe at 192 px instead (36 tower tokens; 2026-12-02, this data and tower, 300 / 100
     # steps): precision / recall 14.6 / 21.4 % against 31.2 / 22.9 (two objects per caption, nearly always "bed":
-    # the captions barely depend on the image, and the tower's category prior, trained on crops, misleads there).
+    # the captions barely depend on the image; whether the category prior, trained on crops, misleads there is untried).
     # The images are rendered at half their resolution (objects twice as far): the 64 px crops still
     # shrink the object (the official crop rescales by distance / 32 at this side), and synthesis costs ~2.4x less.
     "full": DemoPlan(images_per_category=540, novel_images_per_category=120, image_scale=0.5, crop_size=64,
