@@ -85,6 +85,8 @@ PLANS = {
     # Smaller crops do not pay: at 48 px (2026-12-02, same seed) the baseline's 4,500 steps took 396.6 s against
     # 453.8 at 64 px in the run before (1.14x; the optimizer, all-reduce and data do not shrink) and reached 73.8
     # joint against 79.8; a CNN tower also needs a side that is a multiple of its stride (32) for LLaVA-pose.
+    # torch.compile (inductor) of the ResNet does not pay either: 52 s to compile, then forward + backward of 32
+    # crops in 81-138 ms against 72-101 eager (one thread, 5 x 10 steps interleaved, machine busy, 2026-12-02).
     # Captions describe whole 64 px images, whose objects are a few pixels wide: every caption item costs joint
     # accuracy. Captions and describe at 192 px instead (36 tower tokens; 2026-12-02, this data and tower, 300 / 100
     # steps): precision / recall 14.6 / 21.4 % against 31.2 / 22.9 (two objects per caption, nearly always "bed":
