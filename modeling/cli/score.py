@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from modeling.evaluation.comparison import compare_files, format_paired
+from modeling.evaluation.comparison import compare_files, format_paired_blocks
 from modeling.evaluation.metrics import SCORING_TASKS
 from modeling.evaluation.scoring import format_metrics_table, score_files
 
@@ -64,8 +64,5 @@ def _run_compare(args: argparse.Namespace) -> int:
         title = f"{key.upper()} = {path} — {args.task} (n={result[key]['overall']['count']})"
         print(format_metrics_table(result[key], title=title))
         print()
-    metric = "3D-aware Acc@π/6" if args.task == "joint" else "Acc@π/6"
-    for block, comparison in result["paired"].items():
-        label = "known + novel (pooled)" if block == "overall" and args.task == "open_vocab" else block
-        print(f"{label}: " + format_paired(comparison, "A", "B", metric))
+    print("\n".join(format_paired_blocks(result["paired"], args.task)))
     return 0

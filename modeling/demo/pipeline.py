@@ -252,15 +252,12 @@ def report(results: dict) -> str:
 
 def paired_lines(paired: dict, task: str) -> list[str]:
     """The report's lines of LLaVA-pose against the baseline on the same objects, per block of `task`."""
-    from modeling.evaluation.comparison import format_paired
+    from modeling.evaluation.comparison import format_paired_blocks
 
     if task not in paired:  # a results.json from before the comparison
         return []
-    metric = "3D-aware Acc@π/6" if task == "joint" else "Acc@π/6"
-    names = {"overall": "known + novel (pooled)" if task == "open_vocab" else "overall"}
-    return ["", *(f"- {names.get(block, block)}: "
-                  + format_paired(comparison, MODELS["llava_pose"], MODELS["baseline"], metric)
-                  for block, comparison in paired[task].items())]
+    return ["", *(f"- {line}" for line in format_paired_blocks(paired[task], task, MODELS["llava_pose"],
+                                                                MODELS["baseline"]))]
 
 
 def describe_summary(describe: dict | None) -> str:

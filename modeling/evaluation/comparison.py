@@ -110,6 +110,16 @@ def format_paired(comparison: dict, name_a: str = "A", name_b: str = "B", metric
             + (f"= {p_value:.2g}" if p_value > 0 else "< 1e-300"))
 
 
+def format_paired_blocks(paired: dict, task: str, name_a: str = "A", name_b: str = "B") -> list[str]:
+    """One :func:`format_paired` line per block of :func:`compare_files`'s ``"paired"``, each led by its block's
+    name ("known + novel (pooled)" for the open-vocabulary task's ``overall``), the metric named as the task
+    scores it (3D-aware Acc@π/6 for joint)."""
+    metric = "3D-aware Acc@π/6" if task == "joint" else "Acc@π/6"
+    names = {"overall": "known + novel (pooled)"} if task == "open_vocab" else {}
+    return [f"{names.get(block, block)}: " + format_paired(comparison, name_a, name_b, metric)
+            for block, comparison in paired.items()]
+
+
 def _signed(points: float) -> str:
     """``+0.40``, ``−1.20``; a difference that rounds to zero is ``±0.00`` whatever its sign."""
     text = f"{points:+.2f}".replace("-", "−")
