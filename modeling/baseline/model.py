@@ -34,20 +34,13 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
 
 from dataset_card import CATEGORIES
+from modeling.baseline.sizes import SIZES
 from modeling.geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, decode_bins, soft_bin_targets
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import model_type_of
 
 MODEL_TYPE = "imagenet3d_pose_classifier"
 POOLINGS = ("mean", "cls", "pooler")
-# Random backbones of build_baseline. A small ResNet (BatchNorm, "basic" blocks) learns far faster from scratch on a
-# few thousand crops than a ViT of the same cost; "tiny" is for tests. image_size is the processor's input side.
-SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"image_size": 32, "backbone": {"embedding_size": 8, "hidden_sizes": [8, 16, 16, 32],
-                                            "depths": [1, 1, 1, 1], "layer_type": "basic"}},
-    "small": {"image_size": 96, "backbone": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256],
-                                             "depths": [1, 1, 2, 1], "layer_type": "basic"}},
-}
 
 
 class PoseClassifierConfig(PreTrainedConfig):

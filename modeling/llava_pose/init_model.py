@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from dataset_card import CATEGORIES
+from modeling.baseline.sizes import SIZES as BASELINE_SIZES
 from modeling.category_names import category_words, with_article
 from modeling.geometry import NUM_BINS
 from modeling.utils.errors import ImageNet3DError
 
 # Sizes of the built-in model. "tiny" (~1M parameters) is for tests; "small" (a few M) is still trainable on
 # 2 CPU cores; "tiny-clip" has LLaVA's own kind of tower (a CLIP ViT) for tests of that path. Edit here: every
-# number of the architecture lives in this dict. "patch_size" is the pixels per image token: the ViT's patch, or
-# the CNN's output stride at the feature layer read (a ResNet's last stage: 32).
+# number of the architecture lives in this dict, but for the ResNet towers, which are the baseline's backbones of
+# the same size (`modeling.baseline.sizes`: the demo hands LLaVA-pose the trained baseline as its tower).
+# "patch_size" is the pixels per image token: the ViT's patch, or the CNN's output stride at the feature layer read
+# (a ResNet's last stage: 32).
 RESNET_STRIDE = 32
 """Pixels per image token of a ResNet read at its last stage (its output stride)."""
 SIZES: dict[str, dict[str, Any]] = {
@@ -29,8 +32,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "vocab_size": 2048,
         "image_size": 64,
         "patch_size": RESNET_STRIDE,
-        "vision": {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16, 16, 32],
-                   "depths": [1, 1, 1, 1], "layer_type": "basic"},
+        "vision": {"model_type": "resnet", **BASELINE_SIZES["tiny"]["backbone"]},
         "text": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
                  "num_key_value_heads": 2},
     },
@@ -41,8 +43,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "vocab_size": 2048,
         "image_size": 64,
         "patch_size": RESNET_STRIDE,
-        "vision": {"model_type": "resnet", "embedding_size": 32, "hidden_sizes": [32, 64, 128, 256],
-                   "depths": [1, 1, 2, 1], "layer_type": "basic"},
+        "vision": {"model_type": "resnet", **BASELINE_SIZES["small"]["backbone"]},
         "text": {"hidden_size": 128, "intermediate_size": 336, "num_hidden_layers": 2, "num_attention_heads": 4,
                  "num_key_value_heads": 2},
     },

@@ -67,3 +67,24 @@ def test_a_rerun_of_some_benchmarks_replaces_their_entries_in_the_full_results(t
     other = merge_into(tmp_path / "results.json", results_document([entry("a", 1.0, 1.0, "x/s", "a", "base")], host,
                                                                    False, "python -m benchmarks --only a", 1.0))
     assert [u["entries"] for u in other["updates"]] == [["b"], ["a"]]
+
+
+def test_demo_entries_read_each_stage_seconds_and_throughput_from_results_json(tmp_path, monkeypatch):
+    from benchmarks import bench_demo
+
+    stages = {"synthesize": {"seconds": 60.0, "items": 7260, "unit": "images", "items_per_s": 121.0},
+              "init_llava_pose": {"seconds": 2.0, "items": None, "unit": None, "items_per_s": None},
+              "train_baseline": {"seconds": 138.0, "items": 288000, "unit": "samples", "items_per_s": 2087.0}}
+    given = tmp_path / "results.json"
+    given.write_text(json.dumps({"stages": stages}))
+    monkeypatch.setenv("IMAGENET3D_DEMO_RESULTS", str(given))
+    entries = {e["name"]: e for e in bench_demo.run(False, tmp_path)}
+    assert set(entries) == {"demo_synthesize", "demo_init_llava_pose", "demo_train_baseline"}
+    assert entries["demo_train_baseline"]["figure"] == 138.0 and entries["demo_train_baseline"]["baseline"] == 200.0
+    assert entries["demo_train_baseline"]["ratio"] == 0.69
+    assert entries["demo_synthesize"]["details"]["items_per_s"] == 121.0
+    assert entries["demo_synthesize"]["details"]["unit"] == "images"
+    # A results.json from before the throughputs were recorded: {stage: seconds}.
+    given.write_text(json.dumps({"stages": {"synthesize": 30.0, "build": 10.0}}))
+    entries = {e["name"]: e for e in bench_demo.run(False, tmp_path)}
+    assert entries["demo_synthesize"]["ratio"] == 0.75 and "items_per_s" not in entries["demo_synthesize"]["details"]
