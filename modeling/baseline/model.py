@@ -313,20 +313,31 @@ def pixel_values(processor: Any, images: list) -> torch.Tensor:
     return processor(images=[image.convert("RGB") for image in images], return_tensors="pt")["pixel_values"]
 
 
-def _unresized_pixel_values(processor: Any, images: list) -> torch.Tensor | None:
-    """The processor's pixel values computed in one batch, or None when it would do more than rescale+normalise."""
-    if not type(processor).__name__.startswith("ViTImageProcessor") or not images:
+def rescale_normalize(processor: Any, height: int, width: int) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """``(rescale_factor, mean (3,), std (3,))`` (float32 mean and std) when all that ``processor`` does to an RGB
+    image of ``height`` x ``width`` pixels is to rescale and normalise it (a ViT-style processor of that size:
+    pixels · rescale_factor, then (x − mean) / std); None when it would do more (resize, ...)."""
+    if not type(processor).__name__.startswith("ViTImageProcessor"):
         return None
     size = getattr(processor, "size", None)
-    height, width = (getattr(size, "height", None), getattr(size, "width", None)) if size is not None else (None, None)
+    if size is None or (getattr(size, "height", None), getattr(size, "width", None)) != (height, width):
+        return None
     if not (processor.do_rescale and processor.do_normalize) or getattr(processor, "do_convert_rgb", None) is False:
         return None
-    if any(getattr(image, "mode", None) != "RGB" or image.size != (width, height) for image in images):
+    return (float(processor.rescale_factor), np.asarray(processor.image_mean, dtype=np.float32),
+            np.asarray(processor.image_std, dtype=np.float32))
+
+
+def _unresized_pixel_values(processor: Any, images: list) -> torch.Tensor | None:
+    """The processor's pixel values computed in one batch, or None when it would do more than rescale+normalise."""
+    if not images or any(getattr(image, "mode", None) != "RGB" for image in images):
         return None
-    pixels = (np.stack([np.asarray(image) for image in images]).astype(np.float64)
-              * processor.rescale_factor).astype(np.float32)
-    mean = np.asarray(processor.image_mean, dtype=np.float32)
-    std = np.asarray(processor.image_std, dtype=np.float32)
+    width, height = images[0].size
+    arithmetic = rescale_normalize(processor, height, width)
+    if arithmetic is None or any(image.size != (width, height) for image in images):
+        return None
+    rescale, mean, std = arithmetic
+    pixels = (np.stack([np.asarray(image) for image in images]).astype(np.float64) * rescale).astype(np.float32)
     return torch.from_numpy(np.ascontiguousarray(((pixels - mean) / std).transpose(0, 3, 1, 2)))
 
 
@@ -336,4 +347,5 @@ def pose_bins(azimuth: np.ndarray, elevation: np.ndarray, theta: np.ndarray, num
 
 
 __all__ = ["MODEL_TYPE", "SIZES", "PoseClassifier", "PoseClassifierConfig", "PoseClassifierOutput", "build_baseline",
-           "create_baseline", "decode", "is_baseline_dir", "load_baseline", "pixel_values", "pose_bins"]
+           "create_baseline", "decode", "is_baseline_dir", "load_baseline", "pixel_values", "pose_bins",
+           "rescale_normalize"]

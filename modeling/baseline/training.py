@@ -29,7 +29,7 @@ import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
 from modeling.baseline.training_arguments import BaselineTrainingArguments
-from modeling.data.augmentation import jitter
+from modeling.data.augmentation import apply_jitter, jitter, jitter_batch, jitter_draws
 from modeling.data.loading import decode_crops_once
 from modeling.geometry import ANGLE_NAMES, flip_pose
 from modeling.utils.errors import ImageNet3DError
@@ -54,16 +54,22 @@ class AugmentedRows:
     `set_epoch` (called by `modeling.baseline.trainer_common.EpochCallback`) selects the epoch. With `decode_once`
     the crops are decoded once into one uint8 array (`modeling.data.loading.decode_crops_once`) instead of
     once per item per epoch; the items are the same either way.
+
+    With `batch_jitter` (and the crops decoded once), an item leaves the jitter to the collator: it holds `pixels`
+    (H, W, 3) uint8, already mirrored, and `jitter` (its (7,) `augmentation.jitter_draws`, NaN without `augment`)
+    instead of `image`; `BaselineCollator` then jitters the whole batch at once (`augmentation.jitter_batch`). The
+    draws are the same as the per-item path's.
     """
 
     def __init__(self, rows: Any, seed: int = 0, hflip: float = 0.0, augment: bool = False,
-                 decode_once: bool = True) -> None:
+                 decode_once: bool = True, batch_jitter: bool = False) -> None:
         self.rows = rows
         self.seed = seed
         self.hflip = hflip
         self.augment = augment
         self.epoch = 0
         self._decoded = _decode_all(rows) if decode_once else None
+        self.batch_jitter = batch_jitter and self._decoded is not None
 
     def _row(self, index: int) -> tuple[Any, int, list[float]]:
         """Item ``index``'s image (PIL), category and angles: from the arrays decoded once, else from the row."""
@@ -85,6 +91,8 @@ class AugmentedRows:
     def __getitem__(self, index: int) -> dict:
         from PIL import Image
 
+        if self.batch_jitter:
+            return self._deferred_item(index)
         image, category, angles = self._row(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.hflip > 0 and rng.random() < self.hflip:
@@ -93,6 +101,16 @@ class AugmentedRows:
         if self.augment:
             image = jitter(image, rng)[0]
         return {"image": image, "category": category, **dict(zip(ANGLE_NAMES, angles))}
+
+    def _deferred_item(self, index: int) -> dict:
+        """Item ``index`` with its jitter left to the collator (`batch_jitter`): the same draws, in the same order."""
+        images, categories, angles = self._decoded
+        pixels, pose = images[index], [float(v) for v in angles[index]]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.hflip > 0 and rng.random() < self.hflip:
+            pixels, pose = pixels[:, ::-1], [float(v) for v in flip_pose(*pose)]
+        draws = jitter_draws(rng) if self.augment else np.full(7, np.nan)
+        return {"pixels": pixels, "jitter": draws, "category": int(categories[index]), **dict(zip(ANGLE_NAMES, pose))}
 
 
 def _decode_all(rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -107,9 +125,11 @@ def _decode_all(rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
 
 class BaselineCollator:
     """Rows of a crop config (`image`, `category`, azimuth/elevation/theta) -> the baseline's batch: `pixel_values`,
-    `category_labels` (B,) and `pose_labels` (B, 3) bins. No randomness here: the augmentation is
-    `AugmentedRows`'s, per item. With `channels_last` the pixels are laid out (B, H, W, C) in memory (same shape),
-    as a convolutional model in that layout wants them."""
+    `category_labels` (B,) and `pose_labels` (B, 3) bins. No randomness here: the augmentation is drawn by
+    `AugmentedRows`, per item; items of its `batch_jitter` (`pixels` + `jitter` draws) are jittered here, the whole
+    batch at once when the processor only rescales and normalises crops of their size (else one by one, then the
+    processor). With `channels_last` the pixels are laid out (B, H, W, C) in memory (same shape), as a convolutional
+    model in that layout wants them."""
 
     def __init__(self, processor: Any, num_bins: int, channels_last: bool = False) -> None:
         self.processor = processor
@@ -122,12 +142,34 @@ class BaselineCollator:
         from modeling.baseline.model import pixel_values, pose_bins
 
         angles = np.array([[row[name] for name in ANGLE_NAMES] for row in rows], dtype=np.float64).reshape(-1, 3)
-        pixels = pixel_values(self.processor, [row["image"] for row in rows])
-        if self.channels_last:
-            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        pixels = (self._jittered(rows) if rows and "pixels" in rows[0]
+                  else pixel_values(self.processor, [row["image"] for row in rows]))
+        pixels = pixels.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         return {"pixel_values": pixels,
                 "category_labels": torch.tensor([int(row["category"]) for row in rows], dtype=torch.long),
                 "pose_labels": pose_bins(angles[:, 0], angles[:, 1], angles[:, 2], self.num_bins)}
+
+    def _jittered(self, rows: list[dict]):
+        """The pixel values (B, 3, H, W) of `AugmentedRows`'s `batch_jitter` items, their jitter applied."""
+        import torch
+        from PIL import Image
+
+        from modeling.baseline.model import pixel_values, rescale_normalize
+
+        stacked = np.stack([row["pixels"] for row in rows])
+        draws = np.stack([row["jitter"] for row in rows])
+        arithmetic = rescale_normalize(self.processor, *stacked.shape[1:3])
+        if arithmetic is None:  # a processor that resizes: jitter each crop as the per-item path does
+            images = [Image.fromarray(pixels) for pixels in stacked]
+            images = [apply_jitter(image, row)[0] if not np.isnan(row[0]) else image
+                      for image, row in zip(images, draws)]
+            return pixel_values(self.processor, images)
+        rescale, mean, std = arithmetic
+        # float64 rescale, then float32: the processor's arithmetic, so that crops without jitter get its values.
+        pixels = torch.from_numpy((stacked.astype(np.float64) * rescale).astype(np.float32)).permute(0, 3, 1, 2)
+        if not np.isnan(draws[:, 0]).all():
+            pixels = jitter_batch(pixels, draws)
+        return (pixels - torch.from_numpy(mean)[:, None, None]) / torch.from_numpy(std)[:, None, None]
 
 
 def backbone_type(model: Any) -> str | None:
@@ -209,7 +251,9 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         # 85.0 / 82.4 with both, 85.6 with the broadcast off alone (tests/baseline/test_multiprocess.py: the losses).
         ddp_broadcast_buffers=False, ddp_bucket_cap_mb=None if torch.cuda.is_available() else DDP_BUCKET_CAP_MB,
     )
-    dataset = AugmentedRows(train_rows, seed=opts.seed, hflip=opts.hflip, augment=opts.augment)
+    # The jitter of a whole batch at once in the collator (batch_jitter): a tenth of a demo step had gone to
+    # jittering crop by crop (py-spy, 2-core machine, 2026-12-02).
+    dataset = AugmentedRows(train_rows, seed=opts.seed, hflip=opts.hflip, augment=opts.augment, batch_jitter=True)
     # Convolutions on CPU run faster on channels-last tensors (oneDNN's native layout; measured in the demo's
     # training: README, "The demo"); the weights are saved in the usual layout.
     channels_last = backbone_type(model) in CHANNELS_LAST_BACKBONES

@@ -239,3 +239,49 @@ def test_decoding_once_gives_the_items_of_decoding_per_item(tmp_path):
     expected = processor(images=[once[i]["image"] for i in range(12)], return_tensors="pt")["pixel_values"]
     assert torch.equal(batch["pixel_values"], expected)
     assert batch["pixel_values"].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_batch_jitter_items_draw_as_the_per_item_path_and_the_collator_jitters_them(tmp_path):
+    # The baseline's training jitters a whole batch at once (batch_jitter); the draws, the mirroring and the labels
+    # are those of the per-item path, the pixels within PIL's roundings, and without jitter exactly its values.
+    import io
+
+    from datasets import Dataset
+    from datasets import Image as ImageFeature
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:16, 0:16]
+    jpegs = []
+    for k in range(12):
+        smooth = np.stack([128 + 90 * np.sin(x / (3.0 + k)), 128 + 90 * np.cos(y / 4.0), 128 + 0 * x], -1)
+        buffer = io.BytesIO()
+        Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
+        jpegs.append({"bytes": buffer.getvalue(), "path": None})
+    rows = Dataset.from_dict({"image": jpegs, "category": list(range(12)), "azimuth": rng.uniform(0, 6, 12).tolist(),
+                              "elevation": rng.uniform(-1, 1, 12).tolist(), "theta": rng.uniform(-1, 1, 12).tolist()}
+                             ).cast_column("image", ImageFeature())
+    _, processor = create_baseline(size="tiny", image_size=16)
+    collate = BaselineCollator(processor, 40, channels_last=True)
+    for augment in (False, True):
+        per_item = AugmentedRows(rows, seed=1, hflip=0.5, augment=augment)
+        batched = AugmentedRows(rows, seed=1, hflip=0.5, augment=augment, batch_jitter=True)
+        assert batched.batch_jitter and "pixels" in batched[0] and "image" not in batched[0]
+        for dataset in (per_item, batched):
+            dataset.set_epoch(2)
+        a, b = collate([per_item[i] for i in range(12)]), collate([batched[i] for i in range(12)])
+        assert torch.equal(a["pose_labels"], b["pose_labels"])
+        assert torch.equal(a["category_labels"], b["category_labels"])
+        assert b["pixel_values"].shape == (12, 3, 16, 16)
+        assert b["pixel_values"].is_contiguous(memory_format=torch.channels_last)
+        if not augment:
+            assert torch.equal(a["pixel_values"], b["pixel_values"])
+        else:  # normalised units: 2 / 255 / std (0.5) inside the crop; the uncovered border band differs
+            inside = (a["pixel_values"] - b["pixel_values"]).abs()[..., 4:-4, 4:-4]
+            assert inside.max() <= 4.0 / 255.0 + 1e-6, inside.max()
+    # A processor that resizes: each crop jittered as the per-item path does, then the processor (same values).
+    _, resizing = create_baseline(size="tiny", image_size=8)
+    per_item = AugmentedRows(rows, seed=1, hflip=0.5, augment=True)
+    batched = AugmentedRows(rows, seed=1, hflip=0.5, augment=True, batch_jitter=True)
+    resize_collate = BaselineCollator(resizing, 40)
+    assert torch.equal(resize_collate([per_item[i] for i in range(12)])["pixel_values"],
+                       resize_collate([batched[i] for i in range(12)])["pixel_values"])
