@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks import (
+    bench_baseline_step,
     bench_build,
     bench_demo,
     bench_inference,
@@ -13,5 +14,5 @@ from benchmarks import (
 )
 
 BENCHMARKS = (bench_build.BENCHMARK, bench_loader.BENCHMARK, bench_metric.BENCHMARK,
-              bench_objects_per_image.BENCHMARK, bench_training.BENCHMARK, bench_inference.BENCHMARK,
-              bench_demo.BENCHMARK)
+              bench_objects_per_image.BENCHMARK, bench_training.BENCHMARK, bench_baseline_step.BENCHMARK,
+              bench_inference.BENCHMARK, bench_demo.BENCHMARK)
