@@ -13,7 +13,8 @@ per process (``--batch-size`` is each process's batch), every item is drawn the 
 alone writes the folder. The one difference from one process with N times the batch is BatchNorm: each process
 normalises its own batch, and the saved running statistics are the main process's own (each process keeps its own;
 DDP does not broadcast them: one collective fewer per step), so the loss curve agrees within about 1 % and the weights
-are close, not equal (measured in tests/baseline/test_multiprocess.py).
+are close, not equal (measured in tests/baseline/test_multiprocess.py for a ViT, tests/demo/test_processes.py for
+the demo's ResNet).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import json
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,13 +36,17 @@ from modeling.geometry import ANGLE_NAMES, flip_pose
 from modeling.utils.errors import ImageNet3DError
 from modeling.utils.model_folder import check_output_folder
 
+if TYPE_CHECKING:
+    import torch
+
 TRAIN_COLUMNS = ["image", "category", *ANGLE_NAMES]
 SUMMARY_FILE = "training.json"
 CHANNELS_LAST_BACKBONES = ("resnet", "convnext", "regnet")
 """Backbones (``model_type``) trained in the channels-last memory layout."""
 DDP_BUCKET_CAP_MB = 1024
 """DDP's gradient bucket (MB) with several CPU processes: larger than the gradients of any baseline the demo trains,
-so one all-reduce per step (the buffer is the gradients' size, not this)."""
+so one all-reduce per step for those (a backbone with more than 1 GB of gradients gets several; the buffer is the
+gradients' size, not this)."""
 
 
 class AugmentedRows:
@@ -142,14 +147,18 @@ class BaselineCollator:
         from modeling.baseline.model import pixel_values, pose_bins
 
         angles = np.array([[row[name] for name in ANGLE_NAMES] for row in rows], dtype=np.float64).reshape(-1, 3)
-        pixels = (self._jittered(rows) if rows and "pixels" in rows[0]
+        deferred = {"pixels" in row for row in rows}
+        if len(deferred) > 1:
+            raise ImageNet3DError("BaselineCollator: a batch mixes items whose jitter is left to the collator "
+                                  "(AugmentedRows' batch_jitter) with items that hold their image")
+        pixels = (self._jittered(rows) if deferred == {True}
                   else pixel_values(self.processor, [row["image"] for row in rows]))
         pixels = pixels.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         return {"pixel_values": pixels,
                 "category_labels": torch.tensor([int(row["category"]) for row in rows], dtype=torch.long),
                 "pose_labels": pose_bins(angles[:, 0], angles[:, 1], angles[:, 2], self.num_bins)}
 
-    def _jittered(self, rows: list[dict]):
+    def _jittered(self, rows: list[dict]) -> torch.Tensor:
         """The pixel values (B, 3, H, W) of `AugmentedRows`'s `batch_jitter` items, their jitter applied."""
         import torch
         from PIL import Image
@@ -165,10 +174,12 @@ class BaselineCollator:
                       for image, row in zip(images, draws)]
             return pixel_values(self.processor, images)
         rescale, mean, std = arithmetic
-        # float64 rescale, then float32: the processor's arithmetic, so that crops without jitter get its values.
-        pixels = torch.from_numpy((stacked.astype(np.float64) * rescale).astype(np.float32)).permute(0, 3, 1, 2)
-        if not np.isnan(draws[:, 0]).all():
-            pixels = jitter_batch(pixels, draws)
+        if np.isnan(draws[:, 0]).all():
+            # float64 rescale, then float32: the processor's arithmetic, so that crops without jitter get its values.
+            pixels = torch.from_numpy((stacked.astype(np.float64) * rescale).astype(np.float32)).permute(0, 3, 1, 2)
+        else:  # the jitter's colour change and clipping are in [0, 1] units (8-bit levels / 255), whatever the rescale
+            pixels = jitter_batch(torch.from_numpy(stacked).permute(0, 3, 1, 2).float() / 255.0, draws)
+            pixels = pixels * np.float32(rescale * 255.0)
         return (pixels - torch.from_numpy(mean)[:, None, None]) / torch.from_numpy(std)[:, None, None]
 
 
@@ -228,9 +239,9 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         output_dir=str(output_dir), num_train_epochs=opts.epochs,
         max_steps=opts.max_steps if opts.max_steps is not None else -1, learning_rate=opts.learning_rate,
         per_device_train_batch_size=opts.batch_size, weight_decay=opts.weight_decay, warmup_steps=opts.warmup_ratio,
-        # The fused AdamW (one kernel over all the weights; also on CPU): 1.1-2.0 ms per step of the small ResNet's
-        # 1.6 M weights, the default (foreach) 4.2-8.3 ms (one thread, 5 x 20 steps interleaved, 2-core machine,
-        # 2026-12-02): ~4 % of a demo baseline step (~95 ms), within the noise of whole runs; same losses.
+        # The fused AdamW (one kernel over all the weights; also on CPU): 1.1-2.0 ms per step of the small ResNet of
+        # 2026-12-01 (1.6 M weights), the default (foreach) 4.2-8.3 ms (one thread, 5 x 20 steps interleaved, 2-core
+        # machine, 2026-12-02): ~4 % of a demo baseline step (~95 ms then), within the noise of whole runs; same losses.
         lr_scheduler_type="cosine", optim="adamw_torch_fused", seed=opts.seed, data_seed=opts.seed,
         logging_steps=opts.logging_steps, eval_strategy="no", report_to="none",
         save_strategy="steps" if opts.save_steps else "no", save_steps=opts.save_steps or 500,
@@ -244,11 +255,13 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
         # ones after every backward. Other backbones may have a pooler or head that mean pooling leaves unused.
         ddp_find_unused_parameters=False if backbone_type(model) == "resnet" else None,
         # Fewer collectives per step with several processes: no broadcast of rank 0's BatchNorm statistics before
-        # every forward (they are rank 0's own either way: each process normalises its own batch, and rank 0 saves
-        # the model), and on CPU (gloo) the gradients all-reduced in one bucket after the backward instead of in
-        # pieces during it (there the overlap buys nothing: gloo's thread takes the cores that compute). Demo
+        # every forward (the saved model is the same: rank 0's statistics come from its own batches whether or not
+        # it sends them to the others, and rank 0 saves; any backbone), and on CPU (gloo) the gradients all-reduced
+        # in one bucket after the backward instead of in pieces during it (there the overlap buys nothing: gloo's
+        # thread takes the cores that compute; one bucket while the gradients are under DDP_BUCKET_CAP_MB). Demo
         # baseline, 200 steps, 2 processes of batch 32, 2-core machine, 2026-12-02: 90.4 / 90.8 ms per step before,
-        # 85.0 / 82.4 with both, 85.6 with the broadcast off alone (tests/baseline/test_multiprocess.py: the losses).
+        # 85.0 / 82.4 with both, 85.6 with the broadcast off alone (tests/demo/test_processes.py: the losses of a
+        # ResNet in two processes against one).
         ddp_broadcast_buffers=False, ddp_bucket_cap_mb=None if torch.cuda.is_available() else DDP_BUCKET_CAP_MB,
     )
     # The jitter of a whole batch at once in the collator (batch_jitter): a tenth of a demo step had gone to

@@ -69,11 +69,12 @@ def jitter_batch(pixels: torch.Tensor, draws: np.ndarray) -> torch.Tensor:
     rows of :func:`jitter_draws` (a row of NaN leaves its crop as it is) -> (B, 3, H, W) float in [0, 1].
 
     Geometry: output pixel centre p (continuous coordinates, centres at +½) samples the input at
-    c + (p − c − t) / zoom, c the crop's centre and t the shift, as PIL's affine transform does; bilinear, zero
-    outside the crop (``torch.nn.functional.grid_sample``, ``align_corners=False``: the same pixel-centre
-    convention). Colour: x · brightness + offset, clipped to [0, 1]. Against :func:`jitter` of the same draws
-    (tested): within 2/255 wherever the sample falls inside the crop (PIL rounds to 8 bits twice); along the one-pixel
-    band where it falls just outside, PIL gives 0 and this the bilinear blend of the edge with 0."""
+    c + (p − c − t) / zoom, c the crop's centre and t the shift, as PIL's affine transform does; bilinear with the
+    edge pixels repeated outward, 0 where the sample falls outside the crop, as PIL
+    (``torch.nn.functional.grid_sample``, ``align_corners=False``: the same pixel-centre convention). Colour:
+    x · brightness + offset, clipped to [0, 1]. Against :func:`jitter` of the same draws (tested, whole crops): within
+    2/255 (PIL rounds to 8 bits twice), but for the rare pixel whose sample falls within float rounding of the crop's
+    edge, which one side counts inside and the other outside."""
     import torch
     from torch.nn import functional as F
 
@@ -87,7 +88,11 @@ def jitter_batch(pixels: torch.Tensor, draws: np.ndarray) -> torch.Tensor:
     theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / zoom
     theta[:, :, 2] = -2.0 * shift / zoom[:, None]
     grid = F.affine_grid(theta, list(pixels.shape), align_corners=False)
-    moved = F.grid_sample(pixels.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    # As PIL: a sample inside the crop ([0, W) x [0, H), i.e. [-1, 1) here) blends its neighbours with the edge
+    # pixels repeated outward; a sample outside it is 0.
+    moved = F.grid_sample(pixels.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    inside = ((grid >= -1.0) & (grid < 1.0)).all(-1)
+    moved = moved * inside[:, None].to(moved.dtype)
     moved = moved * draws[:, 3, None, None, None] + draws[:, 4:7, None, None]
     return torch.where(keep[:, None, None, None], pixels.float(), moved.clamp(0.0, 1.0))
 
