@@ -12,7 +12,7 @@ from typing import Any
 # tests. image_size is the processor's input side. "small"'s stem (16 channels) and one block per stage: on the
 # demo's 64 px crops the 32-channel stem's BatchNorm, ReLU and max-pool over 32 x 32 maps were a third of a step,
 # and the second block of stage 3 another seventh; against 32 channels and depths [1, 1, 2, 1] a training step
-# (batch 32, one thread) takes 51.6 ms against 67.0 (`python -m benchmarks --only baseline_step`); in the whole demo
+# (batch 32, one thread) takes 54.2 ms against 68.6 (`python -m benchmarks --only baseline_step`); in the whole demo
 # (same data, same 2-core machine, one run after the other, 2026-12-02) the baseline's 4,500 steps took 342.8 s
 # against 403.6 and reached 78.5 joint / 39.5 novel against 78.1 / 39.7, LLaVA-pose on it 78.5 / 38.4 against 78.4 /
 # 39.5 (README, "The demo").
