@@ -30,7 +30,7 @@ import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
 from modeling.baseline.training_arguments import BaselineTrainingArguments
-from modeling.data.augmentation import apply_jitter, jitter, jitter_batch, jitter_draws
+from modeling.data.augmentation import apply_jitter, jitter_batch, jitter_draws
 from modeling.data.loading import decode_crops_once
 from modeling.geometry import ANGLE_NAMES, flip_pose
 from modeling.utils.errors import ImageNet3DError
@@ -99,23 +99,29 @@ class AugmentedRows:
         if self.batch_jitter:
             return self._deferred_item(index)
         image, category, angles = self._row(index)
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        if self.hflip > 0 and rng.random() < self.hflip:
+        flip, angles, draws = self._draws(index, angles)
+        if flip:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-            angles = [float(v) for v in flip_pose(*angles)]
-        if self.augment:
-            image = jitter(image, rng)[0]
+        if draws is not None:
+            image = apply_jitter(image, draws)[0]
         return {"image": image, "category": category, **dict(zip(ANGLE_NAMES, angles))}
 
     def _deferred_item(self, index: int) -> dict:
-        """Item ``index`` with its jitter left to the collator (`batch_jitter`): the same draws, in the same order."""
+        """Item ``index`` with its jitter left to the collator (`batch_jitter`): the same draws as `__getitem__`'s."""
         images, categories, angles = self._decoded
-        pixels, pose = images[index], [float(v) for v in angles[index]]
+        flip, pose, draws = self._draws(index, [float(v) for v in angles[index]])
+        return {"pixels": images[index][:, ::-1] if flip else images[index],
+                "jitter": np.full(7, np.nan) if draws is None else draws, "category": int(categories[index]),
+                **dict(zip(ANGLE_NAMES, pose))}
+
+    def _draws(self, index: int, angles: list[float]) -> tuple[bool, list[float], np.ndarray | None]:
+        """Item ``index``'s draws, from (seed, epoch, index) alone and in this order: whether it is mirrored (its
+        angles then `flip_pose`d) and its jitter (`augmentation.jitter_draws`; None without `augment`)."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        if self.hflip > 0 and rng.random() < self.hflip:
-            pixels, pose = pixels[:, ::-1], [float(v) for v in flip_pose(*pose)]
-        draws = jitter_draws(rng) if self.augment else np.full(7, np.nan)
-        return {"pixels": pixels, "jitter": draws, "category": int(categories[index]), **dict(zip(ANGLE_NAMES, pose))}
+        flip = self.hflip > 0 and rng.random() < self.hflip
+        if flip:
+            angles = [float(v) for v in flip_pose(*angles)]
+        return flip, angles, jitter_draws(rng) if self.augment else None
 
 
 def _decode_all(rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -168,18 +174,17 @@ class BaselineCollator:
         stacked = np.stack([row["pixels"] for row in rows])
         draws = np.stack([row["jitter"] for row in rows])
         arithmetic = rescale_normalize(self.processor, *stacked.shape[1:3])
-        if arithmetic is None:  # a processor that resizes: jitter each crop as the per-item path does
+        if arithmetic is None or np.isnan(draws[:, 0]).all():
+            # A processor that resizes, or no jitter: each crop as the per-item path makes it, then the processor
+            # (`pixel_values`, which rescales and normalises such crops in one batch itself).
             images = [Image.fromarray(pixels) for pixels in stacked]
             images = [apply_jitter(image, row)[0] if not np.isnan(row[0]) else image
                       for image, row in zip(images, draws)]
             return pixel_values(self.processor, images)
         rescale, mean, std = arithmetic
-        if np.isnan(draws[:, 0]).all():
-            # float64 rescale, then float32: the processor's arithmetic, so that crops without jitter get its values.
-            pixels = torch.from_numpy((stacked.astype(np.float64) * rescale).astype(np.float32)).permute(0, 3, 1, 2)
-        else:  # the jitter's colour change and clipping are in [0, 1] units (8-bit levels / 255), whatever the rescale
-            pixels = jitter_batch(torch.from_numpy(stacked).permute(0, 3, 1, 2).float() / 255.0, draws)
-            pixels = pixels * np.float32(rescale * 255.0)
+        # The jitter's colour change and clipping are in [0, 1] units (8-bit levels / 255), whatever the rescale.
+        pixels = jitter_batch(torch.from_numpy(stacked).permute(0, 3, 1, 2).float() / 255.0, draws)
+        pixels = pixels * np.float32(rescale * 255.0)
         return (pixels - torch.from_numpy(mean)[:, None, None]) / torch.from_numpy(std)[:, None, None]
 
 
