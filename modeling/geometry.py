@@ -176,3 +176,20 @@ def flip_pose(azimuth: np.ndarray | float, elevation: np.ndarray | float,
 def flip_point_x(px: np.ndarray | float, width: int) -> np.ndarray:
     """x coordinate of a point after mirroring an image of ``width`` pixels."""
     return width - np.asarray(px, dtype=np.float64)
+
+
+def flip_pose_bins(values: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Bin scores (probabilities or logits) of (azimuth, elevation, theta), shape (..., 3, num_bins) over
+    :func:`angle_to_bin`'s bins, as the horizontally mirrored image's pose (:func:`flip_pose`) has them: azimuth and
+    theta reversed (a ∈ bin k ⇔ −a ∈ bin num_bins − 1 − k, but for an angle exactly on a bin edge), elevation as it
+    is. Its own inverse; numpy in, numpy out, torch in, torch out. Test-time mirroring averages a model's
+    probabilities on an image with these of its mirror image's."""
+    if values.shape[-2] != 3:
+        raise ValueError(f"flip_pose_bins: expected (..., 3, num_bins), got shape {tuple(values.shape)}")
+    reversed_ = values.flip(-1) if hasattr(values, "flip") else np.asarray(values)[..., ::-1]
+    keep = np.array([False, True, False])[:, None]  # elevation's row
+    if hasattr(values, "flip"):
+        import torch
+
+        return torch.where(torch.as_tensor(keep, device=values.device), values, reversed_)
+    return np.where(keep, values, reversed_)

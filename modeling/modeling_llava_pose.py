@@ -26,7 +26,7 @@ from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_llava_pose import LlavaPoseConfig, is_convolutional
-from .geometry import soft_bin_targets
+from .geometry import flip_pose_bins, soft_bin_targets
 from .pose_head_llava_pose import LlavaPoseHead, per_example_lm_loss
 
 POSE_TOKEN = "<pose6D>"
@@ -298,7 +298,7 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         return loss
 
     @torch.no_grad()
-    def generate(self, *args, return_poses: bool = False, **kwargs):
+    def generate(self, *args, return_poses: bool = False, test_time_flip: bool = False, **kwargs):
         """[`GenerationMixin.generate`]; with `return_poses=True`, also the pose of every generated `<pose6D>`.
 
         With `return_poses=True` the inputs must be passed as keywords (`input_ids`, `attention_mask`,
@@ -307,15 +307,24 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         image: every generated `<pose6D>` is read exactly as in training (teacher forcing), independently of the
         cache and of the decoding strategy. Sequences that finished early are padded after their end, which a causal
         model never attends to from earlier positions.
+
+        With `test_time_flip` (and `return_poses`), a second such pass reads the same ids with the image mirrored
+        (`pixel_values` (B, 3, H, W) flipped left-right: a resize-and-normalise processor's output of the mirror
+        image) and each pose is the mean of both: bin probabilities (the mirror's mapped back by
+        `geometry.flip_pose_bins`), returned as their log; the centre (px mirrored back) and log distance. Meant for
+        the joint task's crops, centred on their object, where the prompt's box stays where it was; a caption's
+        objects move with the mirror.
         """
         if self.config.pose_head_tower_prior and kwargs.get("pixel_values") is not None:
-            # The cached decoding steps see no image: the category prior is computed once, from the tower.
-            image_outputs = self.model.get_image_features(pixel_values=kwargs["pixel_values"],
-                                                          vision_feature_layer=self.config.vision_feature_layer,
-                                                          vision_feature_select_strategy=(
-                                                              self.config.vision_feature_select_strategy))
-            kwargs["category_bias"] = self.pose_head.category_log_prior(self._tower_features(image_outputs),
-                                                                        self.lm_head.out_features)
+            # The cached decoding steps see no image: the category prior is computed once, from the tower (with
+            # test_time_flip, the mean of the image's and its mirror's probabilities; 0, i.e. log 1, stays 0).
+            views = [kwargs["pixel_values"]] + ([kwargs["pixel_values"].flip(-1)] if test_time_flip else [])
+            priors = [self.pose_head.category_log_prior(self._tower_features(self.model.get_image_features(
+                pixel_values=pixels, vision_feature_layer=self.config.vision_feature_layer,
+                vision_feature_select_strategy=self.config.vision_feature_select_strategy)),
+                self.lm_head.out_features) for pixels in views]
+            kwargs["category_bias"] = (None if priors[0] is None
+                                       else torch.stack(priors).exp().mean(dim=0).log())
         if not return_poses:
             return super().generate(*args, **kwargs)
         if args:
@@ -335,11 +344,24 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         out = self(input_ids=sequences, attention_mask=attention_mask, position_ids=position_ids, use_cache=False,
                    logits_to_keep=1, **forward_kwargs)
         generated = out.pose_positions[:, 1] >= prompt_length
+        pose_logits, pose_regression = out.pose_logits[generated], out.pose_regression[generated]
+        if test_time_flip:
+            pixels = forward_kwargs.get("pixel_values")
+            if pixels is None or pixels.ndim != 4:
+                raise ValueError("test_time_flip needs pixel_values of shape (batch, channels, height, width)")
+            mirrored = self(input_ids=sequences, attention_mask=attention_mask, position_ids=position_ids,
+                            use_cache=False, logits_to_keep=1, **{**forward_kwargs, "pixel_values": pixels.flip(-1)})
+            probabilities = (pose_logits.float().softmax(-1)
+                             + flip_pose_bins(mirrored.pose_logits[generated].float().softmax(-1))) / 2
+            regression = mirrored.pose_regression[generated].float()
+            regression = torch.cat([1.0 - regression[:, :1], regression[:, 1:]], dim=-1)  # px / W, mirrored back
+            pose_logits = probabilities.log()
+            pose_regression = ((pose_regression.float() + regression) / 2).to(pose_regression.dtype)
         return LlavaPoseGenerateOutput(
             sequences=sequences,
             prompt_length=prompt_length,
-            pose_logits=out.pose_logits[generated],
-            pose_regression=out.pose_regression[generated],
+            pose_logits=pose_logits,
+            pose_regression=pose_regression,
             pose_positions=out.pose_positions[generated],
         )
 

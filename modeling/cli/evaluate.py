@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{DESCRIBE_MAX_NEW_TOKENS})")
     parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu; "
                                                             "under accelerate launch, each process's own)")
+    parser.add_argument("--test-time-flip", action="store_true",
+                        help="pose tasks: average each crop's pose (the baseline's category too) with its mirror "
+                             "image's; recorded in run.json (not for describe)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path(f"eval_{args.task}")
     evaluate(args.model, args.data, args.task, out, split=args.split, batch_size=args.batch_size,
              max_objects=args.max_objects, max_new_tokens=args.max_new_tokens, device=args.device,
-             progress=not args.no_progress)
+             progress=not args.no_progress, test_time_flip=args.test_time_flip)
     if not is_main_process():  # several processes: the main one wrote the files and reports
         return 0
     print((out / "table.md").read_text(encoding="utf-8"))

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "answer each. A box reaching past the image is clipped to it, with a note")
     parser.add_argument("--max-new-tokens", type=int, default=CAPTION_MAX_NEW_TOKENS,
                         help=f"generation length limit (default: {CAPTION_MAX_NEW_TOKENS})")
+    parser.add_argument("--test-time-flip", action="store_true",
+                        help="average each box's pose with the one read from the mirror image of its crop (joint "
+                             "task, or the baseline)")
     parser.add_argument("--json", action="store_true",
                         help="print the list of objects as JSON (angles in radians, box in pixels)")
 
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "describe" and is_baseline(model):
         print("imagenet3d predict: note: --task describe: the classification baseline writes no caption: it names "
               "and poses the object of each --box (without one, the whole image)", file=sys.stderr)
-    result = predict(model, processor, [image], task=task, boxes=[boxes], max_new_tokens=args.max_new_tokens)[0]
+    result = predict(model, processor, [image], task=task, boxes=[boxes], max_new_tokens=args.max_new_tokens,
+                     test_time_flip=args.test_time_flip)[0]
     if args.json:
         print(json.dumps(result["objects"], indent=2))
         return 0

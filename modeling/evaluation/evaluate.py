@@ -106,12 +106,14 @@ def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, m
 class LlavaPosePredictor:
     """Batched joint-task answers of a LLaVA-pose folder: box prompt -> category + pose of the first `<pose6D>`."""
 
-    def __init__(self, model_dir: Path, device: str, max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS) -> None:
+    def __init__(self, model_dir: Path, device: str, max_new_tokens: int = JOINT_ANSWER_MAX_NEW_TOKENS,
+                 test_time_flip: bool = False) -> None:
         from modeling.llava_pose.inference import load_model
 
         self.model, self.processor = load_model(model_dir)
         self.model.to(device)
         self.max_new_tokens = max_new_tokens
+        self.test_time_flip = test_time_flip
 
     def __call__(self, images: list, boxes: list) -> list[dict[str, Any]]:
         from modeling.llava_pose.inference import predict
@@ -119,7 +121,7 @@ class LlavaPosePredictor:
         prompts = [self.processor.joint_prompt(prompt_box(box, image.width, image.height), (image.height, image.width))
                    for image, box in zip(images, boxes)]
         results = predict(self.model, self.processor, images, task="joint", prompts=prompts,
-                          max_new_tokens=self.max_new_tokens)
+                          max_new_tokens=self.max_new_tokens, test_time_flip=self.test_time_flip)
         out = []
         for result in results:
             objects = result["objects"]
@@ -135,19 +137,18 @@ class LlavaPosePredictor:
 class BaselinePredictor:
     """Batched predictions of a baseline folder: argmax category and bin centres."""
 
-    def __init__(self, model_dir: Path, device: str) -> None:
+    def __init__(self, model_dir: Path, device: str, test_time_flip: bool = False) -> None:
         from modeling.baseline.model import load_baseline
 
         self.model, self.processor = load_baseline(model_dir)
         self.model.to(device)
+        self.test_time_flip = test_time_flip
 
     def __call__(self, images: list, boxes: list) -> list[dict[str, Any]]:
-        import torch
+        from modeling.baseline.model import decode, pixel_values, predict_output
 
-        from modeling.baseline.model import decode, pixel_values
-
-        with torch.no_grad():
-            output = self.model(pixel_values=pixel_values(self.processor, images).to(self.model.device))
+        output = predict_output(self.model, pixel_values(self.processor, images).to(self.model.device),
+                                self.test_time_flip)
         names = [self.model.config.id2label[i] for i in range(self.model.config.num_categories)]
         return decode(output, names)
 
@@ -177,7 +178,8 @@ def _shard(rows, batch_size: int, state: Any):
 
 def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", out_dir: str | Path | None = None,
              split: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_objects: int | None = None,
-             max_new_tokens: int | None = None, device: str | None = None, progress: bool = True) -> dict:
+             max_new_tokens: int | None = None, device: str | None = None, progress: bool = True,
+             test_time_flip: bool = False) -> dict:
     """Evaluate a model folder on a built dataset; returns the scorer's JSON (also written to OUT/metrics.json).
 
     Args:
@@ -196,11 +198,16 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
         device: torch device (default: cuda when available, else cpu; under ``accelerate launch``, each process's
             own device).
         progress: show a progress bar (the main process's).
+        test_time_flip: pose (and the baseline's category) from each crop and its mirror image, averaged
+            (`modeling.llava_pose.inference.predict`); recorded in run.json. Not for the describe task.
     """
     import torch
     from tqdm.auto import tqdm
 
     if task == "describe":  # the caption task has its own module
+        if test_time_flip:
+            raise ImageNet3DError("--test-time-flip: for the pose tasks' crops; the describe task captions whole "
+                                  "images, whose objects move with the mirror")
         from modeling.evaluation.describe import DESCRIBE_MAX_NEW_TOKENS, evaluate_describe
 
         return evaluate_describe(model_dir, data_dir, out_dir, split, batch_size, max_objects,
@@ -217,8 +224,8 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
         device = str(state.device) if state.num_processes > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
     start = time.perf_counter()
     max_new_tokens = max_new_tokens or JOINT_ANSWER_MAX_NEW_TOKENS
-    predictor = (LlavaPosePredictor(model_dir, device, max_new_tokens) if model_type == LLAVA_POSE
-                 else BaselinePredictor(model_dir, device))
+    predictor = (LlavaPosePredictor(model_dir, device, max_new_tokens, test_time_flip) if model_type == LLAVA_POSE
+                 else BaselinePredictor(model_dir, device, test_time_flip))
     names = rows.features["category"].names
     predictions: list[dict] = []
     references: list[dict] = []
@@ -246,6 +253,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
         "no_category": sum(p["category"] is None for p in predictions),
         "seconds": round(seconds, 2), "objects_per_second": round(len(references) / max(seconds, 1e-9), 2),
         "device": device, "batch_size": batch_size, "processes": state.num_processes,
+        "test_time_flip": test_time_flip,
     }
     if out_dir is not None and state.is_main_process:
         write_outputs(Path(out_dir), metrics, run_info, predictions, references, task)

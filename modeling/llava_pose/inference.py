@@ -232,8 +232,8 @@ def is_baseline(model: Any) -> bool:
 
 
 def predict(model, processor, images: Sequence[Any], task: str = "describe", boxes: Sequence[Any] | None = None,
-            prompts: Sequence[str] | None = None,
-            max_new_tokens: int = CAPTION_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
+            prompts: Sequence[str] | None = None, max_new_tokens: int = CAPTION_MAX_NEW_TOKENS,
+            test_time_flip: bool = False) -> list[dict[str, Any]]:
     """Objects and their poses in a batch of PIL images; one result per image: `{"text", "objects"}`.
 
     `task` "joint" names and poses the object in each box of `boxes[i]` (a list of boxes (x1, y1, x2, y2) in pixels
@@ -253,7 +253,12 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
 
     `prompts` (LLaVA-pose only) replaces the task: the images are given to the model as they are (no crop), with
     these prompts, each holding the processor's image token (`evaluate` does this with dataset crops); objects then
-    have `box` None. Bad input raises ImageNet3DError naming the argument.
+    have `box` None.
+
+    `test_time_flip` (the joint task, `prompts`, or the baseline) averages each pose with the pose read from the
+    mirror image of its crop (`LlavaPoseForConditionalGeneration.generate`'s and
+    :func:`modeling.baseline.model.predict_output`'s `test_time_flip`); the baseline averages its category too.
+    Bad input raises ImageNet3DError naming the argument.
     """
     from modeling.processing_llava_pose import number_box_tags
 
@@ -268,7 +273,10 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
     if is_baseline(model):
         if prompts is not None:
             raise ImageNet3DError("prompts: the classification baseline takes no prompt")
-        return _predict_baseline(model, processor, images, per_image)
+        return _predict_baseline(model, processor, images, per_image, test_time_flip)
+    if test_time_flip and task == "describe" and prompts is None:
+        raise ImageNet3DError("test_time_flip: for the joint task's crops (centred on their object); a caption's "
+                              "objects move with the mirror")
     if prompts is not None:
         prompts = list(prompts)
         if len(prompts) != len(images):
@@ -276,7 +284,7 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
         for i, prompt in enumerate(prompts):
             if processor.image_token not in prompt:
                 raise ImageNet3DError(f"prompts[{i}]: no image token {processor.image_token!r} in {prompt!r}")
-        texts, objects = generate_objects(model, processor, images, prompts, max_new_tokens)
+        texts, objects = generate_objects(model, processor, images, prompts, max_new_tokens, test_time_flip)
         return [{"text": text, "objects": [{**obj, "box": None} for obj in found]}
                 for text, found in zip(texts, objects)]
     if task == "describe":
@@ -286,7 +294,7 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
                 for text, found in zip(texts, objects)]
     owners, cuts = _cut_boxes(images, per_image, processor.joint_inputs, stacklevel=3)
     crops, crop_prompts, places = ([cut[k] for cut in cuts] for k in range(3))
-    texts, objects = generate_objects(model, processor, crops, crop_prompts, max_new_tokens)
+    texts, objects = generate_objects(model, processor, crops, crop_prompts, max_new_tokens, test_time_flip)
     results = [{"text": [], "objects": []} for _ in images]
     for owner, text, found, where in zip(owners, texts, objects, places):
         results[owner]["text"].append(text)
@@ -295,10 +303,11 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
 
 
 def generate_objects(model, processor, images: Sequence[Any], prompts: Sequence[str],
-                     max_new_tokens: int = CAPTION_MAX_NEW_TOKENS) -> tuple[list[str], list[list[dict[str, Any]]]]:
+                     max_new_tokens: int = CAPTION_MAX_NEW_TOKENS,
+                     test_time_flip: bool = False) -> tuple[list[str], list[list[dict[str, Any]]]]:
     """One greedy generation over the batch (left-padded): `(texts, objects)`, per image the generated text
     (padding and EOS removed) and the objects of `processor.post_process_pose_generation` (in the frame of the
-    image given)."""
+    image given); `test_time_flip` as `model.generate`'s."""
     import torch
 
     if not images:
@@ -307,7 +316,7 @@ def generate_objects(model, processor, images: Sequence[Any], prompts: Sequence[
     inputs = processor(images=list(images), text=list(prompts), return_tensors="pt", padding=True)
     with torch.no_grad():
         output = model.generate(**inputs.to(model.device), max_new_tokens=max_new_tokens, do_sample=False,
-                                return_poses=True)
+                                return_poses=True, test_time_flip=test_time_flip)
     return processor.decode_answers(output), processor.post_process_pose_generation(output, sizes)
 
 
@@ -332,19 +341,17 @@ def _cut_boxes(images: Sequence[Any], per_image: Sequence[Sequence], cut, stackl
     return owners, cuts
 
 
-def _predict_baseline(model, processor, images: list, per_image: list[list]) -> list[dict[str, Any]]:
+def _predict_baseline(model, processor, images: list, per_image: list[list],
+                      test_time_flip: bool = False) -> list[dict[str, Any]]:
     """:func:`predict` for a classification baseline: each box's crop (the whole image without a box) classified."""
-    import torch
-
-    from modeling.baseline.model import decode, pixel_values
+    from modeling.baseline.model import decode, pixel_values, predict_output
     from modeling.box_crop import box_crop, object_in_image
     from modeling.processing_llava_pose import number_box_tags
 
     whole = [boxes or [(0, 0, image.width, image.height)] for image, boxes in zip(images, per_image)]
     owners, cuts = _cut_boxes(images, whole, box_crop, stacklevel=4)
     crops, places = ([cut[k] for cut in cuts] for k in range(2))
-    with torch.no_grad():
-        output = model(pixel_values=pixel_values(processor, crops).to(model.device))
+    output = predict_output(model, pixel_values(processor, crops).to(model.device), test_time_flip)
     names = [model.config.id2label[k] for k in range(model.config.num_categories)]
     results: list[dict[str, Any]] = [{"text": "", "objects": []} for _ in images]
     for owner, prediction, where in zip(owners, decode(output, names), places):

@@ -203,3 +203,20 @@ def test_comparison_table(tiny_baseline, small_dataset, tmp_path):
     with pytest.raises(ImageNet3DError, match="metric"):
         format_comparison({"baseline": joint}, metric="f1")
     assert np.isfinite(joint["overall"]["acc_pi6"])
+
+
+def test_test_time_flip_is_recorded_and_refused_for_describe(tiny_baseline, llava_dir, small_dataset, tmp_path,
+                                                             capsys):
+    """--test-time-flip changes the predictions (the mirror's half), is written to run.json, and is refused for the
+    describe task, whose captions' objects move with the mirror."""
+    code = cli.main(["evaluate", "--model", str(tiny_baseline), "--data", str(small_dataset), "--task", "pose",
+                     "--out", str(tmp_path / "flip"), "--no-progress", "--test-time-flip"])
+    assert code == 0 and json.loads((tmp_path / "flip" / "run.json").read_text())["test_time_flip"] is True
+    evaluate(tiny_baseline, small_dataset, "pose", tmp_path / "plain", progress=False)
+    assert json.loads((tmp_path / "plain" / "run.json").read_text())["test_time_flip"] is False
+    read = [(tmp_path / name / "predictions.jsonl").read_text() for name in ("flip", "plain")]
+    assert read[0] != read[1]
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(llava_dir), "--data", str(small_dataset), "--task", "describe",
+                     "--out", str(tmp_path / "d"), "--no-progress", "--test-time-flip"]) == 2
+    assert "--test-time-flip" in capsys.readouterr().err
