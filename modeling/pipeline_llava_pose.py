@@ -159,8 +159,9 @@ class ObjectPosePipeline(ChunkPipeline):
     `read_image`) or a list of them, and `boxes`: for one image a list of boxes [x1, y1, x2, y2] in pixels (or one
     box), for a list of images one such list (or None) per image.
     Keywords: `return_text` (return `{"text", "objects"}` instead of the objects), `max_new_tokens`, `timeout` (for
-    URLs), and the pipeline's own `batch_size` (crops and images generated together). Returns a list of object
-    dicts per image (see the module docstring); a list of images gives a list of those. A box that is not four
+    URLs), `test_time_flip` (boxes only: each box's pose averaged with its mirror crop's, `generate`'s
+    `test_time_flip`), and the pipeline's own `batch_size` (crops and images generated together). Returns a list of
+    object dicts per image (see the module docstring); a list of images gives a list of those. A box that is not four
     finite numbers, is empty or lies wholly outside its image, and an unreadable image raise ValueError naming the
     input; a box partly outside its image is clipped to it with a warning.
     """
@@ -194,11 +195,13 @@ class ObjectPosePipeline(ChunkPipeline):
         return super().__call__({"image": images, "boxes": boxes, "index": None}, **kwargs)
 
     def _sanitize_parameters(self, return_text: bool | None = None, max_new_tokens: int | None = None,
-                             timeout: float | None = None, **kwargs: Any):
+                             timeout: float | None = None, test_time_flip: bool | None = None, **kwargs: Any):
         if kwargs:
             raise ValueError(f"object-pose-estimation: unknown arguments {sorted(kwargs)}")
         preprocess = {"timeout": timeout} if timeout is not None else {}
         forward = {"max_new_tokens": max_new_tokens} if max_new_tokens is not None else {}
+        if test_time_flip is not None:
+            forward["test_time_flip"] = bool(test_time_flip)
         postprocess = {"return_text": return_text} if return_text is not None else {}
         return preprocess, forward, postprocess
 
@@ -221,12 +224,16 @@ class ObjectPosePipeline(ChunkPipeline):
             encoded = self.processor(images=[crop], text=[prompt], return_tensors="pt")
             yield {**encoded, "meta": {"where": where, "size": where.size}, "is_last": j == len(items) - 1}
 
-    def _forward(self, model_inputs: dict[str, Any], max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS):
+    def _forward(self, model_inputs: dict[str, Any], max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                 test_time_flip: bool = False):
         meta, is_last = model_inputs.pop("meta"), model_inputs.pop("is_last")
         batched = isinstance(meta, list)  # batch_size > 1: the pipeline's collate gave lists
         metas = meta if batched else [meta]
+        if test_time_flip and any(m["where"] is None for m in metas):
+            raise ValueError("test_time_flip: for boxes (each box's crop is centred on its object); an image "
+                             "without boxes is captioned, and a caption's objects move with the mirror")
         output = self.model.generate(**model_inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                     return_poses=True)
+                                     return_poses=True, test_time_flip=test_time_flip)
         objects = self.processor.post_process_pose_generation(output, [m["size"] for m in metas])
         texts = self.processor.decode_answers(output)
         if batched:

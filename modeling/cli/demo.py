@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo_output"),
                         help="folder for everything the demo writes (default: ./demo_output)")
     parser.add_argument("--plan", choices=sorted(PLANS), default="full",
-                        help="full: the main job (12 min measured on 2 idle CPU cores, 2026-12-02); small: a smoke run")
+                        help="full: the main job (9 min measured on an idle 2-core Intel Xeon, 2026-12-02; machines "
+                             "of a kind differ up to ~2x); small: a smoke run")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every stage (default: 0)")
     parser.add_argument("--num-proc", type=int, default=2,
                         help="processes for synthesis, build and training (training: DDP, the batch split between "

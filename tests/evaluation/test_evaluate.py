@@ -122,7 +122,7 @@ def test_llava_pose_answers_become_predictions(llava_dir, small_dataset, tmp_pat
     truth = [(names[r["category"]], r["azimuth"], r["elevation"], r["theta"]) for r in rows]
     prompts_seen = []
 
-    def fake_predict(model, processor, images, task, prompts, max_new_tokens):
+    def fake_predict(model, processor, images, task, prompts, max_new_tokens, test_time_flip=False):
         prompts_seen.extend(prompts)
         results = []
         for category, azimuth, elevation, theta in truth[len(prompts_seen) - len(images):len(prompts_seen)]:

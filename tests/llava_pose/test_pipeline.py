@@ -120,3 +120,18 @@ def test_a_fresh_process_runs_the_saved_pipeline_offline(pipe, box_model_dir, tw
     out = subprocess.run([sys.executable, str(script), str(box_model_dir), str(path), json.dumps(boxes)],
                          check=True, cwd=tmp_path, env=env, timeout=300, capture_output=True, text=True).stdout
     same_objects(json.loads(out), json.loads(json.dumps(pipe(str(path), boxes=boxes, max_new_tokens=16))))
+
+
+def test_the_pipeline_mirrors_at_test_time_as_predict_does(pipe, box_model_dir, two_objects):
+    """`test_time_flip=True`: the poses of `predict(..., test_time_flip=True)`, other than the plain ones; an image
+    without boxes (a caption) refuses it with a clear error."""
+    image, objects, path = two_objects
+    boxes = [obj["box"] for obj in objects]
+    model, processor = load_model(box_model_dir)
+    want = predict(model, processor, [image], task="joint", boxes=[boxes], max_new_tokens=16, test_time_flip=True)[0]
+    got = pipe(str(path), boxes=boxes, max_new_tokens=16, test_time_flip=True)
+    same_objects(got, [with_degrees(obj) for obj in want["objects"]])
+    plain = pipe(str(path), boxes=boxes, max_new_tokens=16)
+    assert [obj["confidence"] for obj in plain] != [obj["confidence"] for obj in got]
+    with pytest.raises(ValueError, match="test_time_flip: for boxes"):
+        pipe(image, max_new_tokens=4, test_time_flip=True)
