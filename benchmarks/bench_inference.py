@@ -7,6 +7,9 @@ is timed over ``ROUNDS`` batches after one warm-up batch.
 
 * ``inference_batch_8`` / ``inference_batch_32``: images/s at that batch size against batch 1 (latency per batch
   in ``details``).
+* ``inference_test_time_flip``: objects/s of the joint task (one box per crop, its largest batch) with test-time
+  mirroring (``test_time_flip=True``: a second teacher-forced pass on the mirror crops) against without,
+  interleaved.
 """
 
 from __future__ import annotations
@@ -50,9 +53,27 @@ def run(quick: bool, work: Path) -> list[dict]:
             PREDICT(model, processor, images[:size], **kwargs)
         latency[size] = (time.perf_counter() - start) / rounds
     single = 1 / latency[1]
-    return [entry(f"inference_batch_{size}", size / latency[size], single, "images/s",
-                  f"predict, batch {size}", "batch 1", latency_s=latency[size], baseline_latency_s=latency[1],
-                  threads=torch.get_num_threads()) for size in batches[1:]]
+    entries = [entry(f"inference_batch_{size}", size / latency[size], single, "images/s",
+                     f"predict, batch {size}", "batch 1", latency_s=latency[size], baseline_latency_s=latency[1],
+                     threads=torch.get_num_threads()) for size in batches[1:]]
+    return [*entries, _test_time_flip_entry(model, processor, images, quick)]
+
+
+def _test_time_flip_entry(model, processor, images: list, quick: bool) -> dict:
+    """``inference_test_time_flip``: the joint task on every image's whole crop, with and without mirroring."""
+    boxes = [[(0, 0, image.width, image.height)] for image in images]
+    seconds: dict[bool, float] = {False: 0.0, True: 0.0}
+    rounds = 1 if quick else ROUNDS
+    for round_ in range(rounds + 1):
+        for flip in (False, True):
+            start = time.perf_counter()
+            PREDICT(model, processor, images, task="joint", boxes=boxes, test_time_flip=flip,
+                    max_new_tokens=2 if quick else 24)
+            if round_:  # the first round warms up
+                seconds[flip] += time.perf_counter() - start
+    return entry("inference_test_time_flip", len(images) * rounds / seconds[True],
+                 len(images) * rounds / seconds[False], "objects/s", f"predict joint, batch {len(images)}, "
+                 "test_time_flip", "without test_time_flip")
 
 
 BENCHMARK = Benchmark("inference", run, "predict latency and throughput at batch 1, 8, 32")

@@ -24,7 +24,8 @@ def test_quick_suite_writes_results_of_the_documented_shape(tmp_path):
     names = [e["name"] for e in document["entries"]]
     for expected in ("build", "build_memory_growth", "build_largest_shard", "loader", "loader_decode_bound",
                      "loader_full_size", "loader_full_size_decode_bound", "metric", "score_files", "objects_per_image",
-                     "training_lora_vs_full", "baseline_step_tower", "baseline_step_jitter"):
+                     "training_lora_vs_full", "baseline_step_tower", "baseline_step_jitter",
+                     "inference_test_time_flip"):
         assert expected in names
     assert any(name.startswith("inference_batch_") for name in names)
     for e in document["entries"]:
