@@ -184,7 +184,7 @@ def flip_pose_bins(values: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tens
     theta reversed (a ∈ bin k ⇔ −a ∈ bin num_bins − 1 − k, but for an angle exactly on a bin edge), elevation as it
     is. Its own inverse; numpy in, numpy out, torch in, torch out. Test-time mirroring averages a model's
     probabilities on an image with these of its mirror image's."""
-    if values.shape[-2] != 3:
+    if values.ndim < 2 or values.shape[-2] != 3:
         raise ValueError(f"flip_pose_bins: expected (..., 3, num_bins), got shape {tuple(values.shape)}")
     reversed_ = values.flip(-1) if hasattr(values, "flip") else np.asarray(values)[..., ::-1]
     keep = np.array([False, True, False])[:, None]  # elevation's row

@@ -92,7 +92,8 @@ class LlavaPoseGenerateOutput(ModelOutput):
         prompt_length (`int`):
             Length of the (padded) prompt: the generated ids are `sequences[:, prompt_length:]`.
         pose_logits (`torch.FloatTensor` of shape `(num_poses, 3, num_bins)`):
-            Bin logits of every `<pose6D>` the model generated, sequence by sequence, left to right.
+            Bin logits of every `<pose6D>` the model generated, sequence by sequence, left to right (with
+            `test_time_flip`, float32 log-probabilities of the mean of both views).
         pose_regression (`torch.FloatTensor` of shape `(num_poses, 3)`):
             (px / W, py / H, log distance) of the same poses.
         pose_positions (`torch.LongTensor` of shape `(num_poses, 2)`):
@@ -315,16 +316,15 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         the joint task's crops, centred on their object, where the prompt's box stays where it was; a caption's
         objects move with the mirror.
         """
+        if test_time_flip:
+            pixels = kwargs.get("pixel_values")
+            if not return_poses:
+                raise ValueError("test_time_flip averages the poses of return_poses=True: pass both")
+            if pixels is None or pixels.ndim != 4:
+                raise ValueError("test_time_flip needs pixel_values of shape (batch, channels, height, width)")
         if self.config.pose_head_tower_prior and kwargs.get("pixel_values") is not None:
-            # The cached decoding steps see no image: the category prior is computed once, from the tower (with
-            # test_time_flip, the mean of the image's and its mirror's probabilities; 0, i.e. log 1, stays 0).
-            views = [kwargs["pixel_values"]] + ([kwargs["pixel_values"].flip(-1)] if test_time_flip else [])
-            priors = [self.pose_head.category_log_prior(self._tower_features(self.model.get_image_features(
-                pixel_values=pixels, vision_feature_layer=self.config.vision_feature_layer,
-                vision_feature_select_strategy=self.config.vision_feature_select_strategy)),
-                self.lm_head.out_features) for pixels in views]
-            kwargs["category_bias"] = (None if priors[0] is None
-                                       else torch.stack(priors).exp().mean(dim=0).log())
+            # The cached decoding steps see no image: the category prior is computed once, from the tower.
+            kwargs["category_bias"] = self.generation_category_bias(kwargs["pixel_values"], test_time_flip)
         if not return_poses:
             return super().generate(*args, **kwargs)
         if args:
@@ -346,9 +346,7 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         generated = out.pose_positions[:, 1] >= prompt_length
         pose_logits, pose_regression = out.pose_logits[generated], out.pose_regression[generated]
         if test_time_flip:
-            pixels = forward_kwargs.get("pixel_values")
-            if pixels is None or pixels.ndim != 4:
-                raise ValueError("test_time_flip needs pixel_values of shape (batch, channels, height, width)")
+            pixels = forward_kwargs["pixel_values"]
             mirrored = self(input_ids=sequences, attention_mask=attention_mask, position_ids=position_ids,
                             use_cache=False, logits_to_keep=1, **{**forward_kwargs, "pixel_values": pixels.flip(-1)})
             probabilities = (pose_logits.float().softmax(-1)
@@ -364,6 +362,21 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             pose_regression=pose_regression,
             pose_positions=out.pose_positions[generated],
         )
+
+    def generation_category_bias(self, pixel_values: torch.Tensor, test_time_flip: bool = False
+                                 ) -> torch.Tensor | None:
+        """The tower's category prior that `generate` adds to the LM's logits, (B, vocab_size) float32 log
+        probabilities at the categories' name tokens and 0 elsewhere (`LlavaPoseHead.category_log_prior`), from
+        `pixel_values` (B, 3, H, W); with `test_time_flip`, of the mean of the image's and its mirror image's
+        probabilities (0, log 1, stays 0). None without a prior."""
+        views = [pixel_values, pixel_values.flip(-1)] if test_time_flip else [pixel_values]
+        priors = [self.pose_head.category_log_prior(self._tower_features(self.model.get_image_features(
+            pixel_values=pixels, vision_feature_layer=self.config.vision_feature_layer,
+            vision_feature_select_strategy=self.config.vision_feature_select_strategy)),
+            self.lm_head.out_features) for pixels in views]
+        if priors[0] is None:
+            return None
+        return priors[0] if len(priors) == 1 else torch.stack(priors).exp().mean(dim=0).log()
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """[`PreTrainedModel.save_pretrained`]; a model registered for an auto class also maps `AutoModel` to this

@@ -151,6 +151,13 @@ def with_degrees(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "degrees": degrees}
 
 
+def _check_boxes_for_flip(boxes: Any, name: str) -> None:
+    """`test_time_flip` mirrors each box's crop, centred on its object; an image without boxes is captioned."""
+    if boxes is None or (isinstance(boxes, (list, tuple)) and len(boxes) == 0):
+        raise ValueError(f"test_time_flip: for boxes (each box's crop is centred on its object); {name} has none, "
+                         "and a caption's objects move with the mirror")
+
+
 class ObjectPosePipeline(ChunkPipeline):
     """Objects and their 6D poses in images, from a LLaVA-pose model: boxes → one object each; no box → the
     objects of the generated caption.
@@ -190,8 +197,13 @@ class ObjectPosePipeline(ChunkPipeline):
             elif not isinstance(boxes, (list, tuple)) or len(boxes) != len(images):
                 raise ValueError(f"boxes: expected one list of boxes (or None) per image, {len(images)} in all, got "
                                  f"{boxes!r}")
+            if kwargs.get("test_time_flip") is True:
+                for i, image_boxes in enumerate(boxes):
+                    _check_boxes_for_flip(image_boxes, f"images[{i}]")
             inputs = [{"image": image, "boxes": b, "index": i} for i, (image, b) in enumerate(zip(images, boxes))]
             return super().__call__(inputs, **kwargs)
+        if kwargs.get("test_time_flip") is True:
+            _check_boxes_for_flip(boxes, "image")
         return super().__call__({"image": images, "boxes": boxes, "index": None}, **kwargs)
 
     def _sanitize_parameters(self, return_text: bool | None = None, max_new_tokens: int | None = None,
@@ -201,7 +213,9 @@ class ObjectPosePipeline(ChunkPipeline):
         preprocess = {"timeout": timeout} if timeout is not None else {}
         forward = {"max_new_tokens": max_new_tokens} if max_new_tokens is not None else {}
         if test_time_flip is not None:
-            forward["test_time_flip"] = bool(test_time_flip)
+            if not isinstance(test_time_flip, bool):
+                raise ValueError(f"test_time_flip: expected True or False, got {test_time_flip!r}")
+            forward["test_time_flip"] = test_time_flip
         postprocess = {"return_text": return_text} if return_text is not None else {}
         return preprocess, forward, postprocess
 
@@ -229,9 +243,6 @@ class ObjectPosePipeline(ChunkPipeline):
         meta, is_last = model_inputs.pop("meta"), model_inputs.pop("is_last")
         batched = isinstance(meta, list)  # batch_size > 1: the pipeline's collate gave lists
         metas = meta if batched else [meta]
-        if test_time_flip and any(m["where"] is None for m in metas):
-            raise ValueError("test_time_flip: for boxes (each box's crop is centred on its object); an image "
-                             "without boxes is captioned, and a caption's objects move with the mirror")
         output = self.model.generate(**model_inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                      return_poses=True, test_time_flip=test_time_flip)
         objects = self.processor.post_process_pose_generation(output, [m["size"] for m in metas])

@@ -41,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", type=torch_device, help="torch device (default: cuda when available, else cpu; "
                                                             "under accelerate launch, each process's own)")
     parser.add_argument("--test-time-flip", action="store_true",
-                        help="pose tasks: average each crop's pose (the baseline's category too) with its mirror "
-                             "image's; recorded in run.json (not for describe)")
+                        help="pose, joint and open_vocab: average each crop's prediction (pose bins; the "
+                             "baseline's category, LLaVA-pose's category prior) with its mirror image's; recorded in "
+                             "run.json and table.md (not for describe)")
 
 
 def run(args: argparse.Namespace) -> int:

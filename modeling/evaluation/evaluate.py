@@ -206,12 +206,14 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
 
     if task == "describe":  # the caption task has its own module
         if test_time_flip:
-            raise ImageNet3DError("--test-time-flip: for the pose tasks' crops; the describe task captions whole "
-                                  "images, whose objects move with the mirror")
+            raise ImageNet3DError("test_time_flip (--test-time-flip): for the pose, joint and open_vocab tasks' "
+                                  "crops; the describe task captions whole images, whose objects move with the mirror")
         from modeling.evaluation.describe import DESCRIBE_MAX_NEW_TOKENS, evaluate_describe
 
         return evaluate_describe(model_dir, data_dir, out_dir, split, batch_size, max_objects,
                                  max_new_tokens or DESCRIBE_MAX_NEW_TOKENS, device, progress)
+    if not isinstance(test_time_flip, bool):
+        raise ImageNet3DError(f"test_time_flip: expected True or False, got {test_time_flip!r}")
     model_dir = Path(model_dir)
     model_type = evaluable_model_type(model_dir)
     if batch_size < 1:
@@ -283,6 +285,9 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
     title = f"{model_title(run_info['model'])} · {task}"
     notes = [f"model `{run_info['model']}` ({run_info['model_type']}), data `{run_info['data']}`, "
              f"split {run_info['split']}, {run_info['objects']} objects"]
+    if run_info.get("test_time_flip"):
+        notes.append("test-time mirroring: each crop's prediction averaged with its mirror image's (the paper's "
+                     "numbers are single-crop)")
     if run_info["model_type"] == LLAVA_POSE:
         notes.append(f"answers without a <pose6D> (error π): {run_info['no_pose']}; "
                      f"without a readable category: {run_info['no_category']}")

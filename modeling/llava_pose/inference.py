@@ -264,6 +264,8 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
 
     if task not in PREDICT_TASKS:
         raise ImageNet3DError(f"task: expected one of {', '.join(PREDICT_TASKS)}, got {task!r}")
+    if not isinstance(test_time_flip, bool):
+        raise ImageNet3DError(f"test_time_flip: expected True or False, got {test_time_flip!r}")
     images = list(images)
     per_image = image_boxes(boxes, len(images))
     if task == "joint" and prompts is None and not all(per_image):
@@ -275,8 +277,8 @@ def predict(model, processor, images: Sequence[Any], task: str = "describe", box
             raise ImageNet3DError("prompts: the classification baseline takes no prompt")
         return _predict_baseline(model, processor, images, per_image, test_time_flip)
     if test_time_flip and task == "describe" and prompts is None:
-        raise ImageNet3DError("test_time_flip: for the joint task's crops (centred on their object); a caption's "
-                              "objects move with the mirror")
+        raise ImageNet3DError("test_time_flip (--test-time-flip): for the joint task's crops, centred on their "
+                              "object: give a box (--box x1,y1,x2,y2); a caption's objects move with the mirror")
     if prompts is not None:
         prompts = list(prompts)
         if len(prompts) != len(images):

@@ -35,6 +35,12 @@ def test_every_stage_is_timed_and_the_models_are_written(demo):
         if stage["items"]:
             assert stage["items_per_s"] == pytest.approx(stage["items"] / stage["seconds"], rel=0.05)
     assert "images/s" in report(results)
+    # Both models' pose tasks with test-time mirroring (the plans' default), recorded where a reader looks.
+    assert plan["test_time_flip"] is True and "(test-time mirroring)" in report(results)
+    for task in ("joint", "open_vocab"):
+        for model in ("baseline", "llava_pose"):
+            assert json.loads((out / "eval" / f"{model}_{task}" / "run.json").read_text())["test_time_flip"] is True
+            assert "test-time mirroring" in (out / "eval" / f"{model}_{task}" / "table.md").read_text()
     assert (out / "models" / "llava_pose" / "merged" / "config.json").is_file()
     assert (out / "models" / "baseline" / "config.json").is_file()
 
@@ -117,3 +123,18 @@ def test_a_foreign_output_folder_is_refused(tmp_path, capsys):
     assert cli.main(["demo", "--out", str(tmp_path), "--plan", "small", "--no-progress"]) == 2
     assert "not an earlier demo output" in capsys.readouterr().err
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_no_test_time_flip_evaluates_single_crop(monkeypatch, tmp_path, capsys):
+    """`--no-test-time-flip` hands run_demo the plan with mirroring off (the rest of the plan unchanged)."""
+    import dataclasses
+
+    from modeling.demo import pipeline
+
+    seen = []
+    monkeypatch.setattr("modeling.cli.demo.run_demo", lambda out, plan, **kwargs: seen.append(plan) or {})
+    monkeypatch.setattr("modeling.cli.demo.report", lambda results: "")
+    assert cli.main(["demo", "--out", str(tmp_path), "--plan", "small", "--no-test-time-flip", "--no-progress"]) == 0
+    assert seen == [dataclasses.replace(pipeline.PLANS["small"], test_time_flip=False)]
+    assert cli.main(["demo", "--out", str(tmp_path), "--plan", "small", "--no-progress"]) == 0
+    assert seen[-1] == "small"

@@ -216,7 +216,28 @@ def test_test_time_flip_is_recorded_and_refused_for_describe(tiny_baseline, llav
     assert json.loads((tmp_path / "plain" / "run.json").read_text())["test_time_flip"] is False
     read = [(tmp_path / name / "predictions.jsonl").read_text() for name in ("flip", "plain")]
     assert read[0] != read[1]
+    assert "test-time mirroring" in (tmp_path / "flip" / "table.md").read_text()
+    assert "test-time mirroring" not in (tmp_path / "plain" / "table.md").read_text()
     capsys.readouterr()
     assert cli.main(["evaluate", "--model", str(llava_dir), "--data", str(small_dataset), "--task", "describe",
                      "--out", str(tmp_path / "d"), "--no-progress", "--test-time-flip"]) == 2
     assert "--test-time-flip" in capsys.readouterr().err
+    with pytest.raises(ImageNet3DError, match="test_time_flip: expected True or False"):
+        evaluate(tiny_baseline, small_dataset, "pose", None, progress=False, test_time_flip="no")
+
+
+def test_test_time_flip_reaches_llava_poses_predict(llava_dir, small_dataset, monkeypatch):
+    """evaluate's LLaVA-pose path hands test_time_flip to predict (and leaves it off by default)."""
+    from modeling.llava_pose import inference
+
+    seen = []
+    real = inference.predict
+
+    def recording_predict(*args, test_time_flip=False, **kwargs):
+        seen.append(test_time_flip)
+        return real(*args, test_time_flip=test_time_flip, **kwargs)
+
+    monkeypatch.setattr("modeling.llava_pose.inference.predict", recording_predict)
+    evaluate(llava_dir, small_dataset, "joint", None, max_objects=2, progress=False, test_time_flip=True)
+    evaluate(llava_dir, small_dataset, "joint", None, max_objects=2, progress=False)
+    assert seen == [True, False]

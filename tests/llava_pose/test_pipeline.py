@@ -135,3 +135,7 @@ def test_the_pipeline_mirrors_at_test_time_as_predict_does(pipe, box_model_dir, 
     assert [obj["confidence"] for obj in plain] != [obj["confidence"] for obj in got]
     with pytest.raises(ValueError, match="test_time_flip: for boxes"):
         pipe(image, max_new_tokens=4, test_time_flip=True)
+    with pytest.raises(ValueError, match=r"images\[1\] has none"):  # before any image is generated
+        pipe([image, image], boxes=[boxes, None], max_new_tokens=4, test_time_flip=True)
+    with pytest.raises(ValueError, match="test_time_flip: expected True or False, got 'no'"):
+        pipe(str(path), boxes=boxes, test_time_flip="no")

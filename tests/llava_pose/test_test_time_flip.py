@@ -84,3 +84,28 @@ def test_baseline_mirror_crop_gives_the_mirror_pose(tiny_baseline):
     _mirror_of(mirror, averaged)
     assert mirror["category"] == averaged["category"]
     assert plain["confidence"] != averaged["confidence"]
+
+
+def test_predict_cli_takes_test_time_flip(two_objects, box_model_dir, tiny_baseline, capsys):
+    """`imagenet3d predict --test-time-flip`: the mirrored pose with a box (as `predict` gives it); LLaVA-pose
+    without a box (a caption) is a one-line error naming the flag and the fix; a wrong value is refused."""
+    import json
+
+    from modeling.cli import main
+
+    image, objects, path = two_objects
+    box = ",".join(str(round(v)) for v in objects[0]["box"])
+    model, processor = load_model(box_model_dir)
+    want = predict(model, processor, [image], task="joint", boxes=[[[round(v) for v in objects[0]["box"]]]],
+                   test_time_flip=True)[0]["objects"]
+    assert main(["predict", "--model", str(box_model_dir), str(path), "--box", box, "--test-time-flip",
+                 "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [obj["azimuth"] for obj in got] == pytest.approx([obj["azimuth"] for obj in want])
+    assert main(["predict", "--model", str(tiny_baseline), str(path), "--test-time-flip", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(box_model_dir), str(path), "--test-time-flip"]) == 2
+    err = capsys.readouterr().err
+    assert "--test-time-flip" in err and "--box" in err and "Traceback" not in err
+    with pytest.raises(ImageNet3DError, match="expected True or False"):
+        predict(model, processor, [image], task="joint", boxes=[[objects[0]["box"]]], test_time_flip=1)

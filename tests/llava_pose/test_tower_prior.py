@@ -128,3 +128,43 @@ def test_lora_and_the_merge_keep_the_prior(synthetic_release, tmp_path):
     for folder in (stage1, tmp_path / "stage2", merged):  # the adapter folder loads onto its base
         head = load_model(folder)[0].pose_head
         torch.testing.assert_close(head.tower_prior_weight, expected, rtol=0, atol=0)
+
+
+def test_test_time_flip_averages_the_category_prior_over_both_views(tmp_path, monkeypatch):
+    """With `test_time_flip`, generation's category prior is the log of the mean of the image's and its mirror's
+    probabilities (0 at every other token), the same for an image and its mirror; generate uses it."""
+    from modeling.baseline.model import build_baseline, load_baseline
+    from modeling.llava_pose.init_model import build_tiny_model
+
+    baseline_dir = build_baseline(tmp_path / "baseline", size="tiny", image_size=64, seed=3)
+    baseline, _ = load_baseline(baseline_dir)
+    with torch.no_grad():
+        baseline.category_head.weight.normal_(0.0, 1.0)
+    baseline.save_pretrained(baseline_dir)
+    model, processor = load_model(build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir))
+    model.eval()
+    texts = [processor.joint_prompt((8, 8, 56, 56), (64, 64)) for _ in range(2)]
+    pixels = processor(images=[_crop(0), _crop(1)], text=texts, return_tensors="pt", padding=True)["pixel_values"]
+    with torch.no_grad():
+        single = model.generation_category_bias(pixels)
+        mirror = model.generation_category_bias(pixels.flip(-1))
+        averaged = model.generation_category_bias(pixels, test_time_flip=True)
+        averaged_of_mirror = model.generation_category_bias(pixels.flip(-1), test_time_flip=True)
+    named = torch.tensor(model.config.category_prior_token_ids).unique()
+    expected = ((single.exp() + mirror.exp()) / 2).log()
+    torch.testing.assert_close(averaged[:, named], expected[:, named], rtol=1e-5, atol=1e-5)
+    others = torch.ones(averaged.shape[1], dtype=torch.bool)
+    others[named] = False
+    assert not averaged[:, others].any()
+    torch.testing.assert_close(averaged, averaged_of_mirror, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(averaged, single)
+
+    calls = []
+    original = type(model).generation_category_bias
+    monkeypatch.setattr(type(model), "generation_category_bias",
+                        lambda self, px, flip=False: calls.append(flip) or original(self, px, flip))
+    inputs = processor(images=[_crop(0)], text=texts[:1], return_tensors="pt")
+    model.generate(**inputs, max_new_tokens=2, do_sample=False, return_poses=True, test_time_flip=True)
+    assert calls == [True]
+    with pytest.raises(ValueError, match="return_poses"):
+        model.generate(**inputs, max_new_tokens=2, do_sample=False, test_time_flip=True)
