@@ -68,12 +68,13 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
         cad_error = None
     samples = space.write_sample_images(Path(tempfile.gettempdir()) / "imagenet3d_space_samples")
 
-    def run(image_path: str | None, boxes_text: str, task: str, wireframes: bool):
+    def run(image_path: str | None, boxes_text: str, task: str, wireframes: bool, mirror: bool):
         if loaded is None:
             raise gr.Error((space.NO_MODEL_MESSAGE if source is None else f"{source}: {error}").replace("`", ""))
         try:
             image, read_notes = space.read_photo(image_path)
-            result = space.analyse(*loaded, image, boxes_text, task, meshes=meshes if wireframes else None)
+            result = space.analyse(*loaded, image, boxes_text, task, meshes=meshes if wireframes else None,
+                                   test_time_flip=mirror)
         except ImageNet3DError as err:
             raise gr.Error(str(err)) from None
         notes = "\n".join(f"- {note}" for note in read_notes + result.notes)
@@ -102,6 +103,8 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
                 task = gr.Radio(TASKS, value=space.TASK_DESCRIBE, label="What to find", elem_id="task")
                 wireframes = gr.Checkbox(value=True, label=f"Draw CAD wireframes (the synthetic release's models, "
                                                            f"or ${space.CAD_ENV}'s); else each object's 3D axes")
+                mirror = gr.Checkbox(value=False, label="Boxes: average each pose with the mirror image's "
+                                                        "(test-time mirroring)", elem_id="mirror")
                 button = gr.Button("Estimate the poses", variant="primary", elem_id="run")
             with gr.Column():
                 overlay = gr.Image(type="pil", format="png", label="Poses", interactive=False, elem_id="overlay")
@@ -112,7 +115,7 @@ def build_app(model: str | None = None, strict: bool = False) -> gr.Blocks:
         gr.Examples([[str(s.path), s.boxes_text, space.TASK_BOXES] for s in samples],
                     inputs=[image, boxes, task], label="Sample validation images (synthetic)")
         image.select(add_corner, inputs=[pending, boxes], outputs=[pending, boxes, hint])
-        button.click(run, inputs=[image, boxes, task, wireframes], outputs=[overlay, table, text, notes])
+        button.click(run, inputs=[image, boxes, task, wireframes, mirror], outputs=[overlay, table, text, notes])
     return app
 
 

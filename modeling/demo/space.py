@@ -153,11 +153,12 @@ def cad_meshes(source: str | os.PathLike | None = None) -> dict:
 
 
 def analyse(model, processor, image, boxes_text: str | None = None, task: str = TASK_DESCRIBE,
-            meshes: dict | None = None) -> Analysis:
+            meshes: dict | None = None, test_time_flip: bool = False) -> Analysis:
     """Run the model on a PIL image: ``task="describe"`` captions the whole image and finds its objects from the
-    caption; ``task="boxes"`` names and poses the object in each box of ``boxes_text`` (:func:`parse_boxes`). The
-    overlay is :func:`modeling.visualization.draw_poses` of the objects: each one's CAD wireframe when ``meshes``
-    (:func:`cad_meshes`) has its category, else its 3D axes.
+    caption; ``task="boxes"`` names and poses the object in each box of ``boxes_text`` (:func:`parse_boxes`), with
+    ``test_time_flip`` each box's pose averaged with its mirror crop's (``predict``'s; a caption ignores it, with a
+    note). The overlay is :func:`modeling.visualization.draw_poses` of the objects: each one's CAD wireframe when
+    ``meshes`` (:func:`cad_meshes`) has its category, else its 3D axes.
 
     Errors (ImageNet3DError): no image, an unknown task, the boxes task without a box, a bad box line.
     """
@@ -174,7 +175,9 @@ def analyse(model, processor, image, boxes_text: str | None = None, task: str = 
     elif task == TASK_BOXES:
         if not boxes:
             raise ImageNet3DError("boxes: type one box per line as x1,y1,x2,y2, or describe the whole image")
-        result = predict(model, processor, [image], task="joint", boxes=[boxes])[0]
+        result = predict(model, processor, [image], task="joint", boxes=[boxes], test_time_flip=test_time_flip)[0]
+        if test_time_flip:
+            notes.append("each box's pose is the mean of its crop's and its mirror image's")
     else:
         raise ImageNet3DError(f"task: expected {TASK_DESCRIBE!r} or {TASK_BOXES!r}, got {task!r}")
     objects, text = result["objects"], result["text"]
@@ -182,6 +185,8 @@ def analyse(model, processor, image, boxes_text: str | None = None, task: str = 
         notes.append("the model wrote no <pose6D>: no object found")
     if task == TASK_DESCRIBE and boxes:
         notes.append("the boxes are not used when describing the whole image: choose the objects in the boxes")
+    if task == TASK_DESCRIBE and test_time_flip:
+        notes.append("mirroring is for the objects in the boxes: the caption reads the image once")
     return Analysis(objects=objects, overlay=draw_poses(image, objects, meshes=meshes), rows=table_rows(objects),
                     text=text, notes=notes)
 

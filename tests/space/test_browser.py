@@ -145,6 +145,14 @@ def test_upload_run_and_see_every_pose(server, browser, space_sample, space_mode
     caption = browser.find_element(By.CSS_SELECTOR, "#caption textarea").get_attribute("value")
     assert all(tag in caption for tag in TAGS)
 
+    # The boxes task with test-time mirroring: one row per box, and the notes say the poses are mirrored means.
+    browser.find_element(By.CSS_SELECTOR, "#mirror input[type=checkbox]").click()
+    next(label for label in browser.find_elements(By.CSS_SELECTOR, "#task label")
+         if "box" in label.text.lower()).click()
+    browser.find_element(By.CSS_SELECTOR, "#run").click()
+    wait.until(lambda d: "mirror" in d.find_element(By.CSS_SELECTOR, "#notes").text)
+    wait.until(lambda d: len(table_rows(d)) == 1)
+
     screenshot = tmp_path / "space_browser.png"
     assert browser.save_screenshot(str(screenshot))
     kept = artifact_dir() / screenshot.name

@@ -111,6 +111,17 @@ def test_analyse_describes_the_image_and_poses_every_object(space_model, space_s
     assert result.overlay.size == image.size and result.overlay.tobytes() != image.tobytes()  # the poses drawn
     with pytest.raises(ImageNet3DError, match="type one box per line"):
         space.analyse(model, processor, image, "", task=space.TASK_BOXES)
+    # Test-time mirroring: the boxes' poses of predict(..., test_time_flip=True), said in the notes; a caption
+    # reads the image once and says so.
+    from modeling.llava_pose.inference import predict
+
+    mirrored = space.analyse(model, processor, image, sample.boxes_text, task=space.TASK_BOXES, test_time_flip=True)
+    boxes, _ = space.parse_boxes(sample.boxes_text, (image.height, image.width))
+    want = predict(model, processor, [image], task="joint", boxes=[boxes], test_time_flip=True)[0]["objects"]
+    assert [row[2] for row in mirrored.rows] == [space.table_rows(want)[k][2] for k in range(len(want))]
+    assert any("mirror" in note for note in mirrored.notes)
+    described = space.analyse(model, processor, image, task=space.TASK_DESCRIBE, test_time_flip=True)
+    assert any("caption reads the image once" in note for note in described.notes)
     with pytest.raises(ImageNet3DError, match="upload a photo"):
         space.read_photo(None)
     with pytest.raises(ImageNet3DError, match="task: expected"):
