@@ -22,16 +22,25 @@ def _joint_pose_logits(model, processor, images: list[Image.Image]) -> torch.Ten
         return model(**inputs).pose_logits
 
 
-def test_llava_pose_on_a_baseline_tower_starts_with_the_baselines_pose(tmp_path):
-    from modeling.baseline.model import build_baseline, load_baseline, pixel_values
+def _on_a_baseline_tower(tmp_path, head: str):
+    """A tiny LLaVA-pose (eval mode) on a tiny baseline's tower whose `head` ("pose_head" or "category_head") was
+    made far from zero, and the baseline: `(model, processor, baseline, baseline_processor)`."""
+    from modeling.baseline.model import build_baseline, load_baseline
     from modeling.llava_pose.init_model import build_tiny_model
 
     baseline_dir = build_baseline(tmp_path / "baseline", size="tiny", image_size=64, seed=3)
     baseline, baseline_processor = load_baseline(baseline_dir)
     with torch.no_grad():  # a trained head is not near zero: make the one compared here far from it
-        baseline.pose_head.weight.normal_(0.0, 1.0)
+        getattr(baseline, head).weight.normal_(0.0, 1.0)
     baseline.save_pretrained(baseline_dir)
     model, processor = load_model(build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir))
+    return model.eval(), processor, baseline.eval(), baseline_processor
+
+
+def test_llava_pose_on_a_baseline_tower_starts_with_the_baselines_pose(tmp_path):
+    from modeling.baseline.model import pixel_values
+
+    model, processor, baseline, baseline_processor = _on_a_baseline_tower(tmp_path, "pose_head")
     assert model.config.pose_head_tower_prior
     head = model.pose_head
     torch.testing.assert_close(head.tower_prior_weight, baseline.pose_head.weight, rtol=0, atol=0)
@@ -49,17 +58,10 @@ def test_llava_pose_on_a_baseline_tower_starts_with_the_baselines_pose(tmp_path)
 
 def test_the_category_prior_biases_the_category_names_in_training_and_generation(tmp_path):
     from dataset_card import CATEGORIES
-    from modeling.baseline.model import build_baseline, load_baseline, pixel_values
+    from modeling.baseline.model import pixel_values
     from modeling.category_names import category_words
-    from modeling.llava_pose.init_model import build_tiny_model
 
-    baseline_dir = build_baseline(tmp_path / "baseline", size="tiny", image_size=64, seed=3)
-    baseline, baseline_processor = load_baseline(baseline_dir)
-    with torch.no_grad():
-        baseline.category_head.weight.normal_(0.0, 1.0)
-    baseline.save_pretrained(baseline_dir)
-    model, processor = load_model(build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir))
-    model.eval()
+    model, processor, baseline, baseline_processor = _on_a_baseline_tower(tmp_path, "category_head")
     images = [_crop(0), _crop(1)]
     texts = [processor.joint_prompt((8, 8, 56, 56), (64, 64)) + "It is a" for _ in images]
     inputs = processor(images=images, text=texts, return_tensors="pt", padding=True)
@@ -133,16 +135,7 @@ def test_lora_and_the_merge_keep_the_prior(synthetic_release, tmp_path):
 def test_test_time_flip_averages_the_category_prior_over_both_views(tmp_path, monkeypatch):
     """With `test_time_flip`, generation's category prior is the log of the mean of the image's and its mirror's
     probabilities (0 at every other token), the same for an image and its mirror; generate uses it."""
-    from modeling.baseline.model import build_baseline, load_baseline
-    from modeling.llava_pose.init_model import build_tiny_model
-
-    baseline_dir = build_baseline(tmp_path / "baseline", size="tiny", image_size=64, seed=3)
-    baseline, _ = load_baseline(baseline_dir)
-    with torch.no_grad():
-        baseline.category_head.weight.normal_(0.0, 1.0)
-    baseline.save_pretrained(baseline_dir)
-    model, processor = load_model(build_tiny_model(tmp_path / "base", size="tiny", vision_tower=baseline_dir))
-    model.eval()
+    model, processor, _, _ = _on_a_baseline_tower(tmp_path, "category_head")
     texts = [processor.joint_prompt((8, 8, 56, 56), (64, 64)) for _ in range(2)]
     pixels = processor(images=[_crop(0), _crop(1)], text=texts, return_tensors="pt", padding=True)["pixel_values"]
     with torch.no_grad():
