@@ -26,7 +26,7 @@ from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_llava_pose import LlavaPoseConfig, is_convolutional
-from .geometry import flip_pose_bins, soft_bin_targets
+from .geometry import mean_with_mirror, soft_bin_targets
 from .pose_head_llava_pose import LlavaPoseHead, per_example_lm_loss
 
 POSE_TOKEN = "<pose6D>"
@@ -312,7 +312,7 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
         With `test_time_flip` (and `return_poses`), a second such pass reads the same ids with the image mirrored
         (`pixel_values` (B, 3, H, W) flipped left-right: a resize-and-normalise processor's output of the mirror
         image) and each pose is the mean of both: bin probabilities (the mirror's mapped back by
-        `geometry.flip_pose_bins`), returned as their log; the centre (px mirrored back) and log distance. Meant for
+        `geometry.mean_with_mirror`), returned as their log; the centre (px mirrored back) and log distance. Meant for
         the joint task's crops, centred on their object, where the prompt's box stays where it was; a caption's
         objects move with the mirror.
         """
@@ -349,11 +349,10 @@ class LlavaPoseForConditionalGeneration(LlavaForConditionalGeneration):
             pixels = forward_kwargs["pixel_values"]
             mirrored = self(input_ids=sequences, attention_mask=attention_mask, position_ids=position_ids,
                             use_cache=False, logits_to_keep=1, **{**forward_kwargs, "pixel_values": pixels.flip(-1)})
-            probabilities = (pose_logits.float().softmax(-1)
-                             + flip_pose_bins(mirrored.pose_logits[generated].float().softmax(-1))) / 2
+            pose_logits = mean_with_mirror(pose_logits.float().softmax(-1),
+                                           mirrored.pose_logits[generated].float().softmax(-1))
             regression = mirrored.pose_regression[generated].float()
             regression = torch.cat([1.0 - regression[:, :1], regression[:, 1:]], dim=-1)  # px / W, mirrored back
-            pose_logits = probabilities.log()
             pose_regression = ((pose_regression.float() + regression) / 2).to(pose_regression.dtype)
         return LlavaPoseGenerateOutput(
             sequences=sequences,

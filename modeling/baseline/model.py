@@ -35,7 +35,7 @@ from transformers.utils import ModelOutput
 
 from dataset_card import CATEGORIES
 from modeling.baseline.sizes import SIZES
-from modeling.geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, decode_bins, flip_pose_bins, soft_bin_targets
+from modeling.geometry import ANGLE_NAMES, NUM_BINS, angle_to_bin, decode_bins, mean_with_mirror, soft_bin_targets
 from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import model_type_of
 
@@ -228,9 +228,10 @@ def predict_output(model: PoseClassifier, pixel_values: torch.Tensor,
 
     With `test_time_flip`, the batch and its horizontal mirror image go through the model together and the output
     holds the log of the mean of both probabilities: the category's as they are, the mirror's pose bins mapped back
-    (:func:`modeling.geometry.flip_pose_bins`: azimuth and theta reversed). Mirroring is the training augmentation
-    (`geometry.flip_pose`), so the model has learned both views; their average is steadier than either. On the
-    demo's baseline (known categories' validation split, 2026-12-02) joint 3D-aware Acc@π/6 77.5 -> 80.8."""
+    (:func:`modeling.geometry.mean_with_mirror`: azimuth and theta bins reversed). Mirroring is the training
+    augmentation (`geometry.flip_pose`), so the model has learned both views; their average is steadier than
+    either. On the demo's baseline (known categories' validation split, 2026-12-02) joint 3D-aware Acc@π/6 77.5 ->
+    80.8."""
     with torch.no_grad():
         if not test_time_flip:
             return model(pixel_values=pixel_values)
@@ -240,7 +241,7 @@ def predict_output(model: PoseClassifier, pixel_values: torch.Tensor,
         pose = both.pose_logits.float().softmax(-1)
         return PoseClassifierOutput(
             category_logits=((category[:size] + category[size:]) / 2).log(),
-            pose_logits=((pose[:size] + flip_pose_bins(pose[size:])) / 2).log(), features=both.features[:size])
+            pose_logits=mean_with_mirror(pose[:size], pose[size:]), features=both.features[:size])
 
 
 def create_baseline(backbone: str | Path | None = None, size: str = "small", image_size: int | None = None,
