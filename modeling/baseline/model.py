@@ -40,6 +40,8 @@ from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import model_type_of
 
 MODEL_TYPE = "imagenet3d_pose_classifier"
+NO_POSE = -1
+"""The pose label (each of the three bins) of a training image without a pose: a whole image (category only)."""
 POOLINGS = ("mean", "cls", "pooler")
 
 
@@ -178,7 +180,9 @@ class PoseClassifier(PreTrainedModel):
             category_labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
                 Category indices (the official index, `dataset_card.CATEGORIES`).
             pose_labels (`torch.LongTensor` of shape `(batch_size, 3)`, *optional*):
-                Bins of (azimuth, elevation, theta), as `geometry.angle_to_bin` computes them.
+                Bins of (azimuth, elevation, theta), as `geometry.angle_to_bin` computes them; a row of -1
+                (`NO_POSE`) has no pose (a whole image, which trains the category alone) and the pose loss is the
+                mean over the other rows.
         """
         features = self.dropout(self.pool(self.backbone(pixel_values=pixel_values)))
         category_logits = self.category_head(features)
@@ -189,12 +193,14 @@ class PoseClassifier(PreTrainedModel):
             category_loss = F.cross_entropy(category_logits, category_labels.long())
             loss = loss + self.config.category_loss_weight * category_loss
         if pose_labels is not None:
-            # Mean over the batch per angle, summed over the three angles.
-            targets = soft_bin_targets(pose_labels.to(pose_logits.device), self.config.num_bins,
-                                       self.config.pose_bin_sigma)
+            # Mean over the rows with a pose per angle, summed over the three angles; a batch without any keeps the
+            # head in the graph at zero loss (a data-parallel rank still gives it a gradient).
+            pose_labels = pose_labels.to(pose_logits.device)
+            posed = (pose_labels >= 0).all(dim=-1)
             bins = self.config.num_bins
-            pose_loss = F.cross_entropy(pose_logits.reshape(-1, bins), targets.reshape(-1, bins),
-                                        reduction="sum") / pose_labels.shape[0]
+            targets = soft_bin_targets(pose_labels[posed], bins, self.config.pose_bin_sigma)
+            pose_loss = (F.cross_entropy(pose_logits[posed].reshape(-1, bins), targets.reshape(-1, bins),
+                                         reduction="sum") / posed.sum() if posed.any() else pose_logits.sum() * 0.0)
             loss = loss + self.config.pose_loss_weight * pose_loss
         return PoseClassifierOutput(loss=loss if category_loss is not None or pose_loss is not None else None,
                                     category_logits=category_logits, pose_logits=pose_logits,
@@ -364,10 +370,15 @@ def _unresized_pixel_values(processor: Any, images: list) -> torch.Tensor | None
 
 
 def pose_bins(azimuth: np.ndarray, elevation: np.ndarray, theta: np.ndarray, num_bins: int = NUM_BINS) -> torch.Tensor:
-    """(B, 3) int64 bin labels of angle arrays (radians)."""
-    return torch.from_numpy(np.stack([angle_to_bin(v, num_bins) for v in (azimuth, elevation, theta)], axis=-1))
+    """(B, 3) int64 bin labels of angle arrays (radians); a row with a NaN angle (no pose: a whole image) gets
+    `NO_POSE` in all three."""
+    angles = np.stack([np.asarray(v, dtype=np.float64) for v in (azimuth, elevation, theta)], axis=-1)
+    missing = np.isnan(angles).any(axis=-1)
+    labels = angle_to_bin(np.where(missing[..., None], 0.0, angles), num_bins)
+    labels[missing] = NO_POSE
+    return torch.from_numpy(labels)
 
 
-__all__ = ["MODEL_TYPE", "SIZES", "PoseClassifier", "PoseClassifierConfig", "PoseClassifierOutput", "build_baseline",
-           "create_baseline", "decode", "is_baseline_dir", "load_baseline", "pixel_values", "pose_bins",
-           "predict_output", "rescale_normalize"]
+__all__ = ["MODEL_TYPE", "NO_POSE", "SIZES", "PoseClassifier", "PoseClassifierConfig", "PoseClassifierOutput",
+           "build_baseline", "create_baseline", "decode", "is_baseline_dir", "load_baseline", "pixel_values",
+           "pose_bins", "predict_output", "rescale_normalize"]

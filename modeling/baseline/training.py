@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dataset_card import KNOWN_CATEGORIES
+from dataset_card import CATEGORIES, KNOWN_CATEGORIES
 from modeling.baseline.training_arguments import BaselineTrainingArguments
 from modeling.data.augmentation import apply_jitter, jitter_batch, jitter_draws
 from modeling.data.loading import decode_crops_once
 from modeling.geometry import ANGLE_NAMES, flip_pose
-from modeling.utils.errors import ImageNet3DError
+from modeling.utils.errors import ImageNet3DError, located
 from modeling.utils.model_folder import check_output_folder
 
 if TYPE_CHECKING:
@@ -64,10 +64,15 @@ class AugmentedRows:
     (H, W, 3) uint8, already mirrored, and `jitter` (its (7,) `augmentation.jitter_draws`, NaN without `augment`)
     instead of `image`; `BaselineCollator` then jitters the whole batch at once (`augmentation.jitter_batch`). The
     draws are the same as the per-item path's.
+
+    `whole` = (images (M, H, W, 3) uint8, categories (M,)) adds `whole_count` items after the rows: whole images
+    (:func:`whole_images`), drawn in a permutation seeded by `seed` (cycled when more are asked than there are),
+    mirrored and jittered as the crops are, with NaN angles (no pose: `BaselineCollator` labels them `NO_POSE`).
     """
 
     def __init__(self, rows: Any, seed: int = 0, hflip: float = 0.0, augment: bool = False,
-                 decode_once: bool = True, batch_jitter: bool = False) -> None:
+                 decode_once: bool = True, batch_jitter: bool = False,
+                 whole: tuple[np.ndarray, np.ndarray] | None = None, whole_count: int = 0) -> None:
         self.rows = rows
         self.seed = seed
         self.hflip = hflip
@@ -75,12 +80,26 @@ class AugmentedRows:
         self.epoch = 0
         self._decoded = _decode_all(rows) if decode_once else None
         self.batch_jitter = batch_jitter and self._decoded is not None
+        self._whole = whole if whole is not None and whole_count > 0 and len(whole[0]) else None
+        self.whole_count = whole_count if self._whole is not None else 0
+        self._whole_order = (np.random.default_rng([seed, len(rows)]).permutation(len(self._whole[0]))
+                             if self._whole is not None else None)
+
+    def _whole_item(self, index: int) -> tuple[np.ndarray, int] | None:
+        """(pixels, category) of item ``index`` when it is a whole image; None for a crop."""
+        if index < len(self.rows):
+            return None
+        k = int(self._whole_order[(index - len(self.rows)) % len(self._whole_order)])
+        return self._whole[0][k], int(self._whole[1][k])
 
     def _row(self, index: int) -> tuple[Any, int, list[float]]:
         """Item ``index``'s image (PIL), category and angles: from the arrays decoded once, else from the row."""
-        if self._decoded is not None:
-            from PIL import Image
+        from PIL import Image
 
+        whole = self._whole_item(index)
+        if whole is not None:
+            return Image.fromarray(whole[0]), whole[1], [float("nan")] * 3
+        if self._decoded is not None:
             images, categories, angles = self._decoded
             return Image.fromarray(images[index]), int(categories[index]), [float(v) for v in angles[index]]
         row = self.rows[index]
@@ -91,7 +110,7 @@ class AugmentedRows:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.rows) + self.whole_count
 
     def __getitem__(self, index: int) -> dict:
         from PIL import Image
@@ -109,9 +128,12 @@ class AugmentedRows:
     def _deferred_item(self, index: int) -> dict:
         """Item ``index`` with its jitter left to the collator (`batch_jitter`): the same draws as `__getitem__`'s."""
         images, categories, angles = self._decoded
-        flip, pose, draws = self._draws(index, [float(v) for v in angles[index]])
-        return {"pixels": images[index][:, ::-1] if flip else images[index],
-                "jitter": np.full(7, np.nan) if draws is None else draws, "category": int(categories[index]),
+        whole = self._whole_item(index)
+        pixels, category, pose = ((whole[0], whole[1], [float("nan")] * 3) if whole is not None else
+                                  (images[index], int(categories[index]), [float(v) for v in angles[index]]))
+        flip, pose, draws = self._draws(index, pose)
+        return {"pixels": pixels[:, ::-1] if flip else pixels,
+                "jitter": np.full(7, np.nan) if draws is None else draws, "category": category,
                 **dict(zip(ANGLE_NAMES, pose))}
 
     def _draws(self, index: int, angles: list[float]) -> tuple[bool, list[float], np.ndarray | None]:
@@ -271,7 +293,13 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     )
     # The jitter of a whole batch at once in the collator (batch_jitter): a tenth of a demo step had gone to
     # jittering crop by crop (py-spy, 2-core machine, 2026-12-02).
-    dataset = AugmentedRows(train_rows, seed=opts.seed, hflip=opts.hflip, augment=opts.augment, batch_jitter=True)
+    whole, whole_count = None, 0
+    if opts.whole_image_ratio > 0:  # n crops and n·r / (1 − r) whole images: a fraction r of the items
+        whole = whole_images(data_dir, train_rows[0]["image"].size, opts.known_only,
+                             getattr(processor, "resample", None))
+        whole_count = round(len(train_rows) * opts.whole_image_ratio / (1 - opts.whole_image_ratio))
+    dataset = AugmentedRows(train_rows, seed=opts.seed, hflip=opts.hflip, augment=opts.augment, batch_jitter=True,
+                            whole=whole, whole_count=whole_count)
     # Convolutions on CPU run faster on channels-last tensors (oneDNN's native layout; measured in the demo's
     # training: README, "The demo"); the weights are saved in the usual layout.
     channels_last = backbone_type(model) in CHANNELS_LAST_BACKBONES
@@ -295,6 +323,7 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     summary = {
         "data": str(data_dir), "start": str(model_dir) if model_dir is not None else None,
         "options": dataclasses.asdict(opts), "train_rows": len(train_rows), "train_categories": seen,
+        "whole_images": {"images": len(whole[0]) if whole is not None else 0, "items": whole_count},
         "novel_categories_seen": sorted(set(seen) - set(KNOWN_CATEGORIES)), "steps": result.global_step,
         "processes": trainer.accelerator.num_processes, "train_seconds": round(seconds, 2),
         "train_loss": result.training_loss, "logged_losses": losses,
@@ -308,5 +337,26 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
     return summary
 
 
+def whole_images(data_dir: str | Path, size: tuple[int, int], known_only: bool = False,
+                 resample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``image`` config's train split as whole images and their categories: ((M, H, W, 3) uint8, (M,) int64),
+    each image resized to `size` = (width, height) with `resample` (a PIL filter; default bilinear), as LLaVA-pose's
+    processor resizes an image for its tower; with `known_only`, the images of the 63 known categories. Raises
+    ImageNet3DError naming the dataset card when the dataset has no ``image`` config or no such image."""
+    from PIL import Image
+
+    from modeling.data.loading import load_split
+
+    rows = load_split(data_dir, "image", "train")
+    if known_only:
+        known_ids = {CATEGORIES.index(name) for name in KNOWN_CATEGORIES}
+        rows = rows.select([i for i, c in enumerate(rows["category"]) if c in known_ids])
+        if not len(rows):
+            raise located(Path(data_dir) / "README.md", "image/train has no image of the 63 known categories")
+    resample = Image.Resampling.BILINEAR if resample is None else resample
+    images = [np.asarray(image.convert("RGB").resize(size, resample)) for image in rows["image"]]
+    return np.stack(images), np.asarray(rows["category"], dtype=np.int64)
+
+
 __all__ = ["SUMMARY_FILE", "AugmentedRows", "BaselineCollator", "BaselineTrainingArguments", "train_baseline",
-           "training_split"]
+           "training_split", "whole_images"]

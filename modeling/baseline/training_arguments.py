@@ -38,6 +38,11 @@ class BaselineTrainingArguments:
         "help": "probability of mirroring each training image, its pose mirrored with it (0: never)"})
     augment: bool = field(default=True, metadata={
         "help": "jitter each training image: zoom, shift up to 8 %, brightness and colour up to 20 %"})
+    whole_image_ratio: float = field(default=0.0, metadata={
+        "metavar": "FRACTION",
+        "help": "fraction of the training items that are whole images of the image config (the image's category, no "
+                "pose), resized to the crops' size: the backbone then also knows whole images, which LLaVA-pose's "
+                "describe task shows its vision tower (0: crops only; needs the image config)"})
     seed: int = field(default=0, metadata={
         "help": "seed of everything random: the initialisation of a new model, the batch order, the flips"})
     logging_steps: int = field(default=10, metadata={"help": "log the loss every N steps"})
@@ -61,6 +66,7 @@ class BaselineTrainingArguments:
             ("warmup_ratio", 0 <= self.warmup_ratio < 1, "must be in [0, 1)"),
             ("hflip", not isinstance(self.hflip, bool) and 0 <= self.hflip <= 1, "must be a probability in [0, 1]"),
             ("image_size", self.image_size is None or self.image_size > 0, "must be positive"),
+            ("whole_image_ratio", 0 <= self.whole_image_ratio < 1, "must be in [0, 1)"),
             ("logging_steps", self.logging_steps > 0, "must be positive"),
             ("save_steps", self.save_steps >= 0, "must be 0 or more"),
             ("save_total_limit", self.save_total_limit is None or self.save_total_limit > 0, "must be positive"),

@@ -62,6 +62,9 @@ class DemoPlan:
     """Jitter the baseline's crops (zoom, shift, colour; ``augmentation.jitter``); mirroring stays on either way."""
     baseline_weight_decay: float = 0.05
     """AdamW's (decoupled) weight decay of the baseline's training (``train-baseline``'s default: 0.05)."""
+    baseline_whole_image_ratio: float = 0.0
+    """Fraction of the baseline's training items that are whole images (category only; ``whole_image_ratio``), so
+    that LLaVA-pose's tower knows the whole images its describe task shows it."""
     test_time_flip: bool = False
     """Evaluate both models' poses with test-time mirroring (``evaluate``'s ``test_time_flip``; not describe)."""
 
@@ -218,7 +221,7 @@ def run_demo(out: str | Path = "demo_output", plan: str | DemoPlan = "full", see
         train_baseline, processes, data, None, models / "baseline", known_only=True, max_steps=plan.baseline_steps,
         seed=seed, batch_size=batch_size, learning_rate=plan.baseline_learning_rate or plan.learning_rate,
         warmup_ratio=plan.baseline_warmup_ratio, augment=plan.baseline_augment, image_size=plan.crop_size,
-        weight_decay=plan.baseline_weight_decay,
+        weight_decay=plan.baseline_weight_decay, whole_image_ratio=plan.baseline_whole_image_ratio,
         progress=progress),
         lambda summary: summary["steps"] * plan.batch_size, "samples")
     base = _timed(stages, "init_llava_pose", lambda: build_tiny_model(

@@ -150,7 +150,10 @@ def _digest(command: str, summary: dict) -> dict[str, Any]:
         }
     return {
         "command": command, "stage": None, "start": summary.get("start"), "data_dir": summary.get("data"),
-        "known_only": options.get("known_only"), "items": {"crops": summary.get("train_rows")},
+        "known_only": options.get("known_only"),
+        "items": {"crops": summary.get("train_rows"),
+                  # whole images train the category alone (`whole_image_ratio`); absent before they existed
+                  "whole images (category only)": (summary.get("whole_images") or {}).get("items") or None},
         "categories": summary.get("train_categories"), "steps": summary.get("steps"),
         "loss": summary.get("train_loss"), "seconds": summary.get("train_seconds"),
         "processes": summary.get("processes"), "what": "every parameter: backbone, category head, pose head",
