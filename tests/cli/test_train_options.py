@@ -85,8 +85,8 @@ def test_defaults_are_unchanged():
     assert dataclasses.asdict(BaselineTrainingArguments()) == {
         "size": "small", "image_size": None, "known_only": False, "epochs": 30.0, "max_steps": None,
         "learning_rate": 2e-3, "batch_size": 64, "weight_decay": 0.05, "warmup_ratio": 0.05, "hflip": 0.5,
-        "augment": True, "seed": 0, "logging_steps": 10, "save_steps": 0, "save_total_limit": None,
-        "resume": None}
+        "augment": True, "whole_image_ratio": 0.0, "seed": 0, "logging_steps": 10, "save_steps": 0,
+        "save_total_limit": None, "resume": None}
 
 
 def test_every_old_train_flag_keeps_its_meaning():
