@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dataset_card import CATEGORIES, KNOWN_CATEGORIES
+from dataset_card import KNOWN_CATEGORIES
 from modeling.baseline.training_arguments import BaselineTrainingArguments
 from modeling.data.augmentation import apply_jitter, jitter_batch, jitter_draws
 from modeling.data.loading import decode_crops_once
@@ -85,12 +85,12 @@ class AugmentedRows:
         self._whole_order = (np.random.default_rng([seed, len(rows)]).permutation(len(self._whole[0]))
                              if self._whole is not None else None)
 
-    def _whole_item(self, index: int) -> tuple[np.ndarray, int] | None:
-        """(pixels, category) of item ``index`` when it is a whole image; None for a crop."""
+    def _whole_item(self, index: int) -> tuple[np.ndarray, int, list[float]] | None:
+        """(pixels, category, angles: NaN, no pose) of item ``index`` when it is a whole image; None for a crop."""
         if index < len(self.rows):
             return None
         k = int(self._whole_order[(index - len(self.rows)) % len(self._whole_order)])
-        return self._whole[0][k], int(self._whole[1][k])
+        return self._whole[0][k], int(self._whole[1][k]), [float("nan")] * 3
 
     def _row(self, index: int) -> tuple[Any, int, list[float]]:
         """Item ``index``'s image (PIL), category and angles: from the arrays decoded once, else from the row."""
@@ -98,7 +98,7 @@ class AugmentedRows:
 
         whole = self._whole_item(index)
         if whole is not None:
-            return Image.fromarray(whole[0]), whole[1], [float("nan")] * 3
+            return Image.fromarray(whole[0]), whole[1], whole[2]
         if self._decoded is not None:
             images, categories, angles = self._decoded
             return Image.fromarray(images[index]), int(categories[index]), [float(v) for v in angles[index]]
@@ -129,8 +129,8 @@ class AugmentedRows:
         """Item ``index`` with its jitter left to the collator (`batch_jitter`): the same draws as `__getitem__`'s."""
         images, categories, angles = self._decoded
         whole = self._whole_item(index)
-        pixels, category, pose = ((whole[0], whole[1], [float("nan")] * 3) if whole is not None else
-                                  (images[index], int(categories[index]), [float(v) for v in angles[index]]))
+        pixels, category, pose = whole if whole is not None else (
+            images[index], int(categories[index]), [float(v) for v in angles[index]])
         flip, pose, draws = self._draws(index, pose)
         return {"pixels": pixels[:, ::-1] if flip else pixels,
                 "jitter": np.full(7, np.nan) if draws is None else draws, "category": category,
@@ -345,14 +345,11 @@ def whole_images(data_dir: str | Path, size: tuple[int, int], known_only: bool =
     ImageNet3DError naming the dataset card when the dataset has no ``image`` config or no such image."""
     from PIL import Image
 
-    from modeling.data.loading import load_split
+    from modeling.data.loading import load_split, select_category_group
 
-    rows = load_split(data_dir, "image", "train")
-    if known_only:
-        known_ids = {CATEGORIES.index(name) for name in KNOWN_CATEGORIES}
-        rows = rows.select([i for i, c in enumerate(rows["category"]) if c in known_ids])
-        if not len(rows):
-            raise located(Path(data_dir) / "README.md", "image/train has no image of the 63 known categories")
+    rows = select_category_group(load_split(data_dir, "image", "train"), "known" if known_only else "all")
+    if not len(rows):
+        raise located(Path(data_dir) / "README.md", "image/train has no image of the 63 known categories")
     resample = Image.Resampling.BILINEAR if resample is None else resample
     images = [np.asarray(image.convert("RGB").resize(size, resample)) for image in rows["image"]]
     return np.stack(images), np.asarray(rows["category"], dtype=np.int64)

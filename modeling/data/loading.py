@@ -72,6 +72,19 @@ CATEGORY_GROUPS = ("all", "known", "novel")
 """Which categories :func:`load_pose_split` keeps: every one, the 63 known ones, or the other (novel) ones."""
 
 
+def select_category_group(dataset: Any, categories: str = "all") -> Any:
+    """The rows of a `datasets.Dataset` with a `category` column (the official index) whose category is in a group
+    of `CATEGORY_GROUPS` ("known": the 63 of `dataset_card.KNOWN_CATEGORIES`, "novel": the others), in order; may be
+    empty. Raises ImageNet3DError for another group."""
+    if categories not in CATEGORY_GROUPS:
+        raise ImageNet3DError(f"categories: expected one of {', '.join(CATEGORY_GROUPS)}, got {categories!r}")
+    if categories == "all":
+        return dataset
+    known_ids = {CATEGORIES.index(name) for name in KNOWN_CATEGORIES}
+    want_known = categories == "known"
+    return dataset.select([i for i, c in enumerate(dataset["category"]) if (c in known_ids) == want_known])
+
+
 def load_pose_split(data_dir: str | Path, split: str, categories: str = "all", allow_empty: bool = False):
     """The `pose` config's `split` (crops, boxes, poses), restricted to a group of `CATEGORY_GROUPS`.
 
@@ -83,14 +96,9 @@ def load_pose_split(data_dir: str | Path, split: str, categories: str = "all", a
     """
     if categories not in CATEGORY_GROUPS:
         raise ImageNet3DError(f"categories: expected one of {', '.join(CATEGORY_GROUPS)}, got {categories!r}")
-    dataset = load_split(data_dir, "pose", split)
-    if categories == "all":
-        return dataset
-    known_ids = {CATEGORIES.index(name) for name in KNOWN_CATEGORIES}
-    want_known = categories == "known"
-    dataset = dataset.select([i for i, c in enumerate(dataset["category"]) if (c in known_ids) == want_known])
+    dataset = select_category_group(load_split(data_dir, "pose", split), categories)
     if len(dataset) == 0 and not allow_empty:
-        group = "63 known" if want_known else "novel"
+        group = "63 known" if categories == "known" else "novel"
         raise ImageNet3DError(f"{data_dir}: pose/{split} has no object of the {group} categories")
     return dataset
 
@@ -116,4 +124,4 @@ def decode_crops_once(rows: Any) -> np.ndarray | None:
 
 
 __all__ = ["CATEGORY_GROUPS", "DECODE_ONCE_LIMIT", "built_configs", "decode_crops_once", "load_pose_split",
-           "load_split"]
+           "load_split", "select_category_group"]

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from dataset_card import CATEGORIES, KNOWN_CATEGORIES
+from dataset_card import CATEGORIES
 from modeling.data.captions import POSE_TOKEN, CaptionObject, assign_tags
 from modeling.evaluation.scoring import format_metrics_table, score_records
 from modeling.geometry import ANGLE_NAMES
@@ -196,7 +196,7 @@ def format_describe_table(metrics: dict, title: str = "describe") -> str:
 def describe_rows(data_dir: str | Path, split: str | None = None, max_images: int | None = None):
     """The ``image`` config's validation images of a group of ``DESCRIBE_SPLITS`` (default ``validation``: all),
     ``max_images`` of them evenly spaced (default: all); a ``datasets.Dataset``."""
-    from modeling.data.loading import load_split
+    from modeling.data.loading import load_split, select_category_group
 
     split = split or "validation"
     if split not in DESCRIBE_SPLITS:
@@ -204,8 +204,7 @@ def describe_rows(data_dir: str | Path, split: str | None = None, max_images: in
     rows = load_split(data_dir, "image", "validation")
     group = DESCRIBE_SPLITS[split]
     if group != "all":
-        known = {CATEGORIES.index(name) for name in KNOWN_CATEGORIES}
-        rows = rows.select([i for i, c in enumerate(rows["category"]) if (c in known) == (group == "known")])
+        rows = select_category_group(rows, group)
         if not len(rows):
             raise ImageNet3DError(f"{data_dir}: image/validation has no image of the {group} categories")
     if max_images is not None:
