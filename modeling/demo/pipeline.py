@@ -132,11 +132,12 @@ PLANS = {
                      # recall 10.7 / 12.2 -> 36.5 / 26.7 %, joint 76.8 -> 77.2 (78.2 with the pose head reading the
                      # tower, init-model's default for a trained tower).
                      stage1_caption_ratio=0.2, lm_loss_reduction="example", test_time_flip=True,
-                     baseline_weight_decay=1.0),
+                     baseline_weight_decay=1.0, baseline_whole_image_ratio=0.2),
     "small": DemoPlan(images_per_category=3, novel_images_per_category=3, image_scale=0.5, crop_size=32,
                       model_size="tiny",
                       baseline_steps=3, stage1_steps=4, stage2_steps=3, caption_ratio=0.25, batch_size=4,
-                      learning_rate=1e-3, max_eval_objects=16, describe_images=4, test_time_flip=True),
+                      learning_rate=1e-3, max_eval_objects=16, describe_images=4, test_time_flip=True,
+                      baseline_whole_image_ratio=0.25),
 }
 MODELS = {"llava_pose": "LLaVA-pose", "baseline": "baseline"}
 DEMO_EVALUATIONS = {"joint": "validation_known", "open_vocab": None}

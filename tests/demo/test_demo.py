@@ -57,7 +57,7 @@ def test_the_trainers_get_the_small_plans_numbers(demo):
     baseline = json.loads((models / "baseline" / "training.json").read_text())["options"]
     assert baseline == {"size": "small", "image_size": 32, "known_only": True, "epochs": 30.0, "max_steps": 3,
                         "learning_rate": 1e-3, "batch_size": 4, "weight_decay": 0.05, "warmup_ratio": 0.05,
-                        "hflip": 0.5, "augment": True, "whole_image_ratio": 0.0, "seed": 0, "logging_steps": 10,
+                        "hflip": 0.5, "augment": True, "whole_image_ratio": 0.25, "seed": 0, "logging_steps": 10,
                         "save_steps": 0, "save_total_limit": None, "resume": None}
     expected = {
         "llava_pose_stage1": {"stage": 1, "known_only": True, "freeze_vision_tower": True, "max_steps": 4,
