@@ -56,6 +56,18 @@ def test_llava_pose_on_a_baseline_tower_starts_with_the_baselines_pose(tmp_path)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("shape", [(40, 100, 3), (120, 50, 3), (64, 64, 3)])
+def test_llava_pose_sees_a_whole_image_as_its_tower_does(tmp_path, shape):
+    """No LLaVA-1.5 padding to a square: the describe task's whole images reach the tower as its own processor (and
+    its whole-image training, `train-baseline --whole-image-ratio`) makes them, pixel for pixel."""
+    from modeling.baseline.model import pixel_values
+
+    _, processor, _, baseline_processor = _on_a_baseline_tower(tmp_path, "category_head")
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8))
+    got = processor.image_processor(image, return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(got, pixel_values(baseline_processor, [image]), rtol=0, atol=0)
+
+
 def test_the_category_prior_biases_the_category_names_in_training_and_generation(tmp_path):
     from dataset_card import CATEGORIES
     from modeling.baseline.model import pixel_values

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from PIL import ImageOps
+from PIL import Image, ImageOps
 from safetensors.torch import load_file
 from transformers import AutoModel, TrainerCallback
 
@@ -192,6 +192,9 @@ def test_a_clip_baseline_tower_keeps_its_crop_and_cls_token(tmp_path):
     assert model.config.vision_feature_select_strategy == "default"  # the CLS token is dropped, as in LLaVA
     assert model.config.image_seq_length == 16  # 64 px / 16 px patches, squared
     assert processor.image_processor.crop_size["height"] == 64
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 90, 3), dtype=np.uint8))
+    tower_pixels = CLIPImageProcessorPil.from_pretrained(clip)(image, return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(processor.image_processor(image, return_tensors="pt")["pixel_values"], tower_pixels)
     expected = CLIPVisionModel.from_pretrained(clip).state_dict()
     for key, value in model.model.vision_tower.state_dict().items():
         torch.testing.assert_close(value, expected[key], rtol=0, atol=0)
