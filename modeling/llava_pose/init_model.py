@@ -2,7 +2,8 @@
 LLaVA checkpoint.
 
 The tiny model is built offline: a byte-level BPE tokenizer trained on a caption vocabulary generated from the
-taxonomy, LLaVA's image processor (pad to square, so the whole image is seen and px/py keep their meaning), and a
+taxonomy, LLaVA's image processor (the whole image is seen, so px/py keep their meaning: padded to a square, or on a
+trained tower resized to its input as the tower learnt whole images, `tower_image_geometry`), and a
 random LLaVA-pose (a ResNet vision tower, as in ConvLLaVA, or a CLIP ViT + projector + Llama language model) small
 enough to train on a CPU.
 """
@@ -121,30 +122,24 @@ def _square_side(image_processor: Any) -> int | None:
     return None
 
 
-def tower_image_geometry(tower_processor: Any) -> dict[str, Any]:
-    """The `LlavaImageProcessorPil` options that turn an image into exactly the pixels the tower's own processor
-    makes of it (a trained baseline's: resize, centre crop, resample, rescale, normalisation), and no padding.
+def tower_image_geometry(tower_processor: Any, side: int) -> dict[str, Any]:
+    """The `LlavaImageProcessorPil` options of LLaVA-pose on a trained tower: the whole image resized to the tower's
+    `side` x `side` input with the tower processor's resample, then its rescale and normalisation; no padding, no
+    crop. A square crop (the tower's training data) comes out as the tower's own processor makes it, and a whole
+    image as `train-baseline --whole-image-ratio` showed it to the tower (`baseline.training.whole_images`).
 
-    LLaVA reads its tower through the tower's own preprocessing (the Hub's LLaVA-1.5 ships CLIP's), and the tower
-    learnt whole images with it (`train-baseline --whole-image-ratio`). Padding the image to a square first, as
-    LLaVA-1.5's "pad" mode does, showed the tower's category head images it never trained on: on the demo's data
-    (2026-12-03, 96 validation images, the same tower) the category prior named 70.8 % of whole images right
-    against 82.3 % with the tower's own resize, and LLaVA-pose's describe precision / recall rose from 66.7 / 48.9 %
-    to 81.3 / 59.5 % without the padding (joint 82.1 -> 82.3)."""
-    def size(value: Any) -> dict[str, int]:  # a SizeDict (transformers 5) or a dict: its fields that are set
-        items = value.items() if isinstance(value, dict) else vars(value).items()
-        return {key: int(number) for key, number in items if number is not None}
-
-    # A processor without a centre crop (a ViT processor's resize to height x width) must not get LLaVA's default one.
-    crop = bool(getattr(tower_processor, "do_center_crop", False))
-    geometry: dict[str, Any] = {"do_pad": False, "do_convert_rgb": True, "do_center_crop": crop}
-    if crop:
-        geometry["crop_size"] = size(tower_processor.crop_size)
-    for name in ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean",
-                 "image_std"):
+    Why not LLaVA-1.5's padding to a square: the tower never saw grey bars, and its category head, which names the
+    describe task's objects, named 70.8 % of the demo's whole validation images right through them against 82.3 %
+    through its own resize (2026-12-03, 96 images, the same tower); without the padding LLaVA-pose's describe
+    precision / recall rose from 66.7 / 48.9 % to 81.3 / 59.5 % (joint 82.1 -> 82.3). Why not a centre crop (a CLIP
+    processor's): the whole image must be seen, as px / py are fractions of its width and height."""
+    geometry: dict[str, Any] = {"do_pad": False, "do_center_crop": False, "do_convert_rgb": True, "do_resize": True,
+                                "size": {"height": side, "width": side},
+                                "crop_size": {"height": side, "width": side}}  # unused; not LLaVA's 224 either
+    for name in ("resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std"):
         value = getattr(tower_processor, name, None)
         if value is not None:
-            geometry[name] = size(value) if name == "size" else value
+            geometry[name] = value
     return geometry
 
 
@@ -230,7 +225,7 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
         pretrained = classifier.backbone
         vision = copy.deepcopy(pretrained.config)  # LlavaPoseConfig sets its hidden_size
         patch_size = getattr(vision, "patch_size", None) or RESNET_STRIDE
-        tower_geometry = tower_image_geometry(tower_processor)
+        tower_geometry = tower_image_geometry(tower_processor, side)
         if side % patch_size:
             raise ImageNet3DError(f"{vision_tower}: input side {side} is not a multiple of the tower's stride "
                                   f"{patch_size}")

@@ -192,9 +192,13 @@ def test_a_clip_baseline_tower_keeps_its_crop_and_cls_token(tmp_path):
     assert model.config.vision_feature_select_strategy == "default"  # the CLS token is dropped, as in LLaVA
     assert model.config.image_seq_length == 16  # 64 px / 16 px patches, squared
     assert processor.image_processor.crop_size["height"] == 64
-    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 90, 3), dtype=np.uint8))
-    tower_pixels = CLIPImageProcessorPil.from_pretrained(clip)(image, return_tensors="pt")["pixel_values"]
-    torch.testing.assert_close(processor.image_processor(image, return_tensors="pt")["pixel_values"], tower_pixels)
+    # A square crop as CLIP's processor makes it; a whole image resized to the tower's input, not centre-cropped
+    # (px / py are fractions of the whole image), as `whole_images` resizes it for the tower's training.
+    clip_processor = CLIPImageProcessorPil.from_pretrained(clip)
+    for shape, resized in (((80, 80, 3), (80, 80)), ((48, 90, 3), (64, 64))):
+        image = Image.fromarray(np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8))
+        expected = clip_processor(image.resize(resized, clip_processor.resample), return_tensors="pt")["pixel_values"]
+        torch.testing.assert_close(processor.image_processor(image, return_tensors="pt")["pixel_values"], expected)
     expected = CLIPVisionModel.from_pretrained(clip).state_dict()
     for key, value in model.model.vision_tower.state_dict().items():
         torch.testing.assert_close(value, expected[key], rtol=0, atol=0)
