@@ -129,7 +129,9 @@ PLANS = {
     # resize instead of LLaVA-1.5's padding (`init_model.tower_image_geometry`). Recall stays bounded: each caption
     # names one object, and a probe on the tower's 2 x 2 (or, at 128 px, 4 x 4) feature map predicts an image's
     # object count for 70.5 % (70.7) of the validation images where always "one" gets 66.2 %. Stage 1 with 40 %
-    # captions instead of 20: describe 65.6 / 48.1 %, joint 82.3: not taken.
+    # captions instead of 20: describe 65.6 / 48.1 %, joint 82.3: not taken. Nor twice the images with 3,000 baseline
+    # steps (same day): 748.4 s of stages against 757.0 (synthesis +98 s, evaluations +35, the baseline -145), joint
+    # 81.5 / 81.6 on its twice as many validation objects, describe 79.2 / 63.9 %.
     "full": DemoPlan(images_per_category=540, novel_images_per_category=120, image_scale=0.5, crop_size=64,
                      model_size="small",
                      baseline_steps=4500, stage1_steps=300, stage2_steps=100, caption_ratio=0.05, batch_size=64,
