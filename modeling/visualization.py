@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from modeling.geometry import DEFAULT_VIEWPORT, OBJECT_AXES, camera_center, project_points, signed_angle, wrap_angle
-from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.errors import ImageNet3DError
 
 PREDICTION_COLOR = (255, 60, 200)
 """RGB of the objects drawn (predictions): magenta."""
@@ -138,12 +138,9 @@ def load_cad_meshes(source: str | Path, categories: Sequence[str] | None = None)
 
 
 def _built_meshes(folder: Path, wanted: set[str] | None) -> dict[tuple[str, int], Mesh]:
-    from modeling.data.loading import built_configs, load_split
+    from modeling.data.loading import load_split
 
-    if "cad" not in built_configs(folder):
-        raise located(folder / "README.md", "the dataset has no 'cad' config: rebuild with "
-                                            "`imagenet3d build RELEASE OUT --configs ... cad`, or pass the release")
-    rows = load_split(folder, "cad", "train")
+    rows = load_split(folder, "cad", "train", needed_by="drawing the CAD model (or pass the release instead)")
     names = rows.features["category"].names
     keep = [i for i, c in enumerate(rows["category"]) if wanted is None or names[c] in wanted]
     table = rows.select(keep).with_format("arrow")

@@ -340,16 +340,20 @@ def train_baseline(data_dir: str | Path, model_dir: str | Path | None, output_di
 def whole_images(data_dir: str | Path, size: tuple[int, int], known_only: bool = False,
                  resample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``image`` config's train split as whole images and their categories: ((M, H, W, 3) uint8, (M,) int64),
-    each image resized to `size` = (width, height) with `resample` (a PIL filter; default bilinear), as LLaVA-pose's
-    processor resizes an image for its tower; with `known_only`, the images of the 63 known categories. Raises
-    ImageNet3DError naming the dataset card when the dataset has no ``image`` config or no such image."""
+    each image resized to `size` = (width, height) with `resample` (a PIL filter; default bilinear), the crops' size,
+    which the processor then resizes with the crops to the model's input: when the crops are at that input size (the
+    demo's), exactly as LLaVA-pose on this tower resizes a whole image (`init_model.tower_image_geometry`); with
+    `known_only`, the images of the 63 known categories. Raises ImageNet3DError naming the dataset card when the
+    dataset has no ``image`` config or no such image."""
     from PIL import Image
 
     from modeling.data.loading import load_split, select_category_group
 
-    rows = select_category_group(load_split(data_dir, "image", "train"), "known" if known_only else "all")
-    if not len(rows):
-        raise located(Path(data_dir) / "README.md", "image/train has no image of the 63 known categories")
+    rows = select_category_group(load_split(data_dir, "image", "train", needed_by="--whole-image-ratio"),
+                                 "known" if known_only else "all")
+    if not len(rows):  # load_split refuses an empty split: only the known-only filter can empty it
+        raise located(Path(data_dir) / "README.md", "image/train has no image of the 63 known categories, which "
+                                                    "--whole-image-ratio with --known-only needs")
     resample = Image.Resampling.BILINEAR if resample is None else resample
     images = [np.asarray(image.convert("RGB").resize(size, resample)) for image in rows["image"]]
     return np.stack(images), np.asarray(rows["category"], dtype=np.int64)

@@ -40,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
     if not is_main_process():  # several processes: the main one reports
         return 0
     which = "known categories only" if options.known_only else "all categories"
+    whole = summary.get("whole_images") or {}
+    also = (f" and {whole['items']:,} whole-image items (category only, drawn from {whole['images']:,} images)"
+            if whole.get("items") else "")
     print(f"trained the baseline on {summary['train_rows']} objects of {len(summary['train_categories'])} categories "
-          f"({which}) for {summary['steps']} steps in {summary['train_seconds']} s; "
+          f"({which}){also} for {summary['steps']} steps in {summary['train_seconds']} s; "
           f"train loss {summary['train_loss']:.3f}")
     print(f"saved to {args.output}; evaluate with `imagenet3d evaluate --model {args.output} --data {args.data} "
           f"--task joint`")

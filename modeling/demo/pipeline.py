@@ -125,7 +125,7 @@ PLANS = {
     # The describe task shows LLaVA-pose whole 64 px images, which a tower trained on crops alone names right for
     # 46 % of them: a fifth of the baseline's items are whole images (category only, `whole_image_ratio`; 2026-12-03,
     # this data, AMD EPYC): describe precision / recall 36.5 / 26.7 -> 66.7 / 48.9 %, joint 83.0 / 82.9 -> 82.1 /
-    # 82.3 (LLaVA-pose / baseline, mirrored), and 81.3 / 59.5 % once LLaVA-pose read them through the tower's own
+    # 82.3 (LLaVA-pose / baseline, mirrored), and 81.2 / 59.5 % once LLaVA-pose read them through the tower's own
     # resize instead of LLaVA-1.5's padding (`init_model.tower_image_geometry`). Recall stays bounded: each caption
     # names one object, and a probe on the tower's 2 x 2 (or, at 128 px, 4 x 4) feature map predicts an image's
     # object count for 70.5 % (70.7) of the validation images where always "one" gets 66.2 %. Stage 1 with 40 %

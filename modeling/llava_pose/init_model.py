@@ -124,18 +124,25 @@ def _square_side(image_processor: Any) -> int | None:
 
 def tower_image_geometry(tower_processor: Any, side: int) -> dict[str, Any]:
     """The `LlavaImageProcessorPil` options of LLaVA-pose on a trained tower: the whole image resized to the tower's
-    `side` x `side` input with the tower processor's resample, then its rescale and normalisation; no padding, no
-    crop. A square crop (the tower's training data) comes out as the tower's own processor makes it, and a whole
-    image as `train-baseline --whole-image-ratio` showed it to the tower (`baseline.training.whole_images`).
+    `side` x `side` input with the tower processor's resample (bilinear when it names none, as `whole_images`),
+    then its rescale and normalisation; no padding, no crop. A square crop (the tower's training data) comes out as
+    the tower's own processor makes it when that processor resizes straight to its input (ViT, CLIP and BiT
+    processors whose resize side is their crop side; one that resizes larger and then crops sees crops zoomed), and
+    a whole image as `train-baseline --whole-image-ratio` showed it to the tower when the dataset's crops are at the
+    tower's input size, as in the demo (`baseline.training.whole_images` resizes to the crop size).
 
     Why not LLaVA-1.5's padding to a square: the tower never saw grey bars, and its category head, which names the
-    describe task's objects, named 70.8 % of the demo's whole validation images right through them against 82.3 %
-    through its own resize (2026-12-03, 96 images, the same tower); without the padding LLaVA-pose's describe
-    precision / recall rose from 66.7 / 48.9 % to 81.3 / 59.5 % (joint 82.1 -> 82.3). Why not a centre crop (a CLIP
-    processor's): the whole image must be seen, as px / py are fractions of its width and height."""
+    describe task's objects, named fewer whole images right through them (the demo's 96 describe images, 2026-12-03:
+    70.8 % against 82.3 % through the tower's own resize with the tower of one run, 68.8 % against 80.2 % with the
+    next run's); without the padding LLaVA-pose's describe precision / recall rose from 66.7 / 48.9 % to 81.2 /
+    59.5 % (same tower; joint 82.1 -> 82.3). Why not a centre crop (a CLIP processor's): the whole image must be
+    seen, as px / py are fractions of its width and height."""
+    from PIL import Image
+
     geometry: dict[str, Any] = {"do_pad": False, "do_center_crop": False, "do_convert_rgb": True, "do_resize": True,
                                 "size": {"height": side, "width": side},
-                                "crop_size": {"height": side, "width": side}}  # unused; not LLaVA's 224 either
+                                "crop_size": {"height": side, "width": side},  # unused; not LLaVA's 224 either
+                                "resample": Image.Resampling.BILINEAR}
     for name in ("resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std"):
         value = getattr(tower_processor, name, None)
         if value is not None:

@@ -54,7 +54,7 @@ from modeling.probing.features import (
 )
 from modeling.probing.heads import OFFICIAL_LEARNING_RATES, GridResult, predict_bins, train_grid
 from modeling.probing.results import append_result, is_official_protocol, result_record
-from modeling.utils.errors import ImageNet3DError, located
+from modeling.utils.errors import ImageNet3DError
 from modeling.utils.jsonl import write_jsonl
 
 SELECTION_NOTE = ("best head chosen by validation Acc@pi/6 and reported on the same validation split "
@@ -69,14 +69,12 @@ def load_probe_splits(data: str | Path, max_train: int | None = None, max_val: i
     has no ``probe`` config (the same rows; the probe's bins are a function of the angles), optionally a seeded
     random subset of each. Raises ImageNet3DError naming the card when the build has neither config, and the
     split when it lacks a column."""
-    from modeling.data.loading import built_configs, load_split
+    from modeling.data.loading import built_configs, load_split, missing_config_error
 
     configs = built_configs(data)
     config = "probe" if "probe" in configs else "pose" if "pose" in configs else None
     if config is None:
-        raise located(Path(data) / "README.md", f"the dataset has neither a 'probe' nor a 'pose' config (it has "
-                                                f"{', '.join(configs)}); rebuild with `imagenet3d build ... "
-                                                "--configs probe`")
+        raise missing_config_error(data, "probe", "linear probing", alternatives=("pose",))
     splits = []
     for name, limit in (("train", max_train), ("validation", max_val)):
         split = load_split(data, config, name)

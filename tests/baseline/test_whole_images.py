@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from PIL import Image
 
 from dataset_card import CATEGORIES, KNOWN_CATEGORIES
+from modeling import cli
 from modeling.baseline.model import NO_POSE, create_baseline, load_baseline, pose_bins
 from modeling.baseline.training import AugmentedRows, BaselineCollator, train_baseline, whole_images
 from modeling.baseline.training_arguments import BaselineTrainingArguments
@@ -72,7 +74,7 @@ def test_whole_images_are_the_image_configs_train_split_resized(image_dataset):
     assert len(everything) >= len(images)
 
 
-def test_training_with_whole_images(image_dataset, small_dataset, tmp_path):
+def test_training_with_whole_images(image_dataset, small_dataset, tmp_path, capsys):
     torch.set_num_threads(2)
     summary = train_baseline(image_dataset, None, tmp_path / "model", known_only=True, max_steps=3, batch_size=8,
                              size="tiny", whole_image_ratio=0.25, progress=False)
@@ -82,8 +84,18 @@ def test_training_with_whole_images(image_dataset, small_dataset, tmp_path):
     load_baseline(tmp_path / "model")
     card = (tmp_path / "model" / "README.md").read_text()
     assert f"- training items: crops {summary['train_rows']:,}, whole images (category only) {whole['items']:,}" in card
-    # A dataset built without the image config: the error names the card and the build flag.
-    with pytest.raises(ImageNet3DError, match=r"README\.md: the dataset has no 'image' config.*--configs image"):
+    # The command line says what it trained on, whole images included.
+    assert cli.main(["train-baseline", "--data", str(image_dataset), "--output", str(tmp_path / "cli"), "--size",
+                     "tiny", "--known-only", "--max-steps", "1", "--batch-size", "8", "--whole-image-ratio", "0.25",
+                     "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert re.search(r"objects of \d+ categories \(known categories only\) and [\d,]+ whole-image items \(category "
+                     r"only, drawn from [\d,]+ images\)", said), said
+    # A dataset built without the image config: the error names the card, the option and a build that keeps the
+    # configs the folder has (a build replaces the folder).
+    with pytest.raises(ImageNet3DError, match=r"README\.md: the dataset has no 'image' config, which "
+                                              r"--whole-image-ratio needs \(it has pose, open_vocab\).*"
+                                              r"--configs pose open_vocab image`"):
         train_baseline(small_dataset, None, tmp_path / "other", known_only=True, max_steps=1, batch_size=8,
                        size="tiny", whole_image_ratio=0.25, progress=False)
     with pytest.raises(ImageNet3DError, match=r"--whole-image-ratio: must be in \[0, 1\)"):
