@@ -25,7 +25,8 @@ object at the same rank from the left.
 **Scores.** Object precision = matched / predicted objects, recall = matched / annotated objects (over the whole
 split). Pose: the official metric (``scoring.score_records``, task ``joint``) on the matched pairs
 (``pose_matched``: their categories agree by construction, so the 3D-aware Δ' is Δ) and on every annotated object
-(``pose_all_objects``: an unmatched one counts as error π, as a wrong or missing answer does in Task 3).
+(``pose_all_objects``: an unmatched one counts as a missing answer does in Task 3: Δ = π with no category, so
+Δ' = 2π).
 
 Files written to OUT, as for the other tasks: ``predictions.jsonl`` (one line per image: the caption and its
 objects, each with its tag, category, well-formedness, angles in radians and the ``object_id`` it matched),
@@ -187,7 +188,7 @@ def format_describe_table(metrics: dict, title: str = "describe") -> str:
              f"{100 * objects['precision']:.1f} | {100 * objects['recall']:.1f} | "
              f"{100 * tags['well_formed_fraction']:.1f} | {tags['malformed']} ({problems}) |"]
     for key, label in (("pose_matched", "pose of the matched objects"),
-                       ("pose_all_objects", "pose of every annotated object (unmatched: error π)")):
+                       ("pose_all_objects", "pose of every annotated object (unmatched: Δ' = 2π)")):
         if metrics.get(key):
             lines += ["", format_metrics_table(metrics[key], title=f"{label} (n={metrics[key]['overall']['count']})")]
     return "\n".join(lines)

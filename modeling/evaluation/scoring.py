@@ -99,7 +99,7 @@ def scored_errors(predictions: list[dict], references: list[dict], task: str = "
             class_correct[i] = predicted_class[str(references[i]["id"])] == ref_categories[i]
     warnings += degree_warnings(gt, references, references_path, references=True)
     warnings += degree_warnings(pred, matched, predictions_path, references=False)
-    # A missing prediction is a NaN pose, which the metric scores as error π.
+    # A missing prediction is a NaN pose, which the metric scores as error π (Δ' = 2π in the joint task: no category).
     errors = pose_error(pred, gt)
     result = score_errors(errors, ref_categories, task, class_correct if task == "joint" else None)
     result["missing_predictions"] = len(missing)

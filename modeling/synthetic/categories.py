@@ -416,7 +416,7 @@ def synthetic_categories_paragraph(categories: list[str] | tuple[str, ...]) -> s
             f"novel, only evaluated: {', '.join(novel) or 'none'}. The novel ones are built from the same parts as "
             "known ones of their meta-class, in the same canonical frame (z up, front at −y, marked by the accent "
             "colour), so that pose learnt on the known categories can carry to the novel ones through shared parts, "
-            "as the paper's cross-category alignment argues. " + ". ".join(groups) + ".")
+            "as the paper's cross-category alignment argues." + "".join(f" {group}." for group in groups))
 
 
 __all__ = ["MODELS", "CategoryModel", "Parts", "synthetic_categories_paragraph"]

@@ -148,6 +148,7 @@ def test_the_card_paragraph_names_known_and_novel_categories():
     text = synthetic_categories_paragraph(["car", "chair", "bench"])
     assert "known, trained on in Task 2: car, bench;" in text
     assert text.endswith("Furniture: chair (legs, seat, back, front as bench).")
+    assert synthetic_categories_paragraph(["car", "bench"]).endswith("cross-category alignment argues.")  # no ". ."
     assert set(MODELS) == set(MESH_CATEGORIES)
 
 
