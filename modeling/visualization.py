@@ -140,7 +140,8 @@ def load_cad_meshes(source: str | Path, categories: Sequence[str] | None = None)
 def _built_meshes(folder: Path, wanted: set[str] | None) -> dict[tuple[str, int], Mesh]:
     from modeling.data.loading import load_split
 
-    rows = load_split(folder, "cad", "train", needed_by="drawing the CAD model (or pass the release instead)")
+    rows = load_split(folder, "cad", "train", needed_by="drawing the CAD models",
+                      otherwise="pass the release folder instead")
     names = rows.features["category"].names
     keep = [i for i, c in enumerate(rows["category"]) if wanted is None or names[c] in wanted]
     table = rows.select(keep).with_format("arrow")

@@ -237,7 +237,7 @@ def test_cad_meshes_from_the_release_its_zip_and_a_build(synthetic_release, tmp_
 
 
 def test_cad_meshes_errors(small_dataset, tmp_path):
-    with pytest.raises(ImageNet3DError, match="no 'cad' config"):
+    with pytest.raises(ImageNet3DError, match="no 'cad' config.*, or pass the release folder instead$"):
         load_cad_meshes(small_dataset)
     with pytest.raises(ImageNet3DError, match="no such file or folder"):
         load_cad_meshes(tmp_path / "nothing")

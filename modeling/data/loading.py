@@ -49,10 +49,10 @@ def built_configs(data_dir: str | Path) -> dict[str, list[str]]:
 
 
 def missing_config_error(data_dir: str | Path, wanted: str, needed_by: str | None = None,
-                         alternatives: tuple[str, ...] = ()) -> ImageNet3DError:
+                         alternatives: tuple[str, ...] = (), otherwise: str | None = None) -> ImageNet3DError:
     """The error for a built dataset without the `wanted` config (or any of `alternatives`), naming its card, what
     needs it, and a rebuild command that keeps the configs the folder has: a build replaces the whole folder, so
-    `--configs wanted` alone would drop the others."""
+    `--configs wanted` alone would drop the others; `otherwise`: another way out, said last ("pass the release")."""
     configs = list(built_configs(data_dir))
     names = " nor a ".join(repr(name) for name in (wanted, *alternatives))
     what = f"neither a {names} config" if alternatives else f"no {wanted!r} config"
@@ -61,19 +61,21 @@ def missing_config_error(data_dir: str | Path, wanted: str, needed_by: str | Non
     return located(Path(data_dir) / "README.md",
                    f"the dataset has {what}{reason} (it has {', '.join(configs) or 'none'}); rebuild it with "
                    f"`imagenet3d build RELEASE {data_dir} --configs {keep}` (a build replaces the whole folder: "
-                   "list every config you need)")
+                   "list every config you need)" + (f", or {otherwise}" if otherwise else ""))
 
 
-def load_split(data_dir: str | Path, config: str, split: str, needed_by: str | None = None):
+def load_split(data_dir: str | Path, config: str, split: str, needed_by: str | None = None,
+               otherwise: str | None = None):
     """The `datasets.Dataset` of `config`/`split` in a built dataset folder (offline, local). Raises
-    ImageNet3DError naming the dataset card when the config or split is missing (`needed_by`: what needs the
-    config, for the message), or when the category column is not the official ClassLabel."""
+    ImageNet3DError naming the dataset card when the config or split is missing (`needed_by`, `otherwise`: what
+    needs the config and another way out, for the message: `missing_config_error`), or when the category column is
+    not the official ClassLabel."""
     from datasets import load_dataset
 
     configs = built_configs(data_dir)
     card = Path(data_dir) / "README.md"
     if config not in configs:
-        raise missing_config_error(data_dir, config, needed_by)
+        raise missing_config_error(data_dir, config, needed_by, otherwise=otherwise)
     if split not in configs[config]:
         raise located(card, f"config {config!r} has no split {split!r} (it has {', '.join(configs[config])})")
     dataset = load_dataset(str(data_dir), config, split=split)
@@ -141,5 +143,4 @@ def decode_crops_once(rows: Any) -> np.ndarray | None:
 
 
 __all__ = ["CATEGORY_GROUPS", "DECODE_ONCE_LIMIT", "built_configs", "decode_crops_once", "load_pose_split",
-           "missing_config_error",
-           "load_split", "select_category_group"]
+           "load_split", "missing_config_error", "select_category_group"]

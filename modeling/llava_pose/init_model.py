@@ -232,7 +232,7 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
         pretrained = classifier.backbone
         vision = copy.deepcopy(pretrained.config)  # LlavaPoseConfig sets its hidden_size
         patch_size = getattr(vision, "patch_size", None) or RESNET_STRIDE
-        tower_geometry = tower_image_geometry(tower_processor, side)
+        image_processor = LlavaImageProcessorPil(**tower_image_geometry(tower_processor, side))
         if side % patch_size:
             raise ImageNet3DError(f"{vision_tower}: input side {side} is not a multiple of the tower's stride "
                                   f"{patch_size}")
@@ -241,15 +241,12 @@ def build_tiny_model(out_dir: str | Path, size: str = "tiny", seed: int = 0,
         vision_type = vision_spec.pop("model_type")
         extra = {"image_size": side, "patch_size": patch_size} if vision_type == "clip_vision_model" else {}
         vision = CONFIG_MAPPING[vision_type](**extra, **vision_spec)
+        image_processor = LlavaImageProcessorPil(do_pad=True, size={"shortest_edge": side},
+                                                 crop_size={"height": side, "width": side})
     if vision.model_type == "clip_vision_model":
         strategy, cls_tokens = "default", 1  # a ViT's CLS token is dropped, as in LLaVA
     else:
         strategy, cls_tokens = "full", 0  # a CNN's feature map has no CLS token
-    if vision_tower is not None:
-        image_processor = LlavaImageProcessorPil(**tower_geometry)
-    else:
-        image_processor = LlavaImageProcessorPil(do_pad=True, size={"shortest_edge": side},
-                                                 crop_size={"height": side, "width": side})
     processor = LlavaPoseProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=patch_size,
                                    vision_feature_select_strategy=strategy, num_additional_image_tokens=cls_tokens,
                                    categories=list(CATEGORIES))
