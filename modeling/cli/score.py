@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from modeling.evaluation.comparison import compare_files, format_paired_blocks
+from modeling.evaluation.error_kinds import error_kinds_section
 from modeling.evaluation.metrics import SCORING_TASKS
 from modeling.evaluation.scoring import format_metrics_table, score_files
 
@@ -26,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "difference of Acc@π/6 (3D-aware for joint) of A (--predictions) − B (--compare) is "
                              "reported object by object, with a 95 %% paired bootstrap interval and McNemar's exact "
                              "test; open_vocab: for known, novel and both pooled")
+    parser.add_argument("--error-kinds", action="store_true",
+                        help="after the table, where the error goes: each category's objects that miss Acc@π/6, by "
+                             "kind (wrong category, azimuth flip, azimuth 30-150°, elevation / theta); --json "
+                             "always holds them under 'error_kinds'")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -41,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(format_metrics_table(result, title=f"{args.task} (n={result['overall']['count']})"))
+        if args.error_kinds:
+            print("\n" + error_kinds_section(result["error_kinds"]), end="")
     return 0
 
 

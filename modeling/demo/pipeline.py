@@ -287,6 +287,7 @@ def report(results: dict) -> str:
              "", f"Task 2, open-vocabulary pose (Acc@π/6, %), trained on known categories only{flip}:",
              format_comparison({MODELS[m]: results[m]["open_vocab"] for m in MODELS}),
              *paired_lines(paired, "open_vocab"),
+             "", *error_kinds_lines(results),
              "", describe_summary(results["llava_pose"].get("describe")),
              "", "| stage | seconds | throughput |", "|---|---|---|"]
     for name, seconds in stage_seconds(results).items():
@@ -305,6 +306,38 @@ def paired_lines(paired: dict, task: str) -> list[str]:
         return []
     return ["", *(f"- {line}" for line in format_paired_blocks(paired[task], task, MODELS["llava_pose"],
                                                                 MODELS["baseline"]))]
+
+
+def error_kinds_lines(results: dict, task: str = "joint") -> list[str]:
+    """The report's lines on where `task`'s misses go, both models side by side (objects of each kind,
+    :mod:`modeling.evaluation.error_kinds`), and the synthetic release's rotationally symmetric categories apart:
+    their share of the misses and each model's score without them. Empty for a results.json from before the kinds."""
+    from modeling.evaluation.error_kinds import CHANCE_ACC_PI6, ERROR_KINDS, KIND_TITLES
+    from modeling.synthetic.meshes import SYMMETRIC_CATEGORIES
+
+    breakdowns = {label: results[key][task].get("error_kinds") for key, label in MODELS.items()}
+    if not all(breakdowns.values()):
+        return []
+    models = " / ".join(breakdowns)
+    kinds = [kind for kind in ERROR_KINDS[1:] if any(b["overall"][kind] for b in breakdowns.values())]
+    lines = [f"Where the {task} task's misses go ({models}, objects): " + "; ".join(
+        f"{KIND_TITLES[kind]} " + " / ".join(str(b["overall"][kind]) for b in breakdowns.values()) for kind in kinds)]
+    for category in SYMMETRIC_CATEGORIES:
+        if all(category in b["categories"] for b in breakdowns.values()):
+            rest = [_without(b, category) for b in breakdowns.values()]
+            lines.append(
+                f"- {category} (rotationally symmetric: {100 * CHANCE_ACC_PI6:.1f} % Acc@π/6 by chance): "
+                + " / ".join(str(b["categories"][category]["count"] - b["categories"][category]["correct"])
+                             for b in breakdowns.values())
+                + " of these misses; the other categories' score: " + " / ".join(f"{r:.1f}" for r in rest))
+    return lines
+
+
+def _without(breakdown: dict, category: str) -> float:
+    """The score (Acc@π/6, 3D-aware when the task reads the category; percent) of a breakdown's objects outside
+    ``category``."""
+    counts = [c for name, c in breakdown["categories"].items() if name != category]
+    return 100 * sum(c["correct"] for c in counts) / max(sum(c["count"] for c in counts), 1)
 
 
 def describe_summary(describe: dict | None) -> str:

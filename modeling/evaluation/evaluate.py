@@ -12,7 +12,8 @@ The model folder's ``config.json`` says what it is: ``llava_pose`` (LLaVA-pose; 
 Files written to OUT: ``predictions.jsonl`` (the scorer's format, angles in radians, plus confidences),
 ``references.jsonl``, ``metrics.json`` (exactly ``scoring.score_records``'s JSON, so that
 ``imagenet3d score --predictions OUT/predictions.jsonl --references OUT/references.jsonl --task T`` recomputes
-it), ``table.md`` (the paper's layout), ``run.json`` (model, data, counts of unparsable answers, timing) and the
+it), ``table.md`` (the paper's layout, then where the error goes: each category's misses by kind,
+:mod:`modeling.evaluation.error_kinds`), ``run.json`` (model, data, counts of unparsable answers, timing) and the
 plots of ``modeling/evaluation/plots.py`` (``examples.png``: the best, median and worst objects with both poses
 drawn). A LLaVA-pose answer without a ``<pose6D>`` gets NaN angles (error π)
 and one without a readable category gets ``category: null`` (a wrong class in the joint task); both are counted.
@@ -36,6 +37,7 @@ import numpy as np
 
 from dataset_card import KNOWN_CATEGORIES
 from modeling.data.crop import prompt_box
+from modeling.evaluation.error_kinds import error_kinds_section
 from modeling.evaluation.metrics import SCORING_TASKS, pose_error
 from modeling.evaluation.scoring import format_metrics_table, score_records
 from modeling.geometry import ANGLE_NAMES
@@ -292,8 +294,8 @@ def write_outputs(out_dir: Path, metrics: dict, run_info: dict, predictions: lis
         notes.append(f"answers without a <pose6D> (error π): {run_info['no_pose']}; "
                      f"without a readable category: {run_info['no_category']}")
     table = format_metrics_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
-    (out_dir / "table.md").write_text(f"## {title}\n\n{table}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n",
-                                      encoding="utf-8")
+    (out_dir / "table.md").write_text(f"## {title}\n\n{table}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n\n"
+                                      + error_kinds_section(metrics["error_kinds"]), encoding="utf-8")
     pred = np.array([[p[name] for name in ANGLE_NAMES] for p in predictions], dtype=np.float64).reshape(-1, 3)
     gt = np.array([[r[name] for name in ANGLE_NAMES] for r in references], dtype=np.float64).reshape(-1, 3)
     class_correct = np.array([p["category"] == r["category"] for p, r in zip(predictions, references)], dtype=bool)

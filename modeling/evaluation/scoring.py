@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASSES
+from modeling.evaluation.error_kinds import error_breakdown
 from modeling.evaluation.inputs import category_names, degree_warnings
 from modeling.evaluation.metrics import SCORING_TASKS, aware_error, pose_error, score_errors
 from modeling.geometry import ANGLE_NAMES
@@ -64,6 +65,9 @@ def score_records(predictions: list[dict], references: list[dict], task: str = "
                   predictions_path: str | Path = "predictions", references_path: str | Path = "references") -> dict:
     """The scorer's JSON for in-memory records (as :func:`read_jsonl` returns or as a model writes).
 
+    Beside the official metric's blocks, ``result["error_kinds"]`` says where the error goes: each category's
+    objects by kind of miss (:func:`modeling.evaluation.error_kinds.error_breakdown`).
+
     Categories may be names or ClassLabel ids (see the module docstring); ``result["warnings"]`` lists what
     looked wrong (ids mapped, categories outside the vocabulary, angles that look like degrees), each naming
     its file.
@@ -101,7 +105,9 @@ def scored_errors(predictions: list[dict], references: list[dict], task: str = "
     warnings += degree_warnings(pred, matched, predictions_path, references=False)
     # A missing prediction is a NaN pose, which the metric scores as error π (Δ' = 2π in the joint task: no category).
     errors = pose_error(pred, gt)
-    result = score_errors(errors, ref_categories, task, class_correct if task == "joint" else None)
+    read_class = class_correct if task == "joint" else None
+    result = score_errors(errors, ref_categories, task, read_class)
+    result["error_kinds"] = error_breakdown(errors, pred, gt, ref_categories, read_class)
     result["missing_predictions"] = len(missing)
     if missing:
         result["missing_ids"] = missing[:20]

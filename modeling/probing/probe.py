@@ -18,8 +18,8 @@ The official protocol (``shared/imagenet3d_spec.md`` §5 Task 1) for any vision 
 
 Outputs in ``OUT`` (default ``probe_output/<backbone name>``): ``metrics.json`` (the scorer's JSON for
 the best head, plus ``probe``: its variant and learning rate, the protocol and every head's val
-Acc@π/6), ``table.md`` (the paper's layout), ``predictions.jsonl`` and ``references.jsonl`` (the
-scorer's formats: ``imagenet3d score --task pose`` reproduces ``metrics.json`` from them) and
+Acc@π/6), ``table.md`` (the paper's layout, then where the error goes), ``predictions.jsonl`` and
+``references.jsonl`` (the scorer's formats: ``imagenet3d score --task pose`` reproduces ``metrics.json`` from them) and
 ``grid.png`` (val Acc@π/6 against the learning rate, one line per variant). With ``results``, one line
 per run is appended to a results file (:mod:`modeling.probing.results`) that ``--compare`` reads.
 """
@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from modeling.evaluation.metrics import THRESHOLDS, pose_error, score_errors
-from modeling.evaluation.scoring import format_metrics_table
+from modeling.evaluation.error_kinds import error_kinds_section
+from modeling.evaluation.metrics import THRESHOLDS, pose_error
+from modeling.evaluation.scoring import format_metrics_table, score_records
 from modeling.geometry import ANGLE_NAMES, bin_to_angle
 from modeling.probing.backbones import BackboneSource, Layout, resolve_backbone
 from modeling.probing.cache import cached_features, dataset_fingerprint, rows_sha256
@@ -257,14 +258,12 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
     acc = (errors < THRESHOLDS["acc_pi6"]).mean(axis=-1) * 100.0     # (V, R)
     best = np.unravel_index(int(np.argmax(acc)), acc.shape)          # first maximum in grid order
     categories = val.features["category"].int2str(list(val["category"]))
-    result = score_errors(errors[best], categories, "pose")
-    result["missing_predictions"] = 0
-    result["warnings"] = []  # the scorer's keys: what `imagenet3d score` recomputes from the files
     ids = list(val["object_id"])
     predicted = bin_to_angle(bins[best])
     predictions = [{"id": i, **{a: float(p[k]) for k, a in enumerate(ANGLE_NAMES)}} for i, p in zip(ids, predicted)]
     references = [{"id": i, "category": c, **{a: float(g[k]) for k, a in enumerate(ANGLE_NAMES)}}
                   for i, c, g in zip(ids, categories, val_angles)]
+    result = score_records(predictions, references, "pose")  # what `imagenet3d score` recomputes from the files
     variant, lr = grid.variants[best[0]], grid.learning_rates[best[1]]
     protocol = {"epochs": epochs, "batch_size": batch_size, "learning_rates": [float(r) for r in learning_rates],
                 "layer_sets": list(layer_sets), "avgpool": list(avgpool), "avgpool_used": list(avgpool_used),
@@ -294,7 +293,8 @@ def probe(backbone: str | Path, data: str | Path, out: str | Path | None = None,
     (out / "table.md").write_text(
         f"# Task 1 linear probe: {name}\n\n{table}\n\nSelection: {SELECTION_NOTE}. Heads: {len(grid.variants)} "
         f"variants × {len(grid.learning_rates)} learning rates, {epochs} epochs, batch {batch_size}; "
-        f"{len(train)} training and {len(val)} validation objects.\n", encoding="utf-8")
+        f"{len(train)} training and {len(val)} validation objects.\n\n" + error_kinds_section(result["error_kinds"]),
+        encoding="utf-8")
     _plot_grid(out / "grid.png", grid, acc, best, f"{source.short_name}: linear probe grid")
     if results is not None:
         record = result_record(source.identity(), source.smoke_test, description, best_info, result, data, config,

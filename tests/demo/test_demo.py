@@ -105,6 +105,7 @@ def test_llava_pose_and_the_baseline_are_compared_object_by_object(demo, task):
     assert overall["difference"] == pytest.approx(overall["accuracy_a"] - overall["accuracy_b"])
     assert np.isclose(overall["difference"] * overall["count"] / 100, overall["a_only"] - overall["b_only"])
     assert "LLaVA-pose − baseline: " in report(results)
+    assert "Where the joint task's misses go (LLaVA-pose / baseline, objects)" in report(results)
 
 
 def test_the_describe_task_is_in_the_results(demo):

@@ -12,6 +12,7 @@ import pytest
 
 from dataset_card import KNOWN_CATEGORIES, META_CLASS_ABBREVIATIONS
 from modeling import cli
+from modeling.evaluation.error_kinds import error_kinds_section
 from modeling.evaluation.evaluate import OUTPUT_FILES, evaluate, evaluation_rows, model_title
 from modeling.evaluation.plots import EXAMPLES_FILE, PLOT_FILES
 from modeling.evaluation.scoring import format_comparison, format_metrics_table, score_files
@@ -41,6 +42,7 @@ def _check_files(out, task, metrics):
     assert score_files(out / "predictions.jsonl", out / "references.jsonl", task) == metrics
     table = format_metrics_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
     assert table in (out / "table.md").read_text()
+    assert error_kinds_section(metrics["error_kinds"]) in (out / "table.md").read_text()
     assert (out / "meta_classes.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -72,6 +74,8 @@ def test_joint_is_the_3d_aware_error(tiny_baseline, small_dataset, tmp_path):
     references = [json.loads(line) for line in (tmp_path / "j" / "references.jsonl").read_text().splitlines()]
     wrong = sum(p["category"] != r["category"] for p, r in zip(predictions, references))
     assert wrong > 0  # a random model: Δ' = Δ + π for these
+    assert joint["error_kinds"]["overall"]["wrong_category"] == wrong  # every pose is finite here
+    assert pose["error_kinds"]["overall"]["wrong_category"] == 0  # the pose task does not read the class
     assert joint["overall"]["mean_error_deg"] == pytest.approx(pose["overall"]["mean_error_deg"]
                                                                + 180.0 * wrong / len(references))
 

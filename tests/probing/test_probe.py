@@ -24,6 +24,7 @@ from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPi
 
 from modeling import cli
 from modeling.data import build as build_module
+from modeling.evaluation.error_kinds import error_kinds_section
 from modeling.evaluation.metrics import pose_error
 from modeling.evaluation.scoring import score_files
 from modeling.geometry import angle_to_bin, bin_to_angle, flip_pose
@@ -44,7 +45,7 @@ from tests.helpers.network import hub_reachable
 CROP = 64
 TINY = dict(hidden_size=32, num_hidden_layers=8, num_attention_heads=4, intermediate_size=64, image_size=32,
             patch_size=8)
-SCORER_KEYS = ("overall", "meta_classes", "missing_predictions", "warnings")
+SCORER_KEYS = ("overall", "meta_classes", "error_kinds", "missing_predictions", "warnings")
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +249,7 @@ def test_probe_command_writes_consistent_outputs(backbones, dataset_dir, tmp_pat
     assert [r["id"] for r in references] == list(val["object_id"])
     assert metrics["overall"]["count"] == len(val)
     assert "| Acc@π/6 |" in (out / "table.md").read_text()
+    assert error_kinds_section(metrics["error_kinds"]) in (out / "table.md").read_text()
     assert (out / "grid.png").read_bytes()[:4] == b"\x89PNG"
 
 

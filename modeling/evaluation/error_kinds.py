@@ -1,0 +1,117 @@
+"""Where the error goes: each object that misses Acc@π/6, put in one kind, counted per category.
+
+A pose error Δ (:func:`modeling.evaluation.metrics.pose_error`) says how far a pose is, not why. Object pose
+papers split the misses by what went wrong (e.g. the azimuth "flips" of near-symmetric objects seen front or back);
+this module does that for every evaluation (`imagenet3d evaluate` writes ``errors.json`` and a second table in
+``table.md``; ``imagenet3d score --breakdown`` does it for any predictions file). Each object is, in this order:
+
+* ``correct``: Δ < π/6 (Δ' < π/6 in the joint task, so its category is right too);
+* ``no_pose``: the prediction has no finite pose (a missing prediction, or an answer without ``<pose6D>``);
+* ``wrong_category`` (joint task only): the predicted category is not the object's, whatever the pose;
+* ``azimuth_flip``: the azimuth is off by more than 5π/6 (150°): the object was seen from the opposite side;
+* ``azimuth_off``: the azimuth is off by π/6 to 5π/6;
+* ``elevation_or_theta``: the azimuth is within π/6 but Δ is not: the elevation or the in-plane rotation misses.
+
+A rotationally symmetric category (the synthetic release's bottle; oboe and punching bag in the real one, whose
+azimuth ImageNet3D's annotators ignored: ``shared/imagenet3d_spec.md`` §7) cannot beat chance on the azimuth:
+with a uniform azimuth, ``CHANCE_ACC_PI6`` (1/6) of its objects land within π/6, and the rest spread over
+``azimuth_off`` and ``azimuth_flip`` about 4 : 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dataset_card import KNOWN_CATEGORIES
+from modeling.evaluation.metrics import THRESHOLDS
+from modeling.geometry import signed_angle
+
+ERROR_KINDS = ("correct", "no_pose", "wrong_category", "azimuth_flip", "azimuth_off", "elevation_or_theta")
+AZIMUTH_FLIP = 5 * np.pi / 6
+"""An azimuth error beyond this (150°) is a flip: the object seen from the opposite side."""
+CHANCE_ACC_PI6 = 1 / 6
+"""Acc@π/6 of a uniformly random azimuth (with elevation and theta exact): the ceiling of a symmetric category."""
+KIND_TITLES = {"correct": "Acc@π/6", "no_pose": "no pose", "wrong_category": "wrong category",
+           "azimuth_flip": "azimuth flip (>150°)", "azimuth_off": "azimuth 30-150°",
+           "elevation_or_theta": "elevation / theta"}
+
+
+def error_kinds(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray,
+                class_correct: np.ndarray | None = None) -> np.ndarray:
+    """The kind of each object, as an index into :data:`ERROR_KINDS` (shape (N,)).
+
+    ``errors``: Δ per object (radians, shape (N,), *not* Δ'); ``pred`` and ``gt``: (N, 3) poses (azimuth,
+    elevation, theta; radians; NaN for no pose); ``class_correct``: (N,) booleans for the joint task, None for the
+    pose and open_vocab tasks (whose score ignores the class).
+    """
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1)
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 3)
+    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 3)
+    if not len(errors) == len(pred) == len(gt):
+        raise ValueError(f"{len(errors)} errors, {len(pred)} predicted and {len(gt)} reference poses")
+    right_class = np.ones(len(errors), dtype=bool) if class_correct is None else np.asarray(class_correct, bool)
+    finite = np.isfinite(pred).all(axis=1)
+    azimuth = np.abs(signed_angle(np.where(finite, pred[:, 0] - gt[:, 0], 0.0)))
+    kinds = np.full(len(errors), ERROR_KINDS.index("elevation_or_theta"))
+    kinds[azimuth >= THRESHOLDS["acc_pi6"]] = ERROR_KINDS.index("azimuth_off")
+    kinds[azimuth > AZIMUTH_FLIP] = ERROR_KINDS.index("azimuth_flip")
+    kinds[~right_class] = ERROR_KINDS.index("wrong_category")
+    kinds[~finite] = ERROR_KINDS.index("no_pose")
+    kinds[(errors < THRESHOLDS["acc_pi6"]) & right_class & finite] = ERROR_KINDS.index("correct")
+    return kinds
+
+
+def _counts(kinds: np.ndarray) -> dict[str, int]:
+    return {"count": int(kinds.size), **{kind: int(np.sum(kinds == i)) for i, kind in enumerate(ERROR_KINDS)}}
+
+
+def error_breakdown(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray, categories: Sequence[str],
+                    class_correct: np.ndarray | None = None) -> dict:
+    """Counts of each kind (:func:`error_kinds`' arguments, plus each object's reference category).
+
+    Returns ``{"task_reads_category": bool, "overall": counts, "categories": {name: counts}}``, each ``counts``
+    ``{"count": objects, kind: objects of that kind, ...}`` for every kind of :data:`ERROR_KINDS` (``correct``
+    / ``count`` is the category's Acc@π/6, or 3D-aware Acc@π/6 when the task reads the category).
+    """
+    kinds = error_kinds(errors, pred, gt, class_correct)
+    names = np.array(list(categories), dtype=object)
+    if names.size != kinds.size:
+        raise ValueError(f"{kinds.size} objects but {names.size} categories")
+    return {"task_reads_category": class_correct is not None, "overall": _counts(kinds),
+            "categories": {name: _counts(kinds[names == name]) for name in sorted(set(names.tolist()))}}
+
+
+def format_error_breakdown(breakdown: dict) -> str:
+    """A Markdown table: one row per category (a novel one marked so) and one for all, Acc@π/6 (percent) then
+    each kind of miss (objects).
+
+    The ``wrong category`` column is left out when the task does not read the category (pose, open_vocab)."""
+    misses = [k for k in ERROR_KINDS[1:] if breakdown["task_reads_category"] or k != "wrong_category"]
+    lines = ["| category | objects | " + " | ".join(KIND_TITLES[k] for k in ("correct", *misses)) + " |",
+             "|" + "---|" * (len(misses) + 3)]
+    rows = [*((name if name in KNOWN_CATEGORIES else f"{name} (novel)", counts)
+              for name, counts in breakdown["categories"].items()), ("**all**", breakdown["overall"])]
+    for label, counts in rows:
+        accuracy = f"{100 * counts['correct'] / counts['count']:.1f}" if counts["count"] else "–"
+        lines.append(f"| {label} | {counts['count']} | {accuracy} | " + " | ".join(str(counts[k]) for k in misses)
+                     + " |")
+    return "\n".join(lines)
+
+
+def error_kinds_section(breakdown: dict) -> str:
+    """``table.md``'s second section: a heading, :func:`format_error_breakdown`'s table and what its columns mean
+    (with the chance level that bounds a rotationally symmetric category)."""
+    category = ("; *wrong category*: a miss of the 3D-aware score whatever the pose"
+                if breakdown["task_reads_category"] else "")
+    return ("### Where the error goes\n\n" + format_error_breakdown(breakdown) + "\n\n"
+            f"- objects that miss Acc@π/6, by kind (first that applies): *no pose*: no finite pose{category}; "
+            "*azimuth flip*: azimuth off by more than 150° (seen from the opposite side); *azimuth 30-150°*; "
+            "*elevation / theta*: the azimuth within 30°, the elevation or the in-plane rotation not\n"
+            f"- a rotationally symmetric category cannot beat chance on the azimuth: {100 * CHANCE_ACC_PI6:.1f} % "
+            "Acc@π/6 for a uniform azimuth, the rest about 4 : 1 azimuth 30-150° : flip\n")
+
+
+__all__ = ["AZIMUTH_FLIP", "CHANCE_ACC_PI6", "ERROR_KINDS", "KIND_TITLES", "error_breakdown", "error_kinds",
+           "error_kinds_section", "format_error_breakdown"]
