@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, type=Path, metavar="P.jsonl",
                         help="predictions: id, azimuth, elevation, theta (radians) [, category for joint]")
     parser.add_argument("--references", required=True, type=Path, metavar="R.jsonl",
-                        help="ground truth: id, category, azimuth, elevation, theta (radians)")
+                        help="ground truth: id, category, azimuth, elevation, theta (radians) [, object_status for "
+                             "--error-kinds' rows per status]")
     parser.add_argument("--task", choices=SCORING_TASKS, default="pose",
                         help="pose: pose error; open_vocab: also known/novel blocks; joint: 3D-aware error "
                              "(wrong class adds π). Default: pose")

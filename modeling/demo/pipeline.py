@@ -310,8 +310,9 @@ def paired_lines(paired: dict, task: str) -> list[str]:
 
 def error_kinds_lines(results: dict, task: str = "joint") -> list[str]:
     """The report's lines on where `task`'s misses go, both models side by side (objects of each kind,
-    :mod:`modeling.evaluation.error_kinds`), and the synthetic release's rotationally symmetric categories apart:
-    their share of the misses and each model's score without them. Empty for a results.json from before the kinds."""
+    :mod:`modeling.evaluation.error_kinds`), the synthetic release's rotationally symmetric categories apart (their
+    share of the misses and each model's score without them), and each model's score per object status. Empty for
+    a results.json from before the kinds."""
     from modeling.evaluation.error_kinds import CHANCE_ACC_PI6, ERROR_KINDS, KIND_TITLES
     from modeling.synthetic.meshes import SYMMETRIC_CATEGORIES
 
@@ -330,6 +331,13 @@ def error_kinds_lines(results: dict, task: str = "joint") -> list[str]:
                 + " / ".join(str(b["categories"][category]["count"] - b["categories"][category]["correct"])
                              for b in breakdowns.values())
                 + " of these misses; the other categories' score: " + " / ".join(f"{r:.1f}" for r in rest))
+    first = next(iter(breakdowns.values())).get("object_status", {})
+    statuses = [status for status in first if all(status in b.get("object_status", {}) for b in breakdowns.values())]
+    if statuses:
+        lines.append("- by object status (score): " + "; ".join(
+            f"{status.removeprefix('status_')} " + " / ".join(
+                f"{100 * b['object_status'][status]['correct'] / b['object_status'][status]['count']:.1f}"
+                for b in breakdowns.values()) + f" ({first[status]['count']:,} objects)" for status in statuses))
     return lines
 
 

@@ -31,6 +31,9 @@ from modeling.geometry import signed_angle
 ERROR_KINDS = ("correct", "no_pose", "wrong_category", "azimuth_flip", "azimuth_off", "elevation_or_theta")
 AZIMUTH_FLIP = 5 * np.pi / 6
 """An azimuth error beyond this (150°) is a flip: the object seen from the opposite side."""
+OBJECT_STATUSES = ("status_good", "status_partially", "status_barely", "status_bad")
+"""ImageNet3D's ``object_status`` values, most visible first (``shared/imagenet3d_spec.md`` §2.2; the official
+filter drops ``status_bad``)."""
 CHANCE_ACC_PI6 = 1 / 6
 """Acc@π/6 of a uniformly random azimuth (with elevation and theta exact): the ceiling of a symmetric category."""
 KIND_TITLES = {"correct": "Acc@π/6", "no_pose": "no pose", "wrong_category": "wrong category",
@@ -68,31 +71,40 @@ def _counts(kinds: np.ndarray) -> dict[str, int]:
 
 
 def error_breakdown(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray, categories: Sequence[str],
-                    class_correct: np.ndarray | None = None) -> dict:
-    """Counts of each kind (:func:`error_kinds`' arguments, plus each object's reference category).
+                    class_correct: np.ndarray | None = None, statuses: Sequence[str | None] | None = None) -> dict:
+    """Counts of each kind (:func:`error_kinds`' arguments, plus each object's reference category and, when the
+    references carry it, its ``object_status``: how visible the annotators found it).
 
     Returns ``{"task_reads_category": bool, "overall": counts, "categories": {name: counts}}``, each ``counts``
     ``{"count": objects, kind: objects of that kind, ...}`` for every kind of :data:`ERROR_KINDS` (``correct``
-    / ``count`` is the category's Acc@π/6, or 3D-aware Acc@π/6 when the task reads the category).
+    / ``count`` is the category's Acc@π/6, or 3D-aware Acc@π/6 when the task reads the category); with
+    ``statuses``, also ``"object_status": {status: counts}`` in :data:`OBJECT_STATUSES` order (None: "unknown").
     """
     kinds = error_kinds(errors, pred, gt, class_correct)
-    names = np.array(list(categories), dtype=object)
-    if names.size != kinds.size:
-        raise ValueError(f"{kinds.size} objects but {names.size} categories")
-    return {"task_reads_category": class_correct is not None, "overall": _counts(kinds),
-            "categories": {name: _counts(kinds[names == name]) for name in sorted(set(names.tolist()))}}
+    result = {"task_reads_category": class_correct is not None, "overall": _counts(kinds)}
+    for key, labels in (("categories", categories), ("object_status", statuses)):
+        if labels is None:
+            continue
+        names = np.array(["unknown" if label is None else label for label in labels], dtype=object)
+        if names.size != kinds.size:
+            raise ValueError(f"{kinds.size} objects but {names.size} {key}")
+        order = sorted(set(names.tolist()), key=lambda n: (OBJECT_STATUSES.index(n) if n in OBJECT_STATUSES
+                                                           else len(OBJECT_STATUSES), n))
+        result[key] = {name: _counts(kinds[names == name]) for name in order}
+    return result
 
 
 def format_error_breakdown(breakdown: dict) -> str:
-    """A Markdown table: one row per category (a novel one marked so) and one for all, Acc@π/6 (percent) then
-    each kind of miss (objects).
+    """A Markdown table: one row per category (a novel one marked so), one for all and, when the breakdown has
+    them, one per ``object_status``; Acc@π/6 (percent) then each kind of miss (objects).
 
     The ``wrong category`` column is left out when the task does not read the category (pose, open_vocab)."""
     misses = [k for k in ERROR_KINDS[1:] if breakdown["task_reads_category"] or k != "wrong_category"]
     lines = ["| category | objects | " + " | ".join(KIND_TITLES[k] for k in ("correct", *misses)) + " |",
              "|" + "---|" * (len(misses) + 3)]
     rows = [*((name if name in KNOWN_CATEGORIES else f"{name} (novel)", counts)
-              for name, counts in breakdown["categories"].items()), ("**all**", breakdown["overall"])]
+              for name, counts in breakdown["categories"].items()), ("**all**", breakdown["overall"]),
+            *((f"object_status {status}", counts) for status, counts in breakdown.get("object_status", {}).items())]
     for label, counts in rows:
         accuracy = f"{100 * counts['correct'] / counts['count']:.1f}" if counts["count"] else "–"
         lines.append(f"| {label} | {counts['count']} | {accuracy} | " + " | ".join(str(counts[k]) for k in misses)
@@ -113,5 +125,5 @@ def error_kinds_section(breakdown: dict) -> str:
             "Acc@π/6 for a uniform azimuth, the rest about 4 : 1 azimuth 30-150° : flip\n")
 
 
-__all__ = ["AZIMUTH_FLIP", "CHANCE_ACC_PI6", "ERROR_KINDS", "KIND_TITLES", "error_breakdown", "error_kinds",
-           "error_kinds_section", "format_error_breakdown"]
+__all__ = ["AZIMUTH_FLIP", "CHANCE_ACC_PI6", "ERROR_KINDS", "KIND_TITLES", "OBJECT_STATUSES", "error_breakdown",
+           "error_kinds", "error_kinds_section", "format_error_breakdown"]

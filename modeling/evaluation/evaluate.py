@@ -10,13 +10,14 @@ The model folder's ``config.json`` says what it is: ``llava_pose`` (LLaVA-pose; 
   ``known`` and ``novel`` blocks, each per meta-class, every error keeping its own category).
 
 Files written to OUT: ``predictions.jsonl`` (the scorer's format, angles in radians, plus confidences),
-``references.jsonl``, ``metrics.json`` (exactly ``scoring.score_records``'s JSON, so that
-``imagenet3d score --predictions OUT/predictions.jsonl --references OUT/references.jsonl --task T`` recomputes
-it), ``table.md`` (the paper's layout, then where the error goes: each category's misses by kind,
-:mod:`modeling.evaluation.error_kinds`), ``run.json`` (model, data, counts of unparsable answers, timing) and the
-plots of ``modeling/evaluation/plots.py`` (``examples.png``: the best, median and worst objects with both poses
-drawn). A LLaVA-pose answer without a ``<pose6D>`` gets NaN angles (error π)
-and one without a readable category gets ``category: null`` (a wrong class in the joint task); both are counted.
+``references.jsonl`` (with each object's ``object_status``, which the error breakdown reads), ``metrics.json``
+(exactly ``scoring.score_records``'s JSON, so that ``imagenet3d score --predictions OUT/predictions.jsonl
+--references OUT/references.jsonl --task T`` recomputes it), ``table.md`` (the paper's layout, then where the error
+goes: each category's and object status's misses by kind, :mod:`modeling.evaluation.error_kinds`), ``run.json``
+(model, data, counts of unparsable answers, timing) and the plots of ``modeling/evaluation/plots.py``
+(``examples.png``: the best, median and worst objects with both poses drawn). A LLaVA-pose answer without a
+``<pose6D>`` gets NaN angles (error π) and one without a readable category gets ``category: null`` (a wrong class
+in the joint task); both are counted.
 
 Several processes (``accelerate launch --num_processes N -m modeling.cli evaluate ...``): the batches are split
 into N contiguous runs, one per process (each on its own device), the predictions are gathered in order, and the
@@ -102,7 +103,7 @@ def evaluation_rows(data_dir: str | Path, task: str, split: str | None = None, m
             raise ImageNet3DError(f"--max-objects must be positive, got {max_objects}")
         if max_objects < len(rows):
             rows = rows.select(np.linspace(0, len(rows) - 1, max_objects).round().astype(int).tolist())
-    return rows.select_columns(["object_id", "image", "category", "bbox", *ANGLE_NAMES])
+    return rows.select_columns(["object_id", "image", "category", "bbox", *ANGLE_NAMES, "object_status"])
 
 
 class LlavaPosePredictor:
@@ -241,7 +242,8 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, task: str = "joint", o
             for i, output in enumerate(outputs):
                 predictions.append({"id": batch["object_id"][i], **output})
                 references.append({"id": batch["object_id"][i], "category": names[batch["category"][i]],
-                                   **{name: batch[name][i] for name in ANGLE_NAMES}})
+                                   **{name: batch[name][i] for name in ANGLE_NAMES},
+                                   "object_status": batch["object_status"][i]})
             bar.update(len(outputs) * state.num_processes)  # the others are as far, near enough
     if state.num_processes > 1:
         from accelerate.utils import gather_object

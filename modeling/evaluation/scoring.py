@@ -66,7 +66,8 @@ def score_records(predictions: list[dict], references: list[dict], task: str = "
     """The scorer's JSON for in-memory records (as :func:`read_jsonl` returns or as a model writes).
 
     Beside the official metric's blocks, ``result["error_kinds"]`` says where the error goes: each category's
-    objects by kind of miss (:func:`modeling.evaluation.error_kinds.error_breakdown`).
+    objects by kind of miss (:func:`modeling.evaluation.error_kinds.error_breakdown`), and each ``object_status``'s
+    when the references carry one (optional key; ``imagenet3d evaluate`` writes it).
 
     Categories may be names or ClassLabel ids (see the module docstring); ``result["warnings"]`` lists what
     looked wrong (ids mapped, categories outside the vocabulary, angles that look like degrees), each naming
@@ -107,7 +108,9 @@ def scored_errors(predictions: list[dict], references: list[dict], task: str = "
     errors = pose_error(pred, gt)
     read_class = class_correct if task == "joint" else None
     result = score_errors(errors, ref_categories, task, read_class)
-    result["error_kinds"] = error_breakdown(errors, pred, gt, ref_categories, read_class)
+    statuses = ([r.get("object_status") for r in references]
+                if any(isinstance(r.get("object_status"), str) for r in references) else None)
+    result["error_kinds"] = error_breakdown(errors, pred, gt, ref_categories, read_class, statuses)
     result["missing_predictions"] = len(missing)
     if missing:
         result["missing_ids"] = missing[:20]

@@ -126,8 +126,30 @@ def test_the_demo_report_sets_the_symmetric_category_apart():
     results = {"llava_pose": {"joint": {"error_kinds": breakdown(8, 2)}},
                "baseline": {"joint": {"error_kinds": breakdown(9, 5)}}}
     lines = error_kinds_lines(results)
+    assert len(lines) == 2  # no object status in these breakdowns
+    for key, good, barely in (("llava_pose", 22, 2), ("baseline", 19, 0)):
+        results[key]["joint"]["error_kinds"]["object_status"] = {"status_good": {"count": 25, "correct": good},
+                                                                 "status_barely": {"count": 5, "correct": barely}}
+    assert error_kinds_lines(results)[2] == ("- by object status (score): good 88.0 / 76.0 (25 objects); "
+                                             "barely 40.0 / 0.0 (5 objects)")
     assert lines[0] == ("Where the joint task's misses go (LLaVA-pose / baseline, objects): azimuth flip (>150°) "
                         "2 / 5; azimuth 30-150° 8 / 9")
     assert lines[1] == ("- bottle (rotationally symmetric: 16.7 % Acc@π/6 by chance): 8 / 9 of these misses; "
                         "the other categories' score: 90.0 / 75.0")
     assert error_kinds_lines({"llava_pose": {"joint": {}}, "baseline": {"joint": {}}}) == []  # an older results.json
+
+
+def test_the_references_object_status_splits_the_counts():
+    references = [{"id": i, "category": "car", "azimuth": 1.0, "elevation": 0.2, "theta": 0.0,
+                   "object_status": status} for i, status in enumerate(
+                       ["status_barely", "status_good", "status_good", "status_partially"])]
+    predictions = [{**r, "azimuth": r["azimuth"] + (np.pi if r["object_status"] != "status_good" else 0.0)}
+                   for r in references]
+    statuses = score_records(predictions, references, "joint")["error_kinds"]["object_status"]
+    assert list(statuses) == ["status_good", "status_partially", "status_barely"]  # most visible first
+    assert statuses["status_good"]["correct"] == 2 and statuses["status_barely"]["azimuth_flip"] == 1
+    # Without the key (the scorer's own format) there is no status block; a missing value is "unknown".
+    assert "object_status" not in score_records(predictions, [{k: v for k, v in r.items() if k != "object_status"}
+                                                              for r in references], "joint")["error_kinds"]
+    references[0]["object_status"] = None
+    assert list(score_records(predictions, references, "pose")["error_kinds"]["object_status"])[-1] == "unknown"

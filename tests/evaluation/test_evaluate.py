@@ -43,6 +43,8 @@ def _check_files(out, task, metrics):
     table = format_metrics_table(metrics, title=f"{task} (n={metrics['overall']['count']})")
     assert table in (out / "table.md").read_text()
     assert error_kinds_section(metrics["error_kinds"]) in (out / "table.md").read_text()
+    statuses = metrics["error_kinds"]["object_status"]  # evaluate's references carry each object's status
+    assert sum(c["count"] for c in statuses.values()) == metrics["overall"]["count"] and "unknown" not in statuses
     assert (out / "meta_classes.png").read_bytes()[:4] == b"\x89PNG"
 
 
