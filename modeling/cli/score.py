@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "reported object by object, with a 95 %% paired bootstrap interval and McNemar's exact "
                              "test; open_vocab: for known, novel and both pooled")
     parser.add_argument("--error-kinds", action="store_true",
-                        help="after the table, where the error goes: each category's objects that miss Acc@π/6, by "
-                             "kind (wrong category, azimuth flip, azimuth 30-150°, elevation / theta); --json "
-                             "always holds them under 'error_kinds'")
+                        help="after the table (each table with --compare), where the error goes: each category's "
+                             "objects that miss Acc@π/6, by kind (wrong category, azimuth flip, azimuth 30-150°, "
+                             "elevation / theta); --json always holds them under 'error_kinds'")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -72,5 +72,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         title = f"{key.upper()} = {path} — {args.task} (n={result[key]['overall']['count']})"
         print(format_metrics_table(result[key], title=title))
         print()
+        if args.error_kinds:
+            print(error_kinds_section(result[key]["error_kinds"], f"Where the error goes: {key.upper()}"))
     print("\n".join(format_paired_blocks(result["paired"], args.task)))
     return 0

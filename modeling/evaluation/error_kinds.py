@@ -112,12 +112,12 @@ def format_error_breakdown(breakdown: dict) -> str:
     return "\n".join(lines)
 
 
-def error_kinds_section(breakdown: dict) -> str:
-    """``table.md``'s second section: a heading, :func:`format_error_breakdown`'s table and what its columns mean
-    (with the chance level that bounds a rotationally symmetric category)."""
+def error_kinds_section(breakdown: dict, heading: str = "Where the error goes") -> str:
+    """``table.md``'s second section: a level-3 ``heading``, :func:`format_error_breakdown`'s table and what its
+    columns mean (with the chance level that bounds a rotationally symmetric category)."""
     category = ("; *wrong category*: a miss of the 3D-aware score whatever the pose"
                 if breakdown["task_reads_category"] else "")
-    return ("### Where the error goes\n\n" + format_error_breakdown(breakdown) + "\n\n"
+    return (f"### {heading}\n\n" + format_error_breakdown(breakdown) + "\n\n"
             f"- objects that miss Acc@π/6, by kind (first that applies): *no pose*: no finite pose{category}; "
             "*azimuth flip*: azimuth off by more than 150° (seen from the opposite side); *azimuth 30-150°*; "
             "*elevation / theta*: the azimuth within 30°, the elevation or the in-plane rotation not\n"

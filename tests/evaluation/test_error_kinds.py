@@ -109,6 +109,12 @@ def test_score_prints_where_the_error_goes(tmp_path, capsys):
     breakdown = json.loads(capsys.readouterr().out)["error_kinds"]
     assert breakdown["categories"]["chair"] == {"count": 1, **dict.fromkeys(ERROR_KINDS, 0), "wrong_category": 1}
     assert error_kinds_section(breakdown).startswith("### Where the error goes")
+    (tmp_path / "p2.jsonl").write_text("".join(json.dumps({**r, "azimuth": r["azimuth"] + 1.0}) + "\n"
+                                               for r in predictions))
+    assert cli.main([*args, "--compare", str(tmp_path / "p2.jsonl"), "--error-kinds"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("### Where the error goes: A") < out.index("### Where the error goes: B") < out.index("A − B")
+    assert "| **all** | 3 | 0.0 | 0 | 1 | 0 | 2 | 0 |" in out.split("### Where the error goes: B")[1]
 
 
 def test_the_demo_report_sets_the_symmetric_category_apart():
