@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "test; open_vocab: for known, novel and both pooled")
     parser.add_argument("--error-kinds", action="store_true",
                         help="after the table (each table with --compare), where the error goes: each category's "
-                             "objects that miss Acc@π/6, by kind (wrong category, azimuth flip, azimuth 30-150°, "
-                             "elevation / theta); --json always holds them under 'error_kinds'")
+                             "objects that miss Acc@π/6, by kind (no pose, wrong category, azimuth flip, azimuth "
+                             "30-150°, elevation / theta), and per object_status when the references have one; "
+                             "--json always holds them under 'error_kinds'")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 

@@ -2,15 +2,19 @@
 
 A pose error Δ (:func:`modeling.evaluation.metrics.pose_error`) says how far a pose is, not why. Object pose
 papers split the misses by what went wrong (e.g. the azimuth "flips" of near-symmetric objects seen front or back);
-this module does that for every evaluation (`imagenet3d evaluate` writes ``errors.json`` and a second table in
-``table.md``; ``imagenet3d score --breakdown`` does it for any predictions file). Each object is, in this order:
+this module does that for every scorer result (``error_kinds``: ``imagenet3d evaluate`` and ``probe`` write it
+under the paper's table in ``table.md``, ``imagenet3d score --error-kinds`` prints it for any predictions file).
+Each object is, in this order:
 
 * ``correct``: Δ < π/6 (Δ' < π/6 in the joint task, so its category is right too);
-* ``no_pose``: the prediction has no finite pose (a missing prediction, or an answer without ``<pose6D>``);
+* ``no_pose``: the prediction (a missing one, an answer without ``<pose6D>``) or the reference has no finite pose;
 * ``wrong_category`` (joint task only): the predicted category is not the object's, whatever the pose;
-* ``azimuth_flip``: the azimuth is off by more than 5π/6 (150°): the object was seen from the opposite side;
-* ``azimuth_off``: the azimuth is off by π/6 to 5π/6;
+* ``azimuth_flip``: the azimuth is off by more than 5π/6 (150°), the short way round: seen from the opposite side;
+* ``azimuth_off``: the azimuth is off by π/6 to 5π/6 (30-150°);
 * ``elevation_or_theta``: the azimuth is within π/6 but Δ is not: the elevation or the in-plane rotation misses.
+
+The kinds read the azimuth alone, which says which side the camera looks from except near the poles: at an
+elevation near ±90° two azimuths far apart can be one rotation (Δ small), so there a "flip" need not be one.
 
 A rotationally symmetric category (the synthetic release's bottle; oboe and punching bag in the real one, whose
 azimuth ImageNet3D's annotators ignored: ``shared/imagenet3d_spec.md`` §7) cannot beat chance on the azimuth:
@@ -37,8 +41,9 @@ filter drops ``status_bad``)."""
 CHANCE_ACC_PI6 = 1 / 6
 """Acc@π/6 of a uniformly random azimuth (with elevation and theta exact): the ceiling of a symmetric category."""
 KIND_TITLES = {"correct": "Acc@π/6", "no_pose": "no pose", "wrong_category": "wrong category",
-           "azimuth_flip": "azimuth flip (>150°)", "azimuth_off": "azimuth 30-150°",
-           "elevation_or_theta": "elevation / theta"}
+               "azimuth_flip": "azimuth flip (>150°)", "azimuth_off": "azimuth 30-150°",
+               "elevation_or_theta": "elevation / theta"}
+"""The table's column titles."""
 
 
 def error_kinds(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray,
@@ -46,8 +51,8 @@ def error_kinds(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray,
     """The kind of each object, as an index into :data:`ERROR_KINDS` (shape (N,)).
 
     ``errors``: Δ per object (radians, shape (N,), *not* Δ'); ``pred`` and ``gt``: (N, 3) poses (azimuth,
-    elevation, theta; radians; NaN for no pose); ``class_correct``: (N,) booleans for the joint task, None for the
-    pose and open_vocab tasks (whose score ignores the class).
+    elevation, theta; radians; NaN for no pose, on either side); ``class_correct``: (N,) booleans for the joint
+    task, None for the pose and open_vocab tasks (whose score ignores the class).
     """
     errors = np.asarray(errors, dtype=np.float64).reshape(-1)
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 3)
@@ -55,7 +60,7 @@ def error_kinds(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray,
     if not len(errors) == len(pred) == len(gt):
         raise ValueError(f"{len(errors)} errors, {len(pred)} predicted and {len(gt)} reference poses")
     right_class = np.ones(len(errors), dtype=bool) if class_correct is None else np.asarray(class_correct, bool)
-    finite = np.isfinite(pred).all(axis=1)
+    finite = np.isfinite(pred).all(axis=1) & np.isfinite(gt).all(axis=1)  # the metric's Δ = π either way
     azimuth = np.abs(signed_angle(np.where(finite, pred[:, 0] - gt[:, 0], 0.0)))
     kinds = np.full(len(errors), ERROR_KINDS.index("elevation_or_theta"))
     kinds[azimuth >= THRESHOLDS["acc_pi6"]] = ERROR_KINDS.index("azimuth_off")
@@ -78,33 +83,46 @@ def error_breakdown(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray, catego
     Returns ``{"task_reads_category": bool, "overall": counts, "categories": {name: counts}}``, each ``counts``
     ``{"count": objects, kind: objects of that kind, ...}`` for every kind of :data:`ERROR_KINDS` (``correct``
     / ``count`` is the category's Acc@π/6, or 3D-aware Acc@π/6 when the task reads the category); with
-    ``statuses``, also ``"object_status": {status: counts}`` in :data:`OBJECT_STATUSES` order (None: "unknown").
+    ``statuses``, also ``"object_status": {status: counts}``, in :data:`OBJECT_STATUSES` order then any other value
+    (None: "unknown").
     """
     kinds = error_kinds(errors, pred, gt, class_correct)
     result = {"task_reads_category": class_correct is not None, "overall": _counts(kinds)}
     for key, labels in (("categories", categories), ("object_status", statuses)):
         if labels is None:
             continue
-        names = np.array(["unknown" if label is None else label for label in labels], dtype=object)
+        names = np.array(["unknown" if label is None else str(label) for label in labels], dtype=object)
         if names.size != kinds.size:
             raise ValueError(f"{kinds.size} objects but {names.size} {key}")
-        order = sorted(set(names.tolist()), key=lambda n: (OBJECT_STATUSES.index(n) if n in OBJECT_STATUSES
-                                                           else len(OBJECT_STATUSES), n))
+        order = sorted(set(names.tolist()))
+        if key == "object_status":  # most visible first, then anything else
+            order.sort(key=lambda n: OBJECT_STATUSES.index(n) if n in OBJECT_STATUSES else len(OBJECT_STATUSES))
         result[key] = {name: _counts(kinds[names == name]) for name in order}
     return result
 
 
 def format_error_breakdown(breakdown: dict) -> str:
-    """A Markdown table: one row per category (a novel one marked so), one for all and, when the breakdown has
-    them, one per ``object_status``; Acc@π/6 (percent) then each kind of miss (objects).
-
-    The ``wrong category`` column is left out when the task does not read the category (pose, open_vocab)."""
+    """Markdown: a table with one row per category (a novel one marked so), subtotals of the known and the novel
+    categories when both are there, and one for all; then, when the breakdown has them, a table with one row per
+    ``object_status``. Acc@π/6 (percent) then each kind of miss (objects); the ``wrong category`` column only when
+    the task reads the category (joint)."""
     misses = [k for k in ERROR_KINDS[1:] if breakdown["task_reads_category"] or k != "wrong_category"]
-    lines = ["| category | objects | " + " | ".join(KIND_TITLES[k] for k in ("correct", *misses)) + " |",
+    categories = breakdown["categories"]
+    groups = {"known": [c for n, c in categories.items() if n in KNOWN_CATEGORIES],
+              "novel": [c for n, c in categories.items() if n not in KNOWN_CATEGORIES]}
+    rows = [(name if name in KNOWN_CATEGORIES else f"{name} (novel)", counts) for name, counts in categories.items()]
+    if all(groups.values()):
+        rows += [(f"**{group}**", {k: sum(c[k] for c in members) for k in ("count", *ERROR_KINDS)})
+                 for group, members in groups.items()]
+    tables = [_table("category", [*rows, ("**all**", breakdown["overall"])], misses)]
+    if breakdown.get("object_status"):
+        tables.append(_table("object_status", list(breakdown["object_status"].items()), misses))
+    return "\n\n".join(tables)
+
+
+def _table(first_column: str, rows: list[tuple[str, dict]], misses: list[str]) -> str:
+    lines = [f"| {first_column} | objects | " + " | ".join(KIND_TITLES[k] for k in ("correct", *misses)) + " |",
              "|" + "---|" * (len(misses) + 3)]
-    rows = [*((name if name in KNOWN_CATEGORIES else f"{name} (novel)", counts)
-              for name, counts in breakdown["categories"].items()), ("**all**", breakdown["overall"]),
-            *((f"object_status {status}", counts) for status, counts in breakdown.get("object_status", {}).items())]
     for label, counts in rows:
         accuracy = f"{100 * counts['correct'] / counts['count']:.1f}" if counts["count"] else "–"
         lines.append(f"| {label} | {counts['count']} | {accuracy} | " + " | ".join(str(counts[k]) for k in misses)
@@ -115,14 +133,15 @@ def format_error_breakdown(breakdown: dict) -> str:
 def error_kinds_section(breakdown: dict, heading: str = "Where the error goes") -> str:
     """``table.md``'s second section: a level-3 ``heading``, :func:`format_error_breakdown`'s table and what its
     columns mean (with the chance level that bounds a rotationally symmetric category)."""
-    category = ("; *wrong category*: a miss of the 3D-aware score whatever the pose"
+    category = ("; *wrong category*: the class is wrong, whatever the pose (a miss of the 3D-aware score)"
                 if breakdown["task_reads_category"] else "")
     return (f"### {heading}\n\n" + format_error_breakdown(breakdown) + "\n\n"
-            f"- objects that miss Acc@π/6, by kind (first that applies): *no pose*: no finite pose{category}; "
-            "*azimuth flip*: azimuth off by more than 150° (seen from the opposite side); *azimuth 30-150°*; "
-            "*elevation / theta*: the azimuth within 30°, the elevation or the in-plane rotation not\n"
+            "- the objects that miss Acc@π/6, each under the first kind that applies: *no pose*: no finite "
+            f"predicted or reference pose{category}; *azimuth flip*: the azimuth off by more than 150° (seen from "
+            "the opposite side); *azimuth 30-150°*: off by 30° to 150°; *elevation / theta*: the azimuth within 30° "
+            "but the elevation or the in-plane rotation off\n"
             f"- a rotationally symmetric category cannot beat chance on the azimuth: {100 * CHANCE_ACC_PI6:.1f} % "
-            "Acc@π/6 for a uniform azimuth, the rest about 4 : 1 azimuth 30-150° : flip\n")
+            "Acc@π/6 for a uniform azimuth, its misses about 4 : 1 azimuth 30-150° : flip\n")
 
 
 __all__ = ["AZIMUTH_FLIP", "CHANCE_ACC_PI6", "ERROR_KINDS", "KIND_TITLES", "OBJECT_STATUSES", "error_breakdown",

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dataset_card import META_CLASS_ABBREVIATIONS, META_CLASSES
-from modeling.evaluation.error_kinds import error_breakdown
+from modeling.evaluation.error_kinds import OBJECT_STATUSES, error_breakdown
 from modeling.evaluation.inputs import category_names, degree_warnings
 from modeling.evaluation.metrics import SCORING_TASKS, aware_error, pose_error, score_errors
 from modeling.geometry import ANGLE_NAMES
@@ -108,14 +108,34 @@ def scored_errors(predictions: list[dict], references: list[dict], task: str = "
     errors = pose_error(pred, gt)
     read_class = class_correct if task == "joint" else None
     result = score_errors(errors, ref_categories, task, read_class)
-    statuses = ([r.get("object_status") for r in references]
-                if any(isinstance(r.get("object_status"), str) for r in references) else None)
+    statuses, more = object_statuses(references, references_path)
+    warnings += more
     result["error_kinds"] = error_breakdown(errors, pred, gt, ref_categories, read_class, statuses)
     result["missing_predictions"] = len(missing)
     if missing:
         result["missing_ids"] = missing[:20]
     result["warnings"] = warnings
     return result, aware_error(errors, class_correct) if task == "joint" else errors, ref_categories
+
+
+def object_statuses(references: list[dict], references_path: str | Path = "references"
+                    ) -> tuple[list[str | None] | None, list[str]]:
+    """The references' optional ``object_status`` (None where a line has none; None for all when none has one) and
+    a warning naming the file for values that are not ImageNet3D's. A value that is neither a string nor null is an
+    error naming the file and the line."""
+    if not any("object_status" in r for r in references):
+        return None, []
+    statuses = []
+    for r in references:
+        status = r.get("object_status")
+        if status is not None and not isinstance(status, str):
+            raise located(references_path, f"field 'object_status' must be a string or null, got {status!r}",
+                          r.get("_line"))
+        statuses.append(status)
+    unexpected = [status for status in statuses if status is not None and status not in OBJECT_STATUSES]
+    warnings = [f"{references_path}: {len(unexpected)} object_status value(s) are not ImageNet3D's "
+                f"({', '.join(OBJECT_STATUSES)}), e.g. {unexpected[0]!r}: each gets its own row"] if unexpected else []
+    return statuses, warnings
 
 
 def score_files(predictions_path: str | Path, references_path: str | Path, task: str = "pose") -> dict:

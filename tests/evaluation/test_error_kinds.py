@@ -42,6 +42,9 @@ def test_each_kind_on_a_pose_built_to_have_it():
     # An azimuth error across 0 / 2π is its short way round: 350° off is 10° off.
     wrapped = np.array([[GT[0] + np.radians(350), GT[1], GT[2]]])
     assert ERROR_KINDS[error_kinds(pose_error(wrapped, GT), wrapped, GT[None])[0]] == "correct"
+    # A reference without a finite pose scores Δ = π as a prediction without one does: no pose, not "elevation".
+    broken = np.array([[np.nan, 0.3, 0.1]])
+    assert ERROR_KINDS[error_kinds(pose_error(GT[None], broken), GT[None], broken)[0]] == "no_pose"
 
 
 @pytest.mark.parametrize("task", ["pose", "joint", "open_vocab"])
@@ -159,3 +162,33 @@ def test_the_references_object_status_splits_the_counts():
                                                               for r in references], "joint")["error_kinds"]
     references[0]["object_status"] = None
     assert list(score_records(predictions, references, "pose")["error_kinds"]["object_status"])[-1] == "unknown"
+
+
+def test_bad_object_status_values_are_named_not_tracebacks(tmp_path):
+    from modeling.evaluation.scoring import score_files
+    from modeling.utils.errors import ImageNet3DError
+
+    pose = {"category": "car", "azimuth": 1.0, "elevation": 0.2, "theta": 0.0}
+    lines = [{"id": 0, **pose, "object_status": "status_good"}, {"id": 1, **pose},
+             {"id": 2, **pose, "object_status": 3}]
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    with pytest.raises(ImageNet3DError, match=r"r\.jsonl:3: field 'object_status' must be a string or null, got 3"):
+        score_files(tmp_path / "p.jsonl", tmp_path / "r.jsonl", "pose")
+    lines[2]["object_status"] = "Good"
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    result = score_files(tmp_path / "p.jsonl", tmp_path / "r.jsonl", "pose")
+    assert list(result["error_kinds"]["object_status"]) == ["status_good", "Good", "unknown"]
+    assert any("1 object_status value(s) are not ImageNet3D's" in w and "'Good'" in w for w in result["warnings"])
+
+
+def test_open_vocab_breakdown_has_known_and_novel_subtotals_and_a_status_table():
+    references = [{"id": i, "category": c, "azimuth": 1.0, "elevation": 0.2, "theta": 0.0, "object_status": st}
+                  for i, (c, st) in enumerate([("car", "status_good"), ("car", "status_barely"),
+                                               ("chair", "status_good")])]
+    predictions = [{**references[0]}, {**references[1], "azimuth": 1.0 + np.pi}, {**references[2], "azimuth": 2.0}]
+    table = error_kinds_section(score_records(predictions, references, "open_vocab")["error_kinds"])
+    assert "| **known** | 2 | 50.0 | 0 | 1 | 0 | 0 |" in table and "| **novel** | 1 | 0.0 | 0 | 0 | 1 | 0 |" in table
+    assert "| object_status | objects |" in table and "| status_barely | 1 | 0.0 | 0 | 1 | 0 | 0 |" in table
+    only_known = error_kinds_section(score_records(predictions[:2], references[:2], "pose")["error_kinds"])
+    assert "**known**" not in only_known  # a subtotal equal to "all" says nothing
