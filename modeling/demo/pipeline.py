@@ -320,7 +320,7 @@ def error_kinds_lines(results: dict, task: str = "joint") -> list[str]:
     :mod:`modeling.evaluation.error_kinds`), the synthetic release's rotationally symmetric categories apart (their
     share of the misses and each model's score without them), and each model's score per object status. Empty for
     a results.json from before the kinds."""
-    from modeling.evaluation.error_kinds import CHANCE_ACC_PI6, ERROR_KINDS, KIND_TITLES
+    from modeling.evaluation.error_kinds import CHANCE_ACC_PI6, ERROR_KINDS, KIND_TITLES, acc_percent, sum_counts
     from modeling.synthetic.meshes import SYMMETRIC_CATEGORIES
 
     breakdowns = {label: results[key][task].get("error_kinds") for key, label in MODELS.items()}
@@ -332,7 +332,8 @@ def error_kinds_lines(results: dict, task: str = "joint") -> list[str]:
         f"{KIND_TITLES[kind]} " + " / ".join(str(b["overall"][kind]) for b in breakdowns.values()) for kind in kinds)]
     for category in SYMMETRIC_CATEGORIES:
         if all(category in b["categories"] for b in breakdowns.values()):
-            rest = [_without(b, category) for b in breakdowns.values()]
+            rest = [acc_percent(sum_counts([c for name, c in b["categories"].items() if name != category]))
+                    for b in breakdowns.values()]
             lines.append(
                 f"- {category} (rotationally symmetric: {100 * CHANCE_ACC_PI6:.1f} % Acc@π/6 by chance): "
                 + " / ".join(str(b["categories"][category]["count"] - b["categories"][category]["correct"])
@@ -343,16 +344,9 @@ def error_kinds_lines(results: dict, task: str = "joint") -> list[str]:
     if statuses:
         lines.append("- by object status (score): " + "; ".join(
             f"{status.removeprefix('status_')} " + " / ".join(
-                f"{100 * b['object_status'][status]['correct'] / b['object_status'][status]['count']:.1f}"
-                for b in breakdowns.values()) + f" ({first[status]['count']:,} objects)" for status in statuses))
+                f"{acc_percent(b['object_status'][status]):.1f}" for b in breakdowns.values())
+            + f" ({first[status]['count']:,} objects)" for status in statuses))
     return lines
-
-
-def _without(breakdown: dict, category: str) -> float:
-    """The score (Acc@π/6, 3D-aware when the task reads the category; percent) of a breakdown's objects outside
-    ``category``."""
-    counts = [c for name, c in breakdown["categories"].items() if name != category]
-    return 100 * sum(c["correct"] for c in counts) / max(sum(c["count"] for c in counts), 1)
 
 
 def describe_summary(describe: dict | None) -> str:

@@ -71,8 +71,19 @@ def error_kinds(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray,
     return kinds
 
 
-def _counts(kinds: np.ndarray) -> dict[str, int]:
-    return {"count": int(kinds.size), **{kind: int(np.sum(kinds == i)) for i, kind in enumerate(ERROR_KINDS)}}
+def _counts(per_kind: np.ndarray) -> dict[str, int]:
+    """``{"count", kind: objects, ...}`` of a row of objects per kind (shape (len(ERROR_KINDS),))."""
+    return {"count": int(per_kind.sum()), **{kind: int(n) for kind, n in zip(ERROR_KINDS, per_kind)}}
+
+
+def sum_counts(blocks: Sequence[dict[str, int]]) -> dict[str, int]:
+    """The counts of several blocks of objects together (e.g. the known categories' subtotal)."""
+    return {key: sum(block[key] for block in blocks) for key in ("count", *ERROR_KINDS)}
+
+
+def acc_percent(counts: dict[str, int]) -> float | None:
+    """The block's Acc@π/6 in percent (3D-aware when the task reads the category); None for no object."""
+    return 100 * counts["correct"] / counts["count"] if counts["count"] else None
 
 
 def error_breakdown(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray, categories: Sequence[str],
@@ -87,17 +98,23 @@ def error_breakdown(errors: np.ndarray, pred: np.ndarray, gt: np.ndarray, catego
     (None: "unknown").
     """
     kinds = error_kinds(errors, pred, gt, class_correct)
-    result = {"task_reads_category": class_correct is not None, "overall": _counts(kinds)}
+    width = len(ERROR_KINDS)
+    result = {"task_reads_category": class_correct is not None,
+              "overall": _counts(np.bincount(kinds, minlength=width))}
     for key, labels in (("categories", categories), ("object_status", statuses)):
         if labels is None:
             continue
-        names = np.array(["unknown" if label is None else str(label) for label in labels], dtype=object)
-        if names.size != kinds.size:
-            raise ValueError(f"{kinds.size} objects but {names.size} {key}")
-        order = sorted(set(names.tolist()))
+        # One pass over the objects (a scorer's file can hold a million): each label's row of counts per kind.
+        index: dict[str, int] = {}
+        group = np.array([index.setdefault("unknown" if label is None else str(label), len(index))
+                          for label in labels], dtype=np.int64)
+        if group.size != kinds.size:
+            raise ValueError(f"{kinds.size} objects but {group.size} {key}")
+        table = np.bincount(group * width + kinds, minlength=len(index) * width).reshape(-1, width)
+        order = sorted(index)
         if key == "object_status":  # most visible first, then anything else
             order.sort(key=lambda n: OBJECT_STATUSES.index(n) if n in OBJECT_STATUSES else len(OBJECT_STATUSES))
-        result[key] = {name: _counts(kinds[names == name]) for name in order}
+        result[key] = {name: _counts(table[index[name]]) for name in order}
     return result
 
 
@@ -112,8 +129,7 @@ def format_error_breakdown(breakdown: dict) -> str:
               "novel": [c for n, c in categories.items() if n not in KNOWN_CATEGORIES]}
     rows = [(name if name in KNOWN_CATEGORIES else f"{name} (novel)", counts) for name, counts in categories.items()]
     if all(groups.values()):
-        rows += [(f"**{group}**", {k: sum(c[k] for c in members) for k in ("count", *ERROR_KINDS)})
-                 for group, members in groups.items()]
+        rows += [(f"**{group}**", sum_counts(members)) for group, members in groups.items()]
     tables = [_table("category", [*rows, ("**all**", breakdown["overall"])], misses)]
     if breakdown.get("object_status"):
         tables.append(_table("object_status", list(breakdown["object_status"].items()), misses))
@@ -124,7 +140,7 @@ def _table(first_column: str, rows: list[tuple[str, dict]], misses: list[str]) -
     lines = [f"| {first_column} | objects | " + " | ".join(KIND_TITLES[k] for k in ("correct", *misses)) + " |",
              "|" + "---|" * (len(misses) + 3)]
     for label, counts in rows:
-        accuracy = f"{100 * counts['correct'] / counts['count']:.1f}" if counts["count"] else "–"
+        accuracy = "–" if acc_percent(counts) is None else f"{acc_percent(counts):.1f}"
         lines.append(f"| {label} | {counts['count']} | {accuracy} | " + " | ".join(str(counts[k]) for k in misses)
                      + " |")
     return "\n".join(lines)
@@ -144,5 +160,5 @@ def error_kinds_section(breakdown: dict, heading: str = "Where the error goes") 
             "Acc@π/6 for a uniform azimuth, its misses about 4 : 1 azimuth 30-150° : flip\n")
 
 
-__all__ = ["AZIMUTH_FLIP", "CHANCE_ACC_PI6", "ERROR_KINDS", "KIND_TITLES", "OBJECT_STATUSES", "error_breakdown",
-           "error_kinds", "error_kinds_section", "format_error_breakdown"]
+__all__ = ["AZIMUTH_FLIP", "CHANCE_ACC_PI6", "ERROR_KINDS", "KIND_TITLES", "OBJECT_STATUSES", "acc_percent",
+           "error_breakdown", "error_kinds", "error_kinds_section", "format_error_breakdown", "sum_counts"]
